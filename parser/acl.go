@@ -1,0 +1,302 @@
+package parser
+
+import (
+	"strings"
+
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"gohap/runtime/rules"
+)
+
+// builtinACLs are the ACLs HAProxy predefines, as the expression each
+// stands for.
+var builtinACLs = map[string][]string{
+	"TRUE":           {"always_true"},
+	"FALSE":          {"always_false"},
+	"LOCALHOST":      {"src", "127.0.0.1/8", "::1"},
+	"HTTP":           {"always_true"},
+	"HTTP_1.0":       {"req.ver", "1.0"},
+	"HTTP_1.1":       {"req.ver", "1.1"},
+	"HTTP_URL_ABS":   {"url_reg", "^[^/:]*://"},
+	"HTTP_URL_SLASH": {"url_beg", "/"},
+	"HTTP_URL_STAR":  {"url", "*"},
+	"METH_CONNECT":   {"method", "CONNECT"},
+	"METH_DELETE":    {"method", "DELETE"},
+	"METH_GET":       {"method", "GET", "HEAD"},
+	"METH_HEAD":      {"method", "HEAD"},
+	"METH_OPTIONS":   {"method", "OPTIONS"},
+	"METH_POST":      {"method", "POST"},
+	"METH_PUT":       {"method", "PUT"},
+	"METH_TRACE":     {"method", "TRACE"},
+}
+
+// aclStmt compiles "acl NAME EXPR" and "acl variable NAME VALUES".
+func (c *compiler) aclStmt(p *proxy, st *ACLStmt) {
+	if st.Var != nil {
+		c.aclVariable(p, st.Var)
+		return
+	}
+	name := c.value(st.Name)
+	if !validACLName(name) {
+		c.errorf(st.Name.Pos, "invalid ACL name '%s': only letters, digits, '-', '_', '.' and ':' are allowed", name)
+		return
+	}
+	e := c.expr(p, st.Expr)
+	if e == nil {
+		return
+	}
+	c.addACL(p, name, st.Pos, e)
+}
+
+func (c *compiler) addACL(p *proxy, name string, pos lexer.Position, e *rules.Expr) {
+	if a, ok := p.acls[name]; ok {
+		a.Exprs = append(a.Exprs, e)
+		return
+	}
+	p.acls[name] = &rules.ACL{Name: name, Pos: posString(pos), Exprs: []*rules.Expr{e}}
+}
+
+func validACLName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(isAlpha(ch) || isDigit(ch) || strings.IndexByte("-_.:", ch) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// aclVariable compiles gohap's "acl variable NAME [VALUE...]": the runtime
+// variable NAME, and an ACL NAME true while the variable equals one of the
+// values ("true" when none is given).
+func (c *compiler) aclVariable(p *proxy, v *VarDecl) {
+	name := c.value(v.Name)
+	values := c.values(v.Values)
+	if len(values) == 0 {
+		values = []string{"true"}
+	}
+	slot, err := c.Var("proc", name)
+	if err != nil {
+		c.errorf(v.Name.Pos, "acl variable: %v", err)
+		return
+	}
+	_ = slot
+	f, _ := rules.LookupFetch("var")
+	fetch, err := rules.NewFetch(f, []string{"proc." + name}, c.resolver(p))
+	if err != nil {
+		c.errorf(v.Name.Pos, "acl variable: %v", err)
+		return
+	}
+	m, err := rules.NewMatcher(rules.MatchStr, values, false)
+	if err != nil {
+		c.errorf(v.Pos, "acl variable: %v", err)
+		return
+	}
+	c.addACL(p, name, v.Pos, rules.NewExpr(fetch, nil, m))
+}
+
+// resolver is the rules.Resolver for proxy p.
+func (c *compiler) resolver(p *proxy) rules.Resolver { return proxyResolver{c, p} }
+
+type proxyResolver struct {
+	*compiler
+	p *proxy
+}
+
+func (r proxyResolver) CurrentBackend() *rules.Backend { return r.p.be }
+
+// splitCall splits "name(a,b)" into name and args; ok is false when the
+// parentheses do not close at the end.
+func splitCall(s string) (name string, args []string, ok bool) {
+	i := strings.IndexByte(s, '(')
+	if i < 0 {
+		return s, nil, true
+	}
+	if !strings.HasSuffix(s, ")") {
+		return s, nil, false
+	}
+	inner := s[i+1 : len(s)-1]
+	if inner != "" {
+		args = strings.Split(inner, ",")
+	}
+	return s[:i], args, true
+}
+
+// splitConverters cuts "fetch(args),conv1,conv2(args)" at the top-level commas.
+func splitConverters(s string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, s[start:])
+}
+
+// expr compiles an ACL expression: fetch, converters, flags, patterns.
+func (c *compiler) expr(p *proxy, e *Expr) *rules.Expr {
+	text := c.value(e.Fetch)
+	parts := splitConverters(text)
+	name, args, ok := splitCall(parts[0])
+	if !ok {
+		c.errorf(e.Fetch.Pos, "missing ')' in '%s'", parts[0])
+		return nil
+	}
+	if len(parts) > 1 {
+		c.errorf(e.Fetch.Pos, "converter '%s' is not supported", parts[1])
+		return nil
+	}
+	var kind rules.MatchKind
+	haveKind := false
+	f, found := rules.LookupFetch(name)
+	if !found {
+		alias, isAlias := rules.LookupACLAlias(name)
+		if !isAlias {
+			msg := "unknown fetch method '" + name + "' in ACL expression"
+			if s := suggest(name, rules.FetchNames()); s != "" {
+				msg += " (did you mean '" + s + "'?)"
+			}
+			c.errorf(e.Fetch.Pos, "%s", msg)
+			return nil
+		}
+		f, _ = rules.LookupFetch(alias.Fetch)
+		kind, haveKind = alias.Match, true
+	}
+	fetch, err := rules.NewFetch(f, args, c.resolver(p))
+	if err != nil {
+		c.errorf(e.Fetch.Pos, "%v", err)
+		return nil
+	}
+	words := c.values(e.Args)
+	icase := false
+	var patterns []string
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if len(patterns) > 0 || !strings.HasPrefix(w, "-") {
+			patterns = append(patterns, w)
+			continue
+		}
+		switch w {
+		case "-i":
+			icase = true
+		case "-n", "-u":
+		case "--":
+			patterns = append(patterns, words[i+1:]...)
+			i = len(words)
+		case "-m", "-f", "-M":
+			if i+1 >= len(words) {
+				c.errorf(e.Args[i].Pos, "'%s' expects an argument", w)
+				return nil
+			}
+			i++
+			switch w {
+			case "-m":
+				k, ok := rules.ParseMatchKind(words[i])
+				if !ok {
+					c.errorf(e.Args[i].Pos, "unknown match method '%s'", words[i])
+					return nil
+				}
+				kind, haveKind = k, true
+			case "-f":
+				pats, err := c.patternFile(words[i])
+				if err != nil {
+					c.errorf(e.Args[i].Pos, "%v", err)
+					return nil
+				}
+				patterns = append(patterns, pats...)
+				// Patterns from a file may be followed by more flags.
+				pats = nil
+				_ = pats
+			case "-M":
+				c.errorf(e.Args[i-1].Pos, "ACL flag '-M' (map files) is not supported")
+				return nil
+			}
+		default:
+			c.errorf(e.Args[i].Pos, "unknown ACL flag '%s'", w)
+			return nil
+		}
+	}
+	if !haveKind {
+		kind = rules.DefaultMatch(f.Out)
+	}
+	if len(patterns) == 0 && kind >= rules.MatchLen {
+		c.warnf(e.Pos, "ACL '%s' has no pattern and will never match (use '-m found' to test presence)", text)
+	}
+	m, err := rules.NewMatcher(kind, patterns, icase)
+	if err != nil {
+		pos := e.Pos
+		if i := len(e.Args) - len(patterns); i >= 0 && i < len(e.Args) {
+			pos = e.Args[i].Pos
+		}
+		c.errorf(pos, "%v", err)
+		return nil
+	}
+	return rules.NewExpr(fetch, nil, m)
+}
+
+// patternFile reads ACL patterns from a file: one a line, blank lines and
+// '#' comments skipped.
+func (c *compiler) patternFile(name string) ([]string, error) {
+	b, err := c.cfg.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// namedACL finds an ACL by name in p, or a predefined one.
+func (c *compiler) namedACL(p *proxy, w *Word, name string) *rules.ACL {
+	if a, ok := p.acls[name]; ok {
+		return a
+	}
+	if def, ok := builtinACLs[name]; ok {
+		f, _ := rules.LookupFetch(def[0])
+		kind := rules.DefaultMatch(f.Out)
+		if alias, ok := rules.LookupACLAlias(def[0]); ok {
+			f, _ = rules.LookupFetch(alias.Fetch)
+			kind = alias.Match
+		}
+		if def[0] == "url" || def[0] == "method" {
+			kind = rules.MatchStr
+		}
+		fetch, _ := rules.NewFetch(f, nil, c.resolver(p))
+		m, err := rules.NewMatcher(kind, def[1:], false)
+		if err != nil {
+			c.errorf(w.Pos, "predefined ACL '%s': %v", name, err)
+			return nil
+		}
+		a := &rules.ACL{Name: name, Exprs: []*rules.Expr{rules.NewExpr(fetch, nil, m)}}
+		p.acls[name] = a
+		return a
+	}
+	names := make([]string, 0, len(p.acls))
+	for n := range p.acls {
+		names = append(names, n)
+	}
+	msg := "no such ACL '" + name + "'"
+	if s := suggest(name, names); s != "" {
+		msg += " (did you mean '" + s + "'?)"
+	}
+	c.errorf(w.Pos, "%s", msg)
+	return nil
+}

@@ -1,0 +1,214 @@
+package parser
+
+import (
+	"net/netip"
+	"path/filepath"
+	"testing"
+
+	"gohap/runtime/rules"
+	"gohap/shm"
+)
+
+// fakeState says every server is up unless listed as down.
+type fakeState map[string]int
+
+func (f fakeState) Usable(b *rules.Backend) int {
+	if n, ok := f[b.Name]; ok {
+		return n
+	}
+	return len(b.Servers)
+}
+
+// pickBackend runs a frontend's rules the way the runtime does and names
+// the backend chosen, or "reply:N" when a rule answered.
+func pickBackend(fe *rules.Frontend, t *rules.Txn) string {
+	if rules.Run(fe.HTTPRequest, t) == rules.Answer {
+		return "reply:" + itoa(t.Reply.Status)
+	}
+	for _, sw := range fe.Switching {
+		if sw.Cond.Eval(t) {
+			return sw.Backend.Name
+		}
+	}
+	if fe.DefaultBackend != nil {
+		return fe.DefaultBackend.Name
+	}
+	return ""
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	s := ""
+	for ; n > 0; n /= 10 {
+		s = string(rune('0'+n%10)) + s
+	}
+	return s
+}
+
+func newTxn(method, uri string, vars rules.VarStore, state rules.StateView, hdrs ...string) *rules.Txn {
+	t := &rules.Txn{Vars: vars, State: state, Src: netip.MustParseAddrPort("10.1.2.3:5555")}
+	t.Req.Method, t.Req.URI, t.Req.Version = []byte(method), []byte(uri), []byte("HTTP/1.1")
+	for i := 0; i+1 < len(hdrs); i += 2 {
+		t.Req.Headers = append(t.Req.Headers, rules.Header{Name: []byte(hdrs[i]), Value: []byte(hdrs[i+1])})
+	}
+	return t
+}
+
+func openStore(t testing.TB) *shm.Store {
+	s, err := shm.Open(filepath.Join(t.TempDir(), "vars"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func compileSite(t testing.TB, store *shm.Store) *rules.Graph {
+	src := `
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend www
+    bind 127.0.0.1:8080
+    acl site_dead nbsrv(dynamic) lt 1
+    acl site_dead nbsrv(static)  lt 1
+    acl variable maintenance_mode true
+    acl m2 var(proc.maintenance_mode) -m str true
+    acl is_api hdr(host) -i api.example.com
+    acl from_lan src 10.0.0.0/8
+    monitor-uri   /site_alive
+    monitor fail  if site_dead
+    http-request deny if { path_beg /admin } !from_lan
+    http-request return status 200 content-type text/plain string ok if { path /ping }
+    use_backend maintenance if maintenance_mode
+    use_backend api if is_api METH_GET || { hdr_cnt(x-api) gt 0 }
+    use_backend static if { path_beg /static/ /images/ } or { path_end -i .css }
+    default_backend dynamic
+backend dynamic
+    server app1 127.0.0.1:9001 check
+    server app2 127.0.0.1:9002 check
+backend static
+    server st1 127.0.0.1:9003 check
+backend api
+    server a1 127.0.0.1:9004
+backend maintenance
+`
+	p, err := ParseFile("site.cfg", src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compile([]*Parsed{p}, Config{Var: store.Resolve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Graph
+}
+
+func TestScenarioRules(t *testing.T) {
+	store := openStore(t)
+	g := compileSite(t, store)
+	fe := g.Frontends[0]
+	up := fakeState{}
+	cases := []struct {
+		method, uri string
+		hdrs        []string
+		maint       string
+		want        string
+	}{
+		{"GET", "/", nil, "", "dynamic"},
+		{"GET", "/static/a.png", nil, "", "static"},
+		{"GET", "/images/x", nil, "", "static"},
+		{"GET", "/x/STYLE.CSS", nil, "", "static"},
+		{"GET", "/staticx", nil, "", "dynamic"},
+		{"GET", "http://h/static/a?q", nil, "", "static"},
+		{"GET", "/", nil, "true", "maintenance"},
+		{"GET", "/static/a", nil, "true", "maintenance"},
+		{"GET", "/", nil, "false", "dynamic"},
+		{"GET", "/", nil, "TRUE", "dynamic"}, // exact, case-sensitive match
+		{"GET", "/", []string{"Host", "API.example.com"}, "", "api"},
+		{"POST", "/", []string{"Host", "api.example.com"}, "", "dynamic"},
+		{"POST", "/", []string{"X-Api", "1"}, "", "api"},
+		{"GET", "/ping", nil, "true", "reply:200"},
+		{"GET", "/admin/x", nil, "", "dynamic"}, // from 10.1.2.3: allowed
+	}
+	for _, c := range cases {
+		if err := store.Set("maintenance_mode", c.maint); err != nil {
+			t.Fatal(err)
+		}
+		tx := newTxn(c.method, c.uri, store, up, c.hdrs...)
+		if got := pickBackend(fe, tx); got != c.want {
+			t.Errorf("%s %s %v maint=%q: got %s, want %s", c.method, c.uri, c.hdrs, c.maint, got, c.want)
+		}
+	}
+	// deny for a client outside the LAN
+	tx := newTxn("GET", "/admin", store, up)
+	tx.Src = netip.MustParseAddrPort("192.0.2.1:1")
+	if got := pickBackend(fe, tx); got != "reply:403" {
+		t.Errorf("admin from outside: got %s", got)
+	}
+	// monitor fail follows nbsrv
+	for _, c := range []struct {
+		state fakeState
+		fail  bool
+	}{{fakeState{}, false}, {fakeState{"static": 0}, true}, {fakeState{"dynamic": 0}, true}} {
+		tx := newTxn("GET", "/site_alive", store, c.state)
+		failed := false
+		for _, cond := range fe.MonitorFail {
+			failed = failed || cond.Eval(tx)
+		}
+		if failed != c.fail {
+			t.Errorf("state %v: monitor fail %v, want %v", c.state, failed, c.fail)
+		}
+	}
+	// acl variable and var(proc.NAME) read the same store slot
+	if len(g.Vars) != 1 || g.Vars[0].Name != "maintenance_mode" {
+		t.Errorf("vars %+v", g.Vars)
+	}
+}
+
+func TestHeaderACLValues(t *testing.T) {
+	store := openStore(t)
+	src := `
+defaults
+    mode http
+frontend f
+    bind :80
+    acl a hdr(x-list) b
+    acl f hdr(x-list) -m found
+    acl one hdr(x-list,1) a
+    acl last hdr(x-list,-1) d
+    acl fh req.fhdr(x-list) "b, c"
+    http-request return status 201 if a
+    http-request return status 202 if f one last fh
+    http-request return status 203
+`
+	p, err := ParseFile("t.cfg", src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compile([]*Parsed{p}, Config{Var: store.Resolve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := res.Graph.Frontends[0]
+	run := func(h ...string) string { return pickBackend(fe, newTxn("GET", "/", store, fakeState{}, h...)) }
+	if got := run("X-List", "a, b"); got != "reply:201" {
+		t.Errorf("comma-split value: got %s", got)
+	}
+	if got := run("X-List", "a", "x-list", "b, c", "X-LIST", "d"); got != "reply:201" {
+		t.Errorf("second occurrence: got %s", got)
+	}
+	if got := run("X-List", "a", "x-list", "x, c", "X-LIST", "d"); got != "reply:203" {
+		t.Errorf("fhdr wants the full value 'b, c': got %s", got)
+	}
+	if got := run("X-List", "a", "x-list", "b, c", "X-LIST", "d", "x-other", "1"); got != "reply:201" {
+		t.Errorf("got %s", got)
+	}
+	if got := run(); got != "reply:203" {
+		t.Errorf("no header: got %s", got)
+	}
+}

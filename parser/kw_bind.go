@@ -1,0 +1,97 @@
+package parser
+
+import (
+	"net"
+	"strconv"
+	"strings"
+
+	"gohap/runtime/rules"
+)
+
+// bindOptions that only tune the socket; accepted with a warning.
+var bindTuning = map[string]bool{"v4v6": false, "v6only": false, "transparent": true,
+	"defer-accept": false, "tfo": false, "backlog": true, "maxconn": true, "name": true,
+	"id": true, "nice": true, "process": true, "thread": true, "accept-netscaler-cip": true,
+	"mss": true, "interface": true, "tcp-ut": true, "level": true, "mode": true, "user": true,
+	"group": true, "uid": true, "gid": true, "namespace": true, "severity-output": true}
+
+func (c *compiler) bind(p *proxy, st *BindStmt) {
+	opts := c.values(st.Opts)
+	for i := 0; i < len(opts); i++ {
+		takesValue, known := bindTuning[opts[i]]
+		if !known {
+			c.errorf(st.Opts[i].Pos, "bind option '%s' is not supported", opts[i])
+			return
+		}
+		if takesValue {
+			i++
+		}
+	}
+	c.bindAddrs(p, st.Addr, c.value(st.Addr))
+}
+
+// bindAddrs adds the listeners of one bind address list:
+// "ADDR:PORT[,ADDR:PORT...]" with port ranges, "*:PORT", ":PORT",
+// "ipv4@", "ipv6@", "unix@PATH" or "/PATH", and "fd@N".
+func (c *compiler) bindAddrs(p *proxy, w *Word, list string) {
+	pos := posString(w.Pos)
+	for _, a := range strings.Split(list, ",") {
+		network := "tcp"
+		switch {
+		case strings.HasPrefix(a, "fd@"):
+			n, err := strconv.Atoi(strings.TrimPrefix(a, "fd@"))
+			if err != nil || n < 0 {
+				c.errorf(w.Pos, "bind '%s': invalid file descriptor", a)
+				return
+			}
+			p.fe.Binds = append(p.fe.Binds, rules.Bind{Pos: pos, Network: "tcp", FD: n})
+			continue
+		case strings.HasPrefix(a, "abns@"), strings.HasPrefix(a, "sockpair@"), strings.HasPrefix(a, "quic4@"), strings.HasPrefix(a, "quic6@"), strings.HasPrefix(a, "udp@"):
+			c.errorf(w.Pos, "bind '%s': this address family is not supported", a)
+			return
+		case strings.HasPrefix(a, "unix@"), strings.HasPrefix(a, "/"):
+			p.fe.Binds = append(p.fe.Binds, rules.Bind{Pos: pos, Network: "unix", Addr: strings.TrimPrefix(a, "unix@"), FD: -1})
+			continue
+		case strings.HasPrefix(a, "ipv4@"):
+			network, a = "tcp4", strings.TrimPrefix(a, "ipv4@")
+		case strings.HasPrefix(a, "ipv6@"):
+			network, a = "tcp6", strings.TrimPrefix(a, "ipv6@")
+		}
+		host, ports, err := net.SplitHostPort(a)
+		if err != nil {
+			c.errorf(w.Pos, "bind '%s': missing port (expected ADDR:PORT)", a)
+			return
+		}
+		if host == "*" {
+			host = ""
+		}
+		lo, hi, err := portRange(ports)
+		if err != nil {
+			c.errorf(w.Pos, "bind '%s': %v", a, err)
+			return
+		}
+		if hi-lo > 1024 {
+			c.errorf(w.Pos, "bind '%s': port range too large", a)
+			return
+		}
+		for port := lo; port <= hi; port++ {
+			p.fe.Binds = append(p.fe.Binds, rules.Bind{Pos: pos, Network: network, Addr: net.JoinHostPort(host, strconv.Itoa(port)), FD: -1})
+		}
+	}
+}
+
+func portRange(s string) (int, int, error) {
+	los, his, isRange := strings.Cut(s, "-")
+	lo, err := strconv.Atoi(los)
+	if err != nil || lo < 0 || lo > 65535 {
+		return 0, 0, errorString("invalid port '" + s + "'")
+	}
+	if !isRange {
+		return lo, lo, nil
+	}
+	hi, err := strconv.Atoi(his)
+	if err != nil || hi < lo || hi > 65535 {
+		return 0, 0, errorString("invalid port range '" + s + "'")
+	}
+	return lo, hi, nil
+}

@@ -1,0 +1,342 @@
+package parser
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"gohap/runtime/rules"
+)
+
+var proxyKeywords = []keyword{
+	{name: "mode", where: secProxy, apply: kwMode},
+	{name: "timeout", where: secProxy, apply: kwTimeout},
+	{name: "balance", where: secBE, apply: kwBalance},
+	{name: "retries", where: secBE, apply: kwRetries},
+	{name: "default_backend", where: secFE, apply: kwDefaultBackend},
+	{name: "monitor-uri", where: secFE, apply: kwMonitorURI},
+	{name: "monitor", where: secFrontend, apply: kwMonitor},
+	{name: "errorfile", where: secProxy, apply: kwErrorfile},
+	{name: "option", where: secProxy, apply: kwOption},
+	{name: "no option", where: secProxy, apply: kwOption},
+	{name: "default-server", where: secBE, apply: kwDefaultServer},
+}
+
+var globalKeywords = []keyword{
+	{name: "maxconn", where: secGlobal | secProxy, apply: kwMaxconn},
+	{name: "pidfile", where: secGlobal, apply: kwPidfile},
+	{name: "stats", where: secGlobal | secProxy, apply: kwStats},
+}
+
+// wantArgs reports an error unless there are between lo and hi args.
+func (c *compiler) wantArgs(g *Generic, name string, args []string, lo, hi int) bool {
+	if len(args) < lo {
+		c.errorf(g.Pos, "'%s' expects %s", name, plural(lo, "argument"))
+		return false
+	}
+	if len(args) > hi {
+		c.errorf(g.Args[hi].Pos, "'%s' expects at most %s, unexpected '%s'", name, plural(hi, "argument"), args[hi])
+		return false
+	}
+	return true
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return "1 " + s
+	}
+	return fmt.Sprintf("%d %ss", n, s)
+}
+
+func kwMode(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "mode", args, 1, 1) {
+		return
+	}
+	switch args[0] {
+	case "http":
+		p.set.mode = rules.ModeHTTP
+	case "tcp":
+		p.set.mode = rules.ModeTCP
+	case "health":
+		c.errorf(g.Args[0].Pos, "'mode health' was removed from HAProxy; use 'http-request return status 200' or 'monitor-uri'")
+	default:
+		c.errorf(g.Args[0].Pos, "unknown proxy mode '%s' (expected 'http' or 'tcp')", args[0])
+	}
+}
+
+func kwTimeout(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "timeout", args, 2, 2) {
+		return
+	}
+	t := &p.set.timeouts
+	fields := map[string]*time.Duration{
+		"client": &t.Client, "server": &t.Server, "connect": &t.Connect, "queue": &t.Queue,
+		"check": &t.Check, "http-request": &t.HTTPRequest, "http-keep-alive": &t.HTTPKeepAlive,
+		"tunnel": &t.Tunnel, "client-fin": &t.ClientFin, "server-fin": &t.ServerFin,
+	}
+	f, ok := fields[args[0]]
+	if !ok {
+		if args[0] == "tarpit" {
+			c.warnf(g.Pos, "'timeout tarpit' has no effect: gohap has no tarpit action")
+			return
+		}
+		c.errorf(g.Args[0].Pos, "unknown timeout '%s' (expected one of client, server, connect, queue, check, http-request, http-keep-alive, tunnel, client-fin, server-fin)", args[0])
+		return
+	}
+	d, err := parseTime(args[1])
+	if err != nil {
+		c.errorf(g.Args[1].Pos, "timeout %s: %v", args[0], err)
+		return
+	}
+	*f = d
+}
+
+func kwBalance(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "balance", args, 1, 8) {
+		return
+	}
+	a, ok := rules.ParseAlgo(args[0])
+	if !ok {
+		switch args[0] {
+		case "uri", "url_param", "hdr", "rdp-cookie", "hash":
+			c.errorf(g.Args[0].Pos, "'balance %s' is not supported", args[0])
+		default:
+			c.errorf(g.Args[0].Pos, "unknown balance algorithm '%s'", args[0])
+		}
+		return
+	}
+	if len(args) > 1 {
+		c.errorf(g.Args[1].Pos, "'balance %s' takes no argument", args[0])
+		return
+	}
+	p.set.balance = a
+}
+
+func kwRetries(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "retries", args, 1, 1) {
+		return
+	}
+	n, err := parseInt(args[0], 0, 1<<20)
+	if err != nil {
+		c.errorf(g.Args[0].Pos, "retries: %v", err)
+		return
+	}
+	p.set.retries = n
+}
+
+func kwDefaultBackend(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "default_backend", args, 1, 1) {
+		return
+	}
+	if p.fe == nil { // in defaults: HAProxy 2.6 accepts it only for frontends
+		c.errorf(g.Pos, "'default_backend' is not supported in 'defaults' section")
+		return
+	}
+	be, err := c.Backend(args[0])
+	if err != nil {
+		c.errorf(g.Args[0].Pos, "default_backend: %v", err)
+		return
+	}
+	p.fe.DefaultBackend = be
+}
+
+func kwMonitorURI(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "monitor-uri", args, 1, 1) {
+		return
+	}
+	if p.fe == nil {
+		c.errorf(g.Pos, "'monitor-uri' is not supported in 'defaults' section")
+		return
+	}
+	if !strings.HasPrefix(args[0], "/") {
+		c.errorf(g.Args[0].Pos, "monitor-uri must start with '/', got '%s'", args[0])
+		return
+	}
+	p.fe.MonitorURI = args[0]
+}
+
+func kwMonitor(c *compiler, p *proxy, g *Generic, args []string) {
+	if len(args) != 1 || args[0] != "fail" {
+		c.errorf(g.Pos, "'monitor' expects 'fail' followed by a condition")
+		return
+	}
+	if g.Cond == nil {
+		c.errorf(g.Pos, "'monitor fail' expects 'if' or 'unless' followed by a condition")
+		return
+	}
+	if cond := c.cond(p, g.Cond); cond != nil {
+		p.fe.MonitorFail = append(p.fe.MonitorFail, cond)
+	}
+}
+
+func kwErrorfile(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "errorfile", args, 2, 2) {
+		return
+	}
+	code, err := parseInt(args[0], 100, 999)
+	if err != nil {
+		c.errorf(g.Args[0].Pos, "errorfile: %v", err)
+		return
+	}
+	if !rules.ErrorCodes(code) {
+		c.warnf(g.Args[0].Pos, "status code '%d' not handled by 'errorfile', error customization will be ignored", code)
+		return
+	}
+	raw, err := c.cfg.ReadFile(args[1])
+	if err != nil {
+		c.errorf(g.Args[1].Pos, "errorfile: %v", err)
+		return
+	}
+	r, err := rules.ParseReply(raw)
+	if err != nil {
+		c.errorf(g.Args[1].Pos, "errorfile '%s': %v", args[1], err)
+		return
+	}
+	if p.set.errors == nil {
+		p.set.errors = rules.ErrorSet{}
+	}
+	p.set.errors[code] = r
+}
+
+// options gohap implements, by name: set turns them on or off.
+var proxyOptions = map[string]func(o *rules.Options, on bool){
+	"http-server-close": func(o *rules.Options, on bool) { o.HTTPServerClose = on },
+	"http-keep-alive":   func(o *rules.Options, on bool) { o.HTTPKeepAlive = on },
+	"httpclose":         func(o *rules.Options, on bool) { o.HTTPClose = on },
+	"redispatch":        func(o *rules.Options, on bool) { o.Redispatch = on },
+	"allbackups":        func(o *rules.Options, on bool) { o.AllBackups = on },
+}
+
+// options that only change logging or socket tuning.
+var tuningOptions = map[string]bool{
+	"httplog": true, "tcplog": true, "httpslog": true, "dontlognull": true, "dontlog-normal": true,
+	"log-health-checks": true, "logasap": true, "log-separate-errors": true, "splice-auto": true,
+	"splice-request": true, "splice-response": true, "tcpka": true, "clitcpka": true, "srvtcpka": true,
+	"contstats": true, "socket-stats": true, "http-no-delay": true, "nolinger": true,
+	"independent-streams": true, "tcp-smart-accept": true, "tcp-smart-connect": true,
+	"http-ignore-probes": true, "http-buffer-request": true, "abortonclose": true,
+	"http-pretend-keepalive": true, "disable-h2-upgrade": true, "idle-close-on-response": true,
+}
+
+func kwOption(c *compiler, p *proxy, g *Generic, args []string) {
+	on := c.value(g.Keyword) != "no"
+	if len(args) == 0 {
+		c.errorf(g.Pos, "'option' expects an option name")
+		return
+	}
+	name := args[0]
+	if repl, ok := removedOptions[name]; ok {
+		c.errorf(g.Args[0].Pos, "'option %s' was removed from HAProxy; use '%s' instead", name, repl)
+		return
+	}
+	if name == "forwardfor" {
+		c.optForwardFor(p, g, args[1:], on)
+		return
+	}
+	if set, ok := proxyOptions[name]; ok {
+		if len(args) > 1 {
+			c.errorf(g.Args[1].Pos, "'option %s' takes no argument", name)
+			return
+		}
+		set(&p.set.options, on)
+		return
+	}
+	if tuningOptions[name] {
+		c.warnf(g.Pos, "'option %s' only tunes logging or sockets; gohap ignores it", name)
+		return
+	}
+	c.errorf(g.Args[0].Pos, "'option %s' is not supported", name)
+}
+
+// optForwardFor is "option forwardfor [except NET] [header NAME] [if-none]".
+func (c *compiler) optForwardFor(p *proxy, g *Generic, args []string, on bool) {
+	o := &p.set.options
+	o.ForwardFor = on
+	if !on {
+		return
+	}
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "if-none":
+			o.ForwardForIfNone = true
+		case "except", "header":
+			if i+1 >= len(args) {
+				c.errorf(g.Pos, "'option forwardfor %s' expects a value", args[i])
+				return
+			}
+			if args[i] == "header" {
+				o.ForwardForHeader = strings.ToLower(args[i+1])
+			} else {
+				pf, err := parsePrefix(args[i+1])
+				if err != nil {
+					c.errorf(g.Args[i+2].Pos, "option forwardfor except: %v", err)
+					return
+				}
+				o.ForwardForExcept = pf
+			}
+			i++
+		default:
+			c.errorf(g.Args[i+1].Pos, "unexpected '%s' in 'option forwardfor'", args[i])
+			return
+		}
+	}
+}
+
+func kwMaxconn(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "maxconn", args, 1, 1) {
+		return
+	}
+	n, err := parseInt(args[0], 0, 1<<30)
+	if err != nil {
+		c.errorf(g.Args[0].Pos, "maxconn: %v", err)
+		return
+	}
+	if p == nil {
+		c.g.Global.MaxConn = n
+		return
+	}
+	c.warnf(g.Pos, "'maxconn' in a proxy only tunes HAProxy's queueing; gohap ignores it")
+}
+
+func kwPidfile(c *compiler, p *proxy, g *Generic, args []string) {
+	if c.wantArgs(g, "pidfile", args, 1, 1) {
+		c.g.Global.PIDFile = args[0]
+	}
+}
+
+// kwStats: in global, "stats socket/timeout/maxconn" reach the process for
+// management and only warn; in a proxy, "stats ..." serves a page to
+// clients, which gohap does not have yet.
+func kwStats(c *compiler, p *proxy, g *Generic, args []string) {
+	sub := ""
+	if len(args) > 0 {
+		sub = args[0]
+	}
+	if p == nil {
+		switch sub {
+		case "socket", "timeout", "maxconn", "bind-process":
+			c.warnf(g.Pos, "'stats %s' only configures management access; gohap ignores it", sub)
+		default:
+			c.errorf(g.Pos, "unknown keyword 'stats %s' in 'global' section", sub)
+		}
+		return
+	}
+	c.errorf(g.Pos, "'stats %s' is not supported", sub)
+}
+
+// parsePrefix reads "addr" or "addr/bits".
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		pf, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("'%s' is not a valid network", s)
+		}
+		return pf.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("'%s' is not a valid address", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

@@ -1,0 +1,178 @@
+package parser
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"gohap/runtime/rules"
+)
+
+// server compiles "server NAME ADDR [OPTIONS]".
+func (c *compiler) server(p *proxy, st *ServerStmt) {
+	name := c.value(st.Name)
+	if st.Addr == nil {
+		c.errorf(st.Pos, "'server %s' expects an address", name)
+		return
+	}
+	for _, s := range p.be.Servers {
+		if s.Name == name {
+			c.errorf(st.Name.Pos, "server '%s/%s' is declared twice (first at %s)", p.name, name, s.Pos)
+			return
+		}
+	}
+	addr, err := serverAddr(c.value(st.Addr))
+	if err != nil {
+		c.errorf(st.Addr.Pos, "server '%s': %v", name, err)
+		return
+	}
+	d := p.set.server
+	if !c.serverOptions(&d, st.Opts, "server") {
+		return
+	}
+	srv := &rules.Server{
+		Name: name, Pos: posString(st.Pos), Index: len(p.be.Servers), Backend: p.be, Addr: addr,
+		Weight: d.weight, Backup: d.backup, Disabled: d.disabled, MaxConn: d.maxconn,
+		Check: d.check, Inter: d.inter, FastInter: d.fastinter, DownInter: d.downinter,
+		Rise: d.rise, Fall: d.fall,
+	}
+	if srv.FastInter == 0 {
+		srv.FastInter = srv.Inter
+	}
+	if srv.DownInter == 0 {
+		srv.DownInter = srv.Inter
+	}
+	if d.addr != "" || d.port != 0 {
+		host, port, _ := net.SplitHostPort(addr)
+		if d.addr != "" {
+			host = d.addr
+		}
+		if d.port != 0 {
+			port = strconv.Itoa(d.port)
+		}
+		srv.CheckAddr = net.JoinHostPort(host, port)
+	}
+	p.be.Servers = append(p.be.Servers, srv)
+}
+
+func kwDefaultServer(c *compiler, p *proxy, g *Generic, args []string) {
+	d := p.set.server
+	opts := g.Args
+	if c.serverOptions(&d, opts, "default-server") {
+		p.set.server = d
+	}
+}
+
+// serverAddr checks a server address and returns it as host:port.
+func serverAddr(s string) (string, error) {
+	for _, pre := range []string{"ipv4@", "ipv6@"} {
+		s = strings.TrimPrefix(s, pre)
+	}
+	if strings.HasPrefix(s, "unix@") || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "abns@") {
+		return "", errorString("unix socket servers are not supported")
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", errorString("address '" + s + "' has no port; servers without a port are not supported")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return "", errorString("invalid port '" + port + "' in '" + s + "'")
+	}
+	if host == "" || host == "*" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// serverFlags are server options without a value.
+var serverFlags = map[string]func(d *serverDefaults){
+	"check":         func(d *serverDefaults) { d.check = true },
+	"no-check":      func(d *serverDefaults) { d.check = false },
+	"backup":        func(d *serverDefaults) { d.backup = true },
+	"no-backup":     func(d *serverDefaults) { d.backup = false },
+	"disabled":      func(d *serverDefaults) { d.disabled = true },
+	"enabled":       func(d *serverDefaults) { d.disabled = false },
+	"non-stick":     func(*serverDefaults) {},
+	"no-tfo":        func(*serverDefaults) {},
+	"no-send-proxy": func(*serverDefaults) {},
+	"no-ssl":        func(*serverDefaults) {},
+}
+
+// serverValues are server options that take a value.
+var serverValues = map[string]func(d *serverDefaults, v string) error{
+	"inter":     func(d *serverDefaults, v string) error { return setDur(&d.inter, v) },
+	"fastinter": func(d *serverDefaults, v string) error { return setDur(&d.fastinter, v) },
+	"downinter": func(d *serverDefaults, v string) error { return setDur(&d.downinter, v) },
+	"rise":      func(d *serverDefaults, v string) error { return setInt(&d.rise, v, 1, 1<<20) },
+	"fall":      func(d *serverDefaults, v string) error { return setInt(&d.fall, v, 1, 1<<20) },
+	"weight":    func(d *serverDefaults, v string) error { return setInt(&d.weight, v, 0, 256) },
+	"maxconn":   func(d *serverDefaults, v string) error { return setInt(&d.maxconn, v, 0, 1<<30) },
+	"port":      func(d *serverDefaults, v string) error { return setInt(&d.port, v, 1, 65535) },
+	"addr":      func(d *serverDefaults, v string) error { d.addr = v; return nil },
+	"id":        func(*serverDefaults, string) error { return nil },
+}
+
+// serverTuning are server options that only tune; accepted with a warning.
+var serverTuning = map[string]bool{"maxqueue": true, "init-addr": true, "resolvers": true,
+	"resolve-prefer": true, "resolve-net": true, "minconn": true, "pool-max-conn": true,
+	"pool-purge-delay": true, "pool-low-conn": true, "tcp-ut": true, "log-proto": true}
+
+// serverOptions applies option words to d; it reports false on error.
+func (c *compiler) serverOptions(d *serverDefaults, opts []*Word, kw string) bool {
+	ok := true
+	for i := 0; i < len(opts); i++ {
+		name := c.value(opts[i])
+		if set, found := serverFlags[name]; found {
+			set(d)
+			continue
+		}
+		setv, hasValue := serverValues[name]
+		if hasValue || serverTuning[name] {
+			if i+1 >= len(opts) {
+				c.errorf(opts[i].Pos, "'%s' option '%s' expects a value", kw, name)
+				return false
+			}
+			v := c.value(opts[i+1])
+			i++
+			if !hasValue {
+				c.warnf(opts[i-1].Pos, "%s option '%s' only tunes; gohap ignores it", kw, name)
+				continue
+			}
+			if err := setv(d, v); err != nil {
+				c.errorf(opts[i].Pos, "%s option '%s': %v", kw, name, err)
+				ok = false
+			}
+			continue
+		}
+		c.errorf(opts[i].Pos, "%s option '%s' is not supported", kw, name)
+		return false
+	}
+	return ok
+}
+
+func setDur(dst *time.Duration, v string) error {
+	d, err := parseTime(v)
+	if err != nil {
+		return err
+	}
+	if d <= 0 {
+		return errorString("'" + v + "' must be greater than zero")
+	}
+	*dst = d
+	return nil
+}
+
+func setInt(dst *int, v string, lo, hi int) error {
+	n, err := parseInt(v, lo, hi)
+	if err != nil {
+		return err
+	}
+	*dst = n
+	return nil
+}

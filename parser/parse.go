@@ -1,0 +1,94 @@
+package parser
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// grammar is built once; it holds no state between parses.
+var grammar = participle.MustBuild[File](
+	participle.Lexer(lineDefinition{}),
+	participle.UseLookahead(4),
+)
+
+// Parsed is one file read into an AST, with the messages of its
+// .diag/.notice/.warning lines.
+type Parsed struct {
+	File  *File
+	Diags []Diag
+}
+
+// ParseFile reads src (the text of file filename) into an AST.
+func ParseFile(filename, src string, opt Options) (*Parsed, error) {
+	toks, diags, err := lexFile(filename, src, opt)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := lexer.Upgrade(&sliceLexer{toks: toks})
+	if err != nil {
+		return nil, err
+	}
+	f, err := grammar.ParseFromLexer(pl)
+	if err != nil {
+		return nil, syntaxError(filename, err, toks)
+	}
+	return &Parsed{File: f, Diags: diags}, nil
+}
+
+// syntaxError turns participle's error into ours, with a message an
+// operator can act on.
+func syntaxError(filename string, err error, toks []lexer.Token) error {
+	var pe participle.Error
+	if !errors.As(err, &pe) {
+		return ErrorList{{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}}
+	}
+	pos := pe.Position()
+	msg := pe.Message()
+	var ut *participle.UnexpectedTokenError
+	if errors.As(err, &ut) {
+		switch {
+		case ut.Unexpected.Type == tokWord && ut.Unexpected.Pos.Column == 1:
+			msg = fmt.Sprintf("unknown keyword '%s' out of section", ut.Unexpected.Value)
+		case ut.Unexpected.Type == tokEOL && precedes(toks, ut.Unexpected.Pos, "if", "unless"):
+			msg = fmt.Sprintf("'%s' must be followed by a condition", precedingWord(toks, ut.Unexpected.Pos))
+		case ut.Unexpected.Type == tokEOL:
+			msg = "unexpected end of line"
+			if ut.Expect != "" {
+				msg += fmt.Sprintf(" (expected %s)", ut.Expect)
+			}
+		}
+	}
+	return ErrorList{{Pos: pos, Msg: msg}}
+}
+
+// Value returns the word with quotes removed, escapes applied and
+// "${VAR}" expanded from env.
+func (w *Word) Value(env func(string) (string, bool)) (string, error) {
+	return unquote(w.Raw, env)
+}
+
+// precedingWord returns the token just before position pos.
+func precedingWord(toks []lexer.Token, pos lexer.Position) string {
+	prev := ""
+	for _, t := range toks {
+		if t.Pos.Offset >= pos.Offset && t.Pos.Line >= pos.Line {
+			break
+		}
+		prev = t.Value
+	}
+	return prev
+}
+
+// precedes reports whether the token before pos is one of words.
+func precedes(toks []lexer.Token, pos lexer.Position, words ...string) bool {
+	p := precedingWord(toks, pos)
+	for _, w := range words {
+		if p == w {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,160 @@
+package parser
+
+import (
+	"strings"
+
+	"gohap/runtime/rules"
+)
+
+// useBackend compiles "use_backend NAME [cond]".
+func (c *compiler) useBackend(p *proxy, u *UseBackend) {
+	name := c.value(u.Backend)
+	if strings.Contains(name, "%[") {
+		c.errorf(u.Backend.Pos, "dynamic backend names ('%s') are not supported", name)
+		return
+	}
+	be, err := c.Backend(name)
+	if err != nil {
+		c.errorf(u.Backend.Pos, "use_backend: %v", err)
+		return
+	}
+	var cond *rules.Cond
+	if u.Cond != nil {
+		if cond = c.cond(p, u.Cond); cond == nil {
+			return
+		}
+	}
+	p.fe.Switching = append(p.fe.Switching, rules.Switch{Pos: posString(u.Pos), Cond: cond, Backend: be})
+}
+
+// ruleStmt compiles an http-request rule; other rule kinds are not
+// supported yet.
+func (c *compiler) ruleStmt(where section, p *proxy, r *RuleStmt) {
+	if r.Kind != "http-request" {
+		c.errorf(r.Pos, "'%s' is not supported", r.Kind)
+		return
+	}
+	if where == secDefaults {
+		c.errorf(r.Pos, "'http-request' is not supported in 'defaults' section")
+		return
+	}
+	args := c.values(r.Args)
+	if len(args) == 0 {
+		c.errorf(r.Pos, "'http-request' expects an action")
+		return
+	}
+	act := c.httpAction(p, r, args)
+	if act == nil {
+		return
+	}
+	var cond *rules.Cond
+	if r.Cond != nil {
+		if cond = c.cond(p, r.Cond); cond == nil {
+			return
+		}
+	}
+	rule := rules.Rule{Pos: posString(r.Pos), Cond: cond, Action: act}
+	if p.fe != nil {
+		p.fe.HTTPRequest = append(p.fe.HTTPRequest, rule)
+	} else {
+		p.be.HTTPRequest = append(p.be.HTTPRequest, rule)
+	}
+}
+
+// httpAction builds the action of an http-request rule.
+func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action {
+	name, rest := args[0], args[1:]
+	switch name {
+	case "allow":
+		if len(rest) > 0 {
+			c.errorf(r.Args[1].Pos, "'http-request allow' takes no argument")
+			return nil
+		}
+		return rules.AllowAction{}
+	case "deny", "return":
+		return c.replyAction(p, r, name, rest)
+	case "set-header", "add-header":
+		if len(rest) != 2 {
+			c.errorf(r.Pos, "'http-request %s' expects a header name and a value", name)
+			return nil
+		}
+		if strings.Contains(rest[1], "%") {
+			c.errorf(r.Args[2].Pos, "log-format values ('%s') are not supported", rest[1])
+			return nil
+		}
+		op := rules.SetHeader
+		if name == "add-header" {
+			op = rules.AddHeader
+		}
+		return &rules.HeaderAction{Op: op, Name: []byte(rest[0]), Value: []byte(rest[1])}
+	case "del-header":
+		if len(rest) != 1 {
+			c.errorf(r.Pos, "'http-request del-header' expects a header name")
+			return nil
+		}
+		return &rules.HeaderAction{Op: rules.DelHeader, Name: []byte(rest[0])}
+	}
+	c.errorf(r.Args[0].Pos, "'http-request %s' is not supported", name)
+	return nil
+}
+
+// replyAction compiles "deny [deny_status N]" and "return [status N]
+// [content-type T] [string S | file F] [default-errorfiles]".
+func (c *compiler) replyAction(p *proxy, r *RuleStmt, name string, args []string) rules.Action {
+	status := 200
+	if name == "deny" {
+		status = 403
+	}
+	var ctype, body string
+	haveBody, defaultErrors := false, name == "deny"
+	for i := 0; i < len(args); i++ {
+		opt := args[i]
+		pos := r.Args[i+1].Pos
+		if opt == "default-errorfiles" {
+			defaultErrors = true
+			continue
+		}
+		if i+1 >= len(args) {
+			c.errorf(pos, "'http-request %s' option '%s' expects a value", name, opt)
+			return nil
+		}
+		v := args[i+1]
+		i++
+		switch {
+		case opt == "status" && name == "return", opt == "deny_status" && name == "deny":
+			n, err := parseInt(v, 200, 599)
+			if err != nil {
+				c.errorf(r.Args[i+1].Pos, "'%s': %v", opt, err)
+				return nil
+			}
+			status = n
+		case opt == "content-type":
+			ctype = v
+			defaultErrors = false
+		case opt == "string":
+			body, haveBody, defaultErrors = v, true, false
+		case opt == "file":
+			b, err := c.cfg.ReadFile(v)
+			if err != nil {
+				c.errorf(r.Args[i+1].Pos, "%v", err)
+				return nil
+			}
+			body, haveBody, defaultErrors = string(b), true, false
+		default:
+			c.errorf(pos, "'http-request %s' option '%s' is not supported", name, opt)
+			return nil
+		}
+	}
+	if haveBody && body != "" && ctype == "" {
+		c.errorf(r.Pos, "'http-request %s': a content type must be defined when non-empty payload is configured", name)
+		return nil
+	}
+	if defaultErrors && ctype == "" && !haveBody {
+		reply := rules.Lookup(status, p.set.errors)
+		if reply == nil {
+			reply = rules.ReturnReply(status, "", nil)
+		}
+		return rules.ReplyAction{Reply: reply}
+	}
+	return rules.ReplyAction{Reply: rules.ReturnReply(status, ctype, []byte(body))}
+}

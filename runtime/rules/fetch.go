@@ -1,0 +1,105 @@
+package rules
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Resolver gives the compile step's view of names to fetch constructors.
+type Resolver interface {
+	// Backend returns the backend named name.
+	Backend(name string) (*Backend, error)
+	// Var returns the store slot of variable name in scope ("proc" only
+	// for now).
+	Var(scope, name string) (int, error)
+	// CurrentBackend is the proxy being compiled, when it has a backend
+	// half; nil in a pure frontend.
+	CurrentBackend() *Backend
+}
+
+// Fetch describes a sample fetch keyword.
+type Fetch struct {
+	Name    string
+	MinArgs int
+	MaxArgs int
+	Out     Type
+	// New builds the fetch from its arguments, already unquoted.
+	New func(args []string, r Resolver) (Fetcher, error)
+}
+
+// ACLAlias is an ACL keyword that is a fetch with a fixed match method,
+// such as path_beg for path -m beg.
+type ACLAlias struct {
+	Name  string
+	Fetch string
+	Match MatchKind
+}
+
+var (
+	fetches    = map[string]*Fetch{}
+	aclAliases = map[string]*ACLAlias{}
+)
+
+func registerFetches(list []Fetch) {
+	for i := range list {
+		f := &list[i]
+		if _, dup := fetches[f.Name]; dup {
+			panic("rules: duplicate fetch " + f.Name)
+		}
+		fetches[f.Name] = f
+	}
+}
+
+func registerACLAliases(list []ACLAlias) {
+	for i := range list {
+		a := &list[i]
+		if _, dup := aclAliases[a.Name]; dup {
+			panic("rules: duplicate acl keyword " + a.Name)
+		}
+		aclAliases[a.Name] = a
+	}
+}
+
+// LookupFetch returns the fetch keyword named name.
+func LookupFetch(name string) (*Fetch, bool) {
+	f, ok := fetches[name]
+	return f, ok
+}
+
+// LookupACLAlias returns the ACL keyword named name, if it is an alias.
+func LookupACLAlias(name string) (*ACLAlias, bool) {
+	a, ok := aclAliases[name]
+	return a, ok
+}
+
+// FetchNames lists the fetch and ACL keywords, for "did you mean".
+func FetchNames() []string {
+	out := make([]string, 0, len(fetches)+len(aclAliases))
+	for n := range fetches {
+		out = append(out, n)
+	}
+	for n := range aclAliases {
+		out = append(out, n)
+	}
+	return out
+}
+
+// NewFetch checks the arguments of fetch f and builds it.
+func NewFetch(f *Fetch, args []string, r Resolver) (Fetcher, error) {
+	if len(args) < f.MinArgs {
+		return nil, fmt.Errorf("fetch method '%s' expects at least %d argument(s), got %d", f.Name, f.MinArgs, len(args))
+	}
+	if len(args) > f.MaxArgs {
+		return nil, fmt.Errorf("fetch method '%s' expects at most %d argument(s), got %d", f.Name, f.MaxArgs, len(args))
+	}
+	return f.New(args, r)
+}
+
+func argInt(name, s string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("fetch method '%s': invalid integer argument '%s'", name, s)
+	}
+	return n, nil
+}

@@ -1,0 +1,212 @@
+// Package rules holds gohap's compiled configuration, the rule graph, and
+// the per-request code that evaluates it: fetches, matchers, ACLs,
+// conditions and actions. The parser builds a Graph and checks it; after
+// that the Graph is frozen and shared by every request that runs on it.
+// The package imports no other gohap package: the runtime supplies the
+// live pieces through VarStore and StateView.
+package rules
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Graph is one checked, frozen configuration. A reload builds a new Graph
+// and swaps a pointer; requests in flight keep the Graph they started with.
+type Graph struct {
+	Global    Global
+	Frontends []*Frontend
+	Backends  []*Backend
+	// Vars lists the runtime variables the configuration reads, each
+	// resolved to its shared-memory slot.
+	Vars []Var
+}
+
+// Global holds the process-wide settings that gohap acts on.
+type Global struct {
+	MaxConn int // 0 means no limit
+	PIDFile string
+}
+
+// Var is a runtime variable declared by "acl variable" or read by
+// var(proc.NAME), with the store slot the compile step resolved it to.
+type Var struct {
+	Name string
+	Slot int
+}
+
+// Mode is a proxy's protocol mode, as set by the "mode" keyword.
+type Mode uint8
+
+// The modes HAProxy knows.
+const (
+	ModeTCP Mode = iota
+	ModeHTTP
+)
+
+func (m Mode) String() string {
+	if m == ModeHTTP {
+		return "http"
+	}
+	return "tcp"
+}
+
+// Timeouts are the "timeout" settings of a proxy; zero means no timeout.
+type Timeouts struct {
+	Client        time.Duration
+	Server        time.Duration
+	Connect       time.Duration
+	Queue         time.Duration
+	Check         time.Duration
+	HTTPRequest   time.Duration
+	HTTPKeepAlive time.Duration
+	Tunnel        time.Duration
+	ClientFin     time.Duration
+	ServerFin     time.Duration
+}
+
+// Bind is one listening address of a frontend.
+type Bind struct {
+	Pos     string // file:line, for messages about this bind
+	Network string // "tcp", "tcp4", "tcp6" or "unix"
+	Addr    string // as net.Listen takes it: "127.0.0.1:8080", ":80", "/run/x.sock"
+	// FD, when >= 0, is an inherited listening socket to use instead of
+	// binding Addr (HAProxy's "fd@N").
+	FD int
+}
+
+// Frontend is a proxy that accepts connections: a "frontend" section, or
+// the frontend half of a "listen" section.
+type Frontend struct {
+	Name     string
+	Pos      string
+	Mode     Mode
+	Binds    []Bind
+	Timeouts Timeouts
+	MaxConn  int
+
+	// MonitorURI, when not empty, is answered by the frontend itself:
+	// 200 while no MonitorFail condition holds, 503 otherwise. It is
+	// compared with the request's path and query, before any rule runs.
+	MonitorURI  string
+	MonitorFail []*Cond
+
+	// HTTPRequest are the "http-request" rules, run in order once the
+	// request headers are in.
+	HTTPRequest []Rule
+	// Switching are the "use_backend" rules, tried in order after the
+	// http-request rules; the first whose condition holds picks the
+	// backend, else DefaultBackend (nil: the request gets a 503).
+	Switching      []Switch
+	DefaultBackend *Backend
+
+	Errors  ErrorSet
+	Options Options
+}
+
+// Options are the "option" flags gohap acts on.
+type Options struct {
+	ForwardFor       bool
+	ForwardForExcept netip.Prefix // addresses for which no header is added
+	ForwardForHeader string       // default "x-forwarded-for"
+	ForwardForIfNone bool
+	HTTPServerClose  bool
+	HTTPKeepAlive    bool
+	HTTPClose        bool
+	Redispatch       bool
+	AllBackups       bool
+}
+
+// Switch is one "use_backend" rule.
+type Switch struct {
+	Pos     string
+	Cond    *Cond // nil: always
+	Backend *Backend
+}
+
+// Backend is a proxy that forwards to servers: a "backend" section, or the
+// backend half of a "listen" section.
+type Backend struct {
+	Name     string
+	Pos      string
+	Index    int // position in Graph.Backends
+	Mode     Mode
+	Balance  Algo
+	Servers  []*Server
+	Timeouts Timeouts
+	Retries  int // connection retries, HAProxy's default is 3
+	// HTTPRequest are the backend's own "http-request" rules, run after
+	// the frontend picked this backend.
+	HTTPRequest []Rule
+	Errors      ErrorSet
+	Options     Options
+}
+
+// Algo is a load-balancing algorithm, as set by "balance".
+type Algo uint8
+
+// The balancing algorithms gohap implements.
+const (
+	AlgoRoundRobin Algo = iota
+	AlgoStaticRR
+	AlgoLeastConn
+	AlgoFirst
+	AlgoSource
+	AlgoRandom
+)
+
+var algoNames = [...]string{"roundrobin", "static-rr", "leastconn", "first", "source", "random"}
+
+func (a Algo) String() string { return algoNames[a] }
+
+// ParseAlgo returns the algorithm HAProxy names s.
+func ParseAlgo(s string) (Algo, bool) {
+	for i, n := range algoNames {
+		if n == s {
+			return Algo(i), true
+		}
+	}
+	return 0, false
+}
+
+// Server is one "server" line of a backend, frozen. Its live state (up or
+// down, connection counts) is the runtime's, matched by backend and name.
+type Server struct {
+	Name    string
+	Pos     string
+	Index   int // position in Backend.Servers
+	Backend *Backend
+	Addr    string // host:port to connect to
+
+	Weight   int // 1..256, default 1
+	Backup   bool
+	Disabled bool
+	MaxConn  int // 0: no limit
+
+	Check     bool
+	CheckAddr string // address the check connects to; defaults to Addr
+	Inter     time.Duration
+	FastInter time.Duration
+	DownInter time.Duration
+	Rise      int
+	Fall      int
+}
+
+// VarStore gives lock-free reads of runtime variables by slot. The shm
+// package implements it; tests use a map-backed fake.
+type VarStore interface {
+	// Load appends the variable's current value to dst[:0] and returns it;
+	// an unset variable loads as empty. It must not allocate when
+	// cap(dst) is large enough, and must be safe for concurrent use.
+	Load(slot int, dst []byte) []byte
+	// Equal reports whether the variable holds exactly v, comparing in
+	// place: the per-request "acl variable" check, with no copy.
+	Equal(slot int, v []byte) bool
+}
+
+// StateView reports live server state to fetches such as nbsrv.
+type StateView interface {
+	// Usable reports how many servers of b can take traffic now: active
+	// servers that are up, or when none is, backup servers that are up.
+	Usable(b *Backend) int
+}

@@ -1,0 +1,126 @@
+package rules
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// Header is one request header as received: name case is kept so it can
+// be matched case-insensitively and re-emitted the way HAProxy does.
+type Header struct {
+	Name, Value []byte
+}
+
+// Request is the HTTP request as the rules see and edit it. The runtime's
+// parser fills it with slices into its read buffer; they stay valid until
+// Txn.Reset, so do not retain them.
+type Request struct {
+	Method  []byte
+	URI     []byte // as received: origin-form "/p?q" or absolute-form "http://h/p?q"
+	Version []byte // "HTTP/1.1"
+	Headers []Header
+}
+
+// PathQuery returns the URI without scheme and authority: what HAProxy
+// compares with monitor-uri.
+func (r *Request) PathQuery() []byte {
+	u := r.URI
+	if len(u) == 0 || u[0] == '/' || u[0] == '*' {
+		return u
+	}
+	// absolute-form: scheme "://" authority path
+	if i := bytes.Index(u, []byte("://")); i >= 0 {
+		rest := u[i+3:]
+		if j := bytes.IndexByte(rest, '/'); j >= 0 {
+			return rest[j:]
+		}
+		return nil
+	}
+	return u
+}
+
+// Path returns the request path: from the first slash of the path to the
+// character before '?', as HAProxy's path fetch defines it.
+func (r *Request) Path() []byte {
+	p := r.PathQuery()
+	if i := bytes.IndexByte(p, '?'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+// Query returns what follows the first '?' of the URI, without it.
+func (r *Request) Query() []byte {
+	if i := bytes.IndexByte(r.URI, '?'); i >= 0 {
+		return r.URI[i+1:]
+	}
+	return nil
+}
+
+// Header returns the index of the next header named name (compared without
+// case) at or after index from, or -1.
+func (r *Request) Header(name []byte, from int) int {
+	for i := from; i < len(r.Headers); i++ {
+		if bytes.EqualFold(r.Headers[i].Name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// DelHeader removes every header named name.
+func (r *Request) DelHeader(name []byte) {
+	out := r.Headers[:0]
+	for _, h := range r.Headers {
+		if !bytes.EqualFold(h.Name, name) {
+			out = append(out, h)
+		}
+	}
+	r.Headers = out
+}
+
+// Txn is the state of one request while the rules run on it. The runtime
+// pools Txns; Reset keeps their buffers' capacity.
+type Txn struct {
+	Req   Request
+	Src   netip.AddrPort
+	Dst   netip.AddrPort
+	Vars  VarStore
+	State StateView
+
+	// Reply is set by an action that answers the request itself
+	// (http-request return, deny); the runtime sends it.
+	Reply *Reply
+
+	// scratch is where fetches put the bytes they build; it is reused
+	// across requests. Samples point into it until the next fetch.
+	scratch []byte
+	smp     Sample
+	conv    Sample
+	// owned holds bytes that actions allocated for the request (set-header
+	// values), so they outlive the scratch buffer.
+	owned []byte
+}
+
+// Reset clears t for the next request, keeping buffer capacity.
+func (t *Txn) Reset() {
+	t.Req.Method, t.Req.URI, t.Req.Version = nil, nil, nil
+	t.Req.Headers = t.Req.Headers[:0]
+	t.Src, t.Dst = netip.AddrPort{}, netip.AddrPort{}
+	t.Reply = nil
+	t.scratch = t.scratch[:0]
+	t.owned = t.owned[:0]
+	t.smp = Sample{}
+	t.conv = Sample{}
+}
+
+// keep copies b into storage owned by the Txn for the rest of the request.
+func (t *Txn) keep(b []byte) []byte {
+	if cap(t.owned)-len(t.owned) < len(b) {
+		// A new block: earlier slices keep pointing at the old one.
+		t.owned = make([]byte, 0, max(4096, 2*len(b)))
+	}
+	n := len(t.owned)
+	t.owned = append(t.owned, b...)
+	return t.owned[n:len(t.owned):len(t.owned)]
+}
