@@ -1,0 +1,224 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"gohap/runtime/rules"
+)
+
+var methodHead = []byte("HEAD")
+
+// exchange sends the current request on sc and relays the response to
+// the client.
+func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, srvClose bool) fwdStatus {
+	s.srvKeep = false
+	s.bodyDone = !s.req.hasReqBody()
+	s.isHead = bytes.Equal(s.txn.Req.Method, methodHead)
+	sc.dw.setTimeout(be.Timeouts.Server)
+	s.writeRequestHead(sc, fe, be, srvClose)
+	sentBody := false
+	if !s.bodyDone && !s.req.expect100 {
+		sentBody = true
+		if err := s.copyReqBody(sc, fe); err != nil {
+			return fwdAbort
+		}
+	}
+	if err := sc.out.Flush(); err != nil {
+		if sc.reused && !sentBody {
+			return fwdRetry
+		}
+		return fwd502
+	}
+	if d := be.Timeouts.Server; d > 0 {
+		sc.c.SetReadDeadline(time.Now().Add(d))
+	} else {
+		sc.c.SetReadDeadline(time.Time{})
+	}
+	sc.in.flush, sc.in.timeout = nil, 0
+	for {
+		n, err := readHead(&sc.in)
+		if err != nil {
+			switch {
+			case isTimeout(err):
+				return fwd504
+			case sc.reused && !sentBody && sc.in.buffered() == 0 && isPeerGone(err):
+				return fwdRetry
+			}
+			return fwd502
+		}
+		sc.reused = false // something came back: no silent retry now
+		if err := parseResponse(sc.in.data()[:n], &s.resp, &s.rinfo); err != nil {
+			return fwd502
+		}
+		sc.in.discard(n)
+		if s.resp.status >= 200 || s.resp.status == 101 {
+			break
+		}
+		// Interim response: relay it, and send the body the client held
+		// back for "100 Continue".
+		hdrs, err := processHop(s.resp.hdrs, &s.rinfo, false, &s.hop)
+		if err != nil {
+			return fwd502
+		}
+		s.writeStatus(hdrs)
+		s.out.WriteString("\r\n")
+		if err := s.out.Flush(); err != nil {
+			return fwdAbort
+		}
+		if s.resp.status == 100 && !s.bodyDone {
+			sentBody = true
+			if err := s.copyReqBody(sc, fe); err != nil {
+				return fwdAbort
+			}
+			if err := sc.out.Flush(); err != nil {
+				return fwdAbort
+			}
+		}
+	}
+	return s.relayResponse(fe, be, sc, srvClose)
+}
+
+// isPeerGone reports whether err says the peer closed the connection.
+func isPeerGone(err error) bool {
+	return err == io.EOF || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// copyReqBody relays the request body to the server.
+func (s *session) copyReqBody(sc *srvConn, fe *rules.Frontend) error {
+	s.in.timeout = fe.Timeouts.Client
+	var err error
+	if s.req.chunked {
+		s.scratch, err = copyChunked(sc.out, &s.in, s.scratch)
+	} else {
+		err = copyN(sc.out, &s.in, s.req.cl)
+	}
+	s.in.timeout = 0
+	if d := s.idleTimeout(fe); d > 0 {
+		s.c.SetReadDeadline(time.Now().Add(d))
+	}
+	if err == nil {
+		s.bodyDone = true
+	}
+	return err
+}
+
+// writeStatus writes the response status line and headers (lower-case
+// names) to the client, without the final empty line.
+func (s *session) writeStatus(hdrs []rules.Header) {
+	w := s.out
+	r := &s.resp
+	w.Write(r.version)
+	w.WriteByte(' ')
+	w.Write(r.code)
+	w.WriteByte(' ')
+	w.Write(r.reason)
+	w.WriteString("\r\n")
+	for i := range hdrs {
+		w.Write(hdrs[i].Name)
+		w.WriteString(": ")
+		w.Write(hdrs[i].Value)
+		w.WriteString("\r\n")
+	}
+}
+
+// relayResponse sends the response head (hop-by-hop headers handled) and
+// streams its body.
+func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvConn, srvClose bool) fwdStatus {
+	ri := &s.rinfo
+	hdrs, err := processHop(s.resp.hdrs, ri, false, &s.hop)
+	if err != nil {
+		return fwd502
+	}
+	status := s.resp.status
+	if status == 101 {
+		s.writeStatus(hdrs)
+		s.out.WriteString("\r\n")
+		s.tunnel(&sc.side, fe, be)
+		return fwdAbort
+	}
+	bodyless := s.isHead || status == 204 || status == 304
+	lengthKnown := bodyless || ri.chunked || ri.hasCL
+	clientKeep := s.clientKeepAlive(fe, be) && lengthKnown && s.bodyDone
+	s.srvKeep = !srvClose && ri.wantsKeepAlive() && lengthKnown && !ri.forceClose && s.bodyDone
+	s.writeStatus(hdrs)
+	if clientKeep {
+		if !ri.ver11 || !s.req.ver11 {
+			s.out.Write(connKeepAlive)
+		}
+	} else if ri.ver11 {
+		s.out.Write(connClose)
+	}
+	if _, err := s.out.WriteString("\r\n"); err != nil {
+		return fwdAbort
+	}
+	if !bodyless {
+		sc.in.timeout = be.Timeouts.Server
+		switch {
+		case ri.chunked:
+			s.scratch, err = copyChunked(s.out, &sc.in, s.scratch)
+		case ri.hasCL:
+			err = copyN(s.out, &sc.in, ri.cl)
+		default:
+			err = copyEOF(s.out, &sc.in)
+		}
+		sc.in.timeout = 0
+		if err != nil {
+			s.out.Flush()
+			return fwdAbort
+		}
+	}
+	if !clientKeep {
+		s.out.Flush()
+		return fwdDoneClose
+	}
+	return fwdDone
+}
+
+// tunnel relays bytes both ways between the client and peer until both
+// directions ended, half-closing each side when its source ends.
+func (s *session) tunnel(peer *side, fe *rules.Frontend, be *rules.Backend) {
+	cto, sto := fe.Timeouts.Client, be.Timeouts.Server
+	if t := be.Timeouts.Tunnel; t > 0 {
+		cto, sto = t, t
+	}
+	s.out.Flush()
+	peer.out.Flush()
+	s.c.SetDeadline(time.Time{})
+	peer.c.SetDeadline(time.Time{})
+	s.dw.setTimeout(cto)
+	peer.dw.setTimeout(sto)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pipe(s.out, &peer.in, sto, s.c)
+	}()
+	pipe(peer.out, &s.in, cto, peer.c)
+	wg.Wait()
+}
+
+// pipe copies src to w until src ends or fails, then half-closes dst
+// (or closes both on error).
+func pipe(w *bufio.Writer, src *rbuf, timeout time.Duration, dst net.Conn) {
+	src.timeout = timeout
+	err := copyEOF(w, src)
+	src.timeout = 0
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+			return
+		}
+	}
+	dst.Close()
+	src.c.Close()
+}

@@ -1,0 +1,257 @@
+package runtime
+
+import (
+	"bufio"
+	"net"
+	"strings"
+	"time"
+
+	"gohap/runtime/rules"
+)
+
+// retryDelay is HAProxy's pause before retrying a refused connection to
+// the same server (capped by the connect timeout).
+const retryDelay = time.Second
+
+// forward sends the current request to a server of bs and relays the
+// response; it reports whether the client connection stays open.
+func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
+	be := bs.cfg
+	srv := bs.pick(s.srcKey[:s.srcLen], nil)
+	if srv == nil {
+		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
+	}
+	sc := s.connect(bs, srv)
+	if sc == nil {
+		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
+	}
+	srv = sc.s
+	srv.cur.Add(1)
+	defer srv.cur.Add(-1)
+	s.setCur(sc.c)
+
+	srvClose := fe.Options.HTTPServerClose || fe.Options.HTTPClose ||
+		be.Options.HTTPServerClose || be.Options.HTTPClose
+	// A reused connection the server closed meanwhile fails before any
+	// response byte: send once more on a fresh connection, if no body
+	// was consumed.
+	var st fwdStatus
+	for try := 0; ; try++ {
+		st = s.exchange(fe, be, sc, srvClose)
+		if st != fwdRetry {
+			break
+		}
+		s.e.closeSrv(sc)
+		sc = s.dialRetries(bs, srv)
+		if sc == nil || try > 0 {
+			if sc != nil {
+				s.e.closeSrv(sc)
+			}
+			s.setCur(nil)
+			return s.reply(rules.Lookup(502, be.Errors, fe.Errors), fe, be)
+		}
+		s.setCur(sc.c)
+	}
+	switch st {
+	case fwdDone, fwdDoneClose:
+		if s.srvKeep {
+			s.srv = sc
+		} else {
+			s.e.closeSrv(sc)
+			s.setCur(nil)
+		}
+		return st == fwdDone
+	}
+	s.e.closeSrv(sc)
+	s.setCur(nil)
+	switch st {
+	case fwd502:
+		return s.reply(rules.Lookup(502, be.Errors, fe.Errors), fe, be) && s.bodyDone
+	case fwd504:
+		return s.reply(rules.Lookup(504, be.Errors, fe.Errors), fe, be) && s.bodyDone
+	}
+	return false // fwdAbort, tunnel end
+}
+
+// fwdStatus is how one exchange with a server ended.
+type fwdStatus uint8
+
+const (
+	fwdDone      fwdStatus = iota // response relayed, client may send more
+	fwdDoneClose                  // response relayed, close the client
+	fwdRetry                      // reused connection was dead, nothing sent to the client
+	fwd502                        // bad or missing response head
+	fwd504                        // server timeout before the response head
+	fwdAbort                      // error mid-way: close everything
+)
+
+// connect returns a connection to srv: the session's own, an idle one, or
+// a new one, retrying as HAProxy does; nil when all attempts failed.
+func (s *session) connect(bs *backendState, srv *serverState) *srvConn {
+	if sc := s.srv; sc != nil {
+		s.srv = nil
+		if sc.s == srv {
+			sc.reused = true
+			return sc
+		}
+		s.idleSrv(sc)
+	}
+	if sc := srv.idle.get(); sc != nil {
+		sc.reused = true
+		return sc
+	}
+	return s.dialRetries(bs, srv)
+}
+
+// dialRetries opens a new connection to srv with be's retries; with
+// redispatch the last retry goes to another server.
+func (s *session) dialRetries(bs *backendState, srv *serverState) *srvConn {
+	be := bs.cfg
+	d := net.Dialer{Timeout: be.Timeouts.Connect}
+	for try := 0; ; try++ {
+		c, err := d.Dial("tcp", srv.cfg.Addr)
+		if err == nil {
+			return s.e.newSrvConn(c, srv)
+		}
+		if try >= be.Retries {
+			return nil
+		}
+		next := srv
+		if be.Options.Redispatch && try == be.Retries-1 {
+			if o := bs.pick(s.srcKey[:s.srcLen], srv); o != nil {
+				next = o
+			}
+		}
+		if next == srv && !s.sleep(min(retryDelay, orDefault(be.Timeouts.Connect, retryDelay))) {
+			return nil
+		}
+		srv = next
+	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// sleep waits d; it reports false if the engine closed meanwhile.
+func (s *session) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.e.done:
+		return false
+	}
+}
+
+// writeLower writes b with ASCII letters lowered.
+func writeLower(w *bufio.Writer, b []byte) {
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 32
+		}
+		w.WriteByte(c)
+	}
+}
+
+// isLower reports whether b has no upper-case ASCII letter.
+func isLower(b []byte) bool {
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// writeRequestHead serialises the request head to the server the way
+// HAProxy does: request line as received, headers in order with lower
+// case names, x-forwarded-for, then the Connection header it needs.
+func (s *session) writeRequestHead(sc *srvConn, fe *rules.Frontend, be *rules.Backend, srvClose bool) {
+	w := sc.out
+	r := &s.txn.Req
+	w.Write(r.Method)
+	w.WriteByte(' ')
+	w.Write(r.URI)
+	w.WriteByte(' ')
+	w.Write(r.Version)
+	w.WriteString("\r\n")
+	for i := range r.Headers {
+		h := &r.Headers[i]
+		if isLower(h.Name) {
+			w.Write(h.Name)
+		} else {
+			writeLower(w, h.Name)
+		}
+		w.WriteString(": ")
+		w.Write(h.Value)
+		w.WriteString("\r\n")
+	}
+	s.writeForwardFor(w, fe, be)
+	if !s.req.connUpg || !s.req.upgrade {
+		switch {
+		case !srvClose && !s.req.ver11:
+			w.WriteString("connection: keep-alive\r\n")
+		case srvClose && s.req.ver11:
+			w.WriteString("connection: close\r\n")
+		}
+	}
+	w.WriteString("\r\n")
+}
+
+// writeForwardFor adds the "option forwardfor" header, the backend's
+// option first, as HAProxy does.
+func (s *session) writeForwardFor(w *bufio.Writer, fe *rules.Frontend, be *rules.Backend) {
+	o := &be.Options
+	if !o.ForwardFor {
+		o = &fe.Options
+		if !o.ForwardFor {
+			return
+		}
+	}
+	ip := s.src.Addr().Unmap()
+	if !ip.IsValid() || (o.ForwardForExcept.IsValid() && o.ForwardForExcept.Contains(ip)) {
+		return
+	}
+	name := o.ForwardForHeader
+	if name == "" {
+		name = "x-forwarded-for"
+	}
+	if o.ForwardForIfNone {
+		for i := range s.txn.Req.Headers {
+			if strings.EqualFold(string(s.txn.Req.Headers[i].Name), name) {
+				return
+			}
+		}
+	}
+	s.scratch = append(s.scratch[:0], name...)
+	for i, c := range s.scratch {
+		if c >= 'A' && c <= 'Z' {
+			s.scratch[i] = c + 32
+		}
+	}
+	s.scratch = append(s.scratch, ": "...)
+	s.scratch = ip.AppendTo(s.scratch)
+	s.scratch = append(s.scratch, "\r\n"...)
+	w.Write(s.scratch)
+}
+
+// appendHex appends n in upper-case hexadecimal, as HAProxy writes chunk
+// sizes.
+func appendHex(b []byte, n int64) []byte {
+	if n == 0 {
+		return append(b, '0')
+	}
+	var tmp [16]byte
+	i := len(tmp)
+	for n > 0 {
+		i--
+		tmp[i] = "0123456789ABCDEF"[n&15]
+		n >>= 4
+	}
+	return append(b, tmp[i:]...)
+}

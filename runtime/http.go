@@ -1,0 +1,197 @@
+package runtime
+
+import (
+	"bytes"
+	"time"
+
+	"gohap/runtime/rules"
+)
+
+// serveHTTP runs the request loop of an HTTP frontend connection.
+func (s *session) serveHTTP() {
+	defer s.releaseSrv()
+	for {
+		gen := s.e.gen.Load()
+		fe := gen.frontend(s.feIndex, s.feName)
+		if fe == nil || !s.serveOne(gen, fe) {
+			return
+		}
+	}
+}
+
+// idleTimeout is how long the connection may wait for the next request.
+func (s *session) idleTimeout(fe *rules.Frontend) time.Duration {
+	to := &fe.Timeouts
+	if s.nreq > 0 && to.HTTPKeepAlive > 0 {
+		return to.HTTPKeepAlive
+	}
+	if to.HTTPRequest > 0 {
+		return to.HTTPRequest
+	}
+	return to.Client
+}
+
+// readHead waits for a complete message head in b, skipping empty lines
+// before it, and returns its length.
+func readHead(b *rbuf) (int, error) {
+	for {
+		d := b.data()
+		for len(d) > 0 && (d[0] == '\r' || d[0] == '\n') {
+			if d[0] == '\r' && (len(d) < 2 || d[1] != '\n') {
+				break
+			}
+			n := 1
+			if d[0] == '\r' {
+				n = 2
+			}
+			b.discard(n)
+			d = d[n:]
+		}
+		if n := headEnd(d); n >= 0 {
+			return n, nil
+		}
+		if len(d) >= len(b.buf) {
+			return 0, errHeadTooBig
+		}
+		if _, err := b.fill(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// serveOne reads and serves one request; it reports whether the
+// connection stays open for another one.
+func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
+	if d := s.idleTimeout(fe); d > 0 {
+		s.c.SetReadDeadline(time.Now().Add(d))
+	} else if s.nreq == 0 {
+		s.c.SetReadDeadline(time.Time{})
+	}
+	s.dw.setTimeout(fe.Timeouts.Client)
+	n, err := readHead(&s.in)
+	if err != nil {
+		switch {
+		case err == errHeadTooBig:
+			s.sendRaw(muxError(400, fe))
+		case isTimeout(err) && (s.in.buffered() > 0 || s.nreq == 0):
+			s.sendRaw(muxError(408, fe))
+		}
+		return false
+	}
+	t := &s.txn
+	t.Reset()
+	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, gen
+	s.hop.buf = s.hop.buf[:0]
+	head := s.in.data()[:n]
+	err = parseRequest(head, &t.Req, &s.req)
+	if err == nil {
+		t.Req.Headers, err = processHop(t.Req.Headers, &s.req, true, &s.hop)
+	}
+	if err != nil {
+		s.sendRaw(muxError(400, fe))
+		return false
+	}
+	s.in.discard(n)
+	s.nreq++
+
+	if fe.MonitorURI != "" && string(t.Req.PathQuery()) == fe.MonitorURI {
+		r := rules.DefaultReply(200)
+		for _, c := range fe.MonitorFail {
+			if c.Eval(t) {
+				r = rules.Lookup(503, fe.Errors)
+				break
+			}
+		}
+		return s.reply(r, fe, nil)
+	}
+	if rules.Run(fe.HTTPRequest, t) == rules.Answer {
+		return s.reply(t.Reply, fe, nil)
+	}
+	be := fe.DefaultBackend
+	for i := range fe.Switching {
+		if sw := &fe.Switching[i]; sw.Cond.Eval(t) {
+			be = sw.Backend
+			break
+		}
+	}
+	if be == nil {
+		return s.reply(rules.Lookup(503, fe.Errors), fe, nil)
+	}
+	if rules.Run(be.HTTPRequest, t) == rules.Answer {
+		return s.reply(t.Reply, fe, be)
+	}
+	bs := gen.backend(be)
+	if bs == nil {
+		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
+	}
+	return s.forward(fe, bs)
+}
+
+// hasReqBody reports whether the request announced a body.
+func (m *msgInfo) hasReqBody() bool { return m.chunked || (m.hasCL && m.cl > 0) }
+
+// clientKeepAlive reports whether the client connection may serve another
+// request after the current one, as far as the request and options go.
+func (s *session) clientKeepAlive(fe *rules.Frontend, be *rules.Backend) bool {
+	if !s.req.wantsKeepAlive() || s.req.forceClose || fe.Options.HTTPClose {
+		return false
+	}
+	return be == nil || !be.Options.HTTPClose
+}
+
+// reply sends a reply built by the rules, adding the Connection header
+// HAProxy's HTTP/1 layer would add, and reports whether the connection
+// stays open. An unread request body closes the connection.
+func (s *session) reply(r *rules.Reply, fe *rules.Frontend, be *rules.Backend) bool {
+	keep := !r.Close && s.clientKeepAlive(fe, be) && !s.req.hasReqBody()
+	raw := r.Raw
+	var conn []byte
+	switch {
+	case r.Close:
+	case keep && !s.req.ver11:
+		conn = connKeepAlive
+	case !keep && bytes.HasPrefix(raw, http11):
+		conn = connClose
+	}
+	if conn != nil {
+		if i := bytes.Index(raw, crlfcrlf); i >= 0 {
+			s.out.Write(raw[:i+2])
+			s.out.Write(conn)
+			raw = raw[i+2:]
+		}
+	}
+	s.out.Write(raw)
+	if err := s.out.Flush(); err != nil {
+		return false
+	}
+	return keep
+}
+
+var (
+	http11        = []byte("HTTP/1.1 ")
+	connKeepAlive = []byte("connection: keep-alive\r\n")
+	connClose     = []byte("connection: close\r\n")
+)
+
+// sendRaw writes b to the client as is and flushes.
+func (s *session) sendRaw(b []byte) {
+	s.out.Write(b)
+	s.out.Flush()
+}
+
+// releaseSrv returns the attached server connection to its pool.
+func (s *session) releaseSrv() {
+	if s.srv != nil {
+		s.idleSrv(s.srv)
+		s.srv = nil
+	}
+	s.setCur(nil)
+}
+
+// idleSrv puts sc in its server's idle pool, or closes it.
+func (s *session) idleSrv(sc *srvConn) {
+	sc.dw.last = time.Time{}
+	if !sc.s.idle.put(sc) {
+		s.e.closeSrv(sc)
+	}
+}

@@ -1,0 +1,92 @@
+package runtime
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"gohap/runtime/rules"
+)
+
+// listener is one bound address of a frontend and its accept loop.
+type listener struct {
+	e       *Engine
+	ln      net.Listener
+	feIndex int
+	feName  string
+}
+
+// serve accepts connections until the listener is closed, starting one
+// goroutine per connection.
+func (l *listener) serve() {
+	defer l.e.wg.Done()
+	var sem chan struct{}
+	gen := l.e.gen.Load()
+	fe := gen.frontend(l.feIndex, l.feName)
+	maxConn := 0
+	if fe != nil {
+		maxConn = fe.MaxConn
+	}
+	if maxConn == 0 {
+		maxConn = gen.g.Global.MaxConn
+	}
+	if maxConn > 0 {
+		sem = make(chan struct{}, maxConn)
+	}
+	backoff := 5 * time.Millisecond
+	for {
+		if sem != nil {
+			select {
+			case sem <- struct{}{}:
+			case <-l.e.done:
+				return
+			}
+		}
+		c, err := l.ln.Accept()
+		if err != nil {
+			if sem != nil {
+				<-sem
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case <-l.e.done:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		s := l.e.newSession(c, l.feIndex, l.feName)
+		if !l.e.track(s) {
+			c.Close()
+			l.e.putSession(s)
+			if sem != nil {
+				<-sem
+			}
+			return
+		}
+		l.e.wg.Add(1)
+		go l.run(s, sem)
+	}
+}
+
+func (l *listener) run(s *session, sem chan struct{}) {
+	defer l.e.wg.Done()
+	fe := l.e.gen.Load().frontend(s.feIndex, s.feName)
+	if fe != nil {
+		if fe.Mode == rules.ModeHTTP {
+			s.serveHTTP()
+		} else {
+			s.serveTCP(fe)
+		}
+	}
+	s.c.Close()
+	l.e.untrack(s)
+	l.e.putSession(s)
+	if sem != nil {
+		<-sem
+	}
+}

@@ -1,0 +1,162 @@
+package runtime
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"gohap/runtime/rules"
+)
+
+// serverState is the live state of one server; the frozen config is cfg.
+// The atomics are safe for concurrent use; health is owned by the server's
+// check loop.
+type serverState struct {
+	cfg *rules.Server
+	be  *backendState
+	up  atomic.Bool  // HAProxy's "running": health >= rise
+	cur atomic.Int64 // connections currently served
+	// health is HAProxy's check counter, 0..rise+fall-1; the server is up
+	// while it is >= rise. Owned by the check loop.
+	health int
+	idle   idlePool
+}
+
+// usable reports whether the server may take new traffic.
+func (s *serverState) usable() bool { return !s.cfg.Disabled && s.up.Load() }
+
+// full reports whether the server reached its maxconn.
+func (s *serverState) full() bool {
+	return s.cfg.MaxConn > 0 && s.cur.Load() >= int64(s.cfg.MaxConn)
+}
+
+// backendState is the live side of a backend: its servers' states and
+// its balancer.
+type backendState struct {
+	cfg     *rules.Backend
+	servers []*serverState // config order
+	active  []*serverState
+	backup  []*serverState
+	bal     Balancer
+}
+
+func newBackendState(b *rules.Backend) *backendState {
+	bs := &backendState{cfg: b}
+	for _, s := range b.Servers {
+		ss := &serverState{cfg: s, be: bs}
+		rise := s.Rise
+		if rise <= 0 {
+			rise = 2
+		}
+		// HAProxy starts a server up, with its health at rise: the first
+		// failed check marks it down.
+		ss.health = rise
+		ss.up.Store(true)
+		bs.servers = append(bs.servers, ss)
+		if s.Backup {
+			bs.backup = append(bs.backup, ss)
+		} else {
+			bs.active = append(bs.active, ss)
+		}
+	}
+	bs.bal = newBalancer(b.Balance, bs)
+	return bs
+}
+
+// counts returns how many active and backup servers are usable.
+func (b *backendState) counts() (act, bck int) {
+	for _, s := range b.active {
+		if s.usable() {
+			act++
+		}
+	}
+	for _, s := range b.backup {
+		if s.usable() {
+			bck++
+		}
+	}
+	return act, bck
+}
+
+// usable is HAProxy's nbsrv: usable active servers, or when there are
+// none, usable backup servers.
+func (b *backendState) usable() int {
+	act, bck := b.counts()
+	if act > 0 {
+		return act
+	}
+	return bck
+}
+
+// pick chooses a server for a request from src, avoiding avoid when
+// another server is usable; nil when none is.
+func (b *backendState) pick(src []byte, avoid *serverState) *serverState {
+	for _, s := range b.active {
+		if s.usable() {
+			return b.bal.Pick(b.active, false, src, avoid)
+		}
+	}
+	if b.cfg.Options.AllBackups {
+		return b.bal.Pick(b.backup, true, src, avoid)
+	}
+	var first *serverState
+	for _, s := range b.backup {
+		if s.usable() && !s.full() {
+			if s != avoid {
+				return s
+			}
+			if first == nil {
+				first = s
+			}
+		}
+	}
+	return first
+}
+
+// idlePool keeps a server's idle keep-alive connections for reuse. Safe
+// for concurrent use.
+type idlePool struct {
+	mu     sync.Mutex
+	conns  []*srvConn
+	closed bool
+}
+
+// maxIdle bounds the idle connections kept per server.
+const maxIdle = 256
+
+// get returns an idle connection, or nil.
+func (p *idlePool) get() *srvConn {
+	p.mu.Lock()
+	n := len(p.conns)
+	if n == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	sc := p.conns[n-1]
+	p.conns[n-1] = nil
+	p.conns = p.conns[:n-1]
+	p.mu.Unlock()
+	return sc
+}
+
+// put keeps sc for reuse; it reports false (and keeps nothing) when the
+// pool is full or closed: the caller then closes sc.
+func (p *idlePool) put(sc *srvConn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.conns) >= maxIdle {
+		return false
+	}
+	p.conns = append(p.conns, sc)
+	return true
+}
+
+// closeAll closes the idle connections and refuses new ones.
+func (p *idlePool) closeAll() {
+	p.mu.Lock()
+	conns := p.conns
+	p.conns, p.closed = nil, true
+	p.mu.Unlock()
+	for _, sc := range conns {
+		sc.c.Close()
+	}
+}

@@ -1,0 +1,186 @@
+package runtime
+
+import (
+	"bufio"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"gohap/runtime/rules"
+)
+
+// deadlineWriter writes to a connection with an inactivity timeout,
+// pushing the write deadline forward lazily (when an eighth of it went by)
+// to keep timer updates off most writes. Owned by the connection's
+// goroutine.
+type deadlineWriter struct {
+	c    net.Conn
+	d    time.Duration // 0: no timeout
+	last time.Time
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	if w.d > 0 {
+		now := time.Now()
+		if now.Sub(w.last) > w.d/8 {
+			w.last = now
+			w.c.SetWriteDeadline(now.Add(w.d))
+		}
+	}
+	return w.c.Write(p)
+}
+
+// setTimeout changes the timeout, forcing the next write to set it.
+func (w *deadlineWriter) setTimeout(d time.Duration) {
+	if d != w.d {
+		w.d = d
+		w.last = time.Time{}
+		if d == 0 {
+			w.c.SetWriteDeadline(time.Time{})
+		}
+	}
+}
+
+// side is one connection of a proxied exchange with its buffers.
+type side struct {
+	c   net.Conn
+	in  rbuf
+	dw  deadlineWriter
+	out *bufio.Writer
+}
+
+func (sd *side) reset(c net.Conn) {
+	sd.c = c
+	sd.in.reset(c)
+	sd.in.flush, sd.in.timeout = nil, 0
+	sd.dw = deadlineWriter{c: c}
+	if sd.out == nil {
+		sd.out = bufio.NewWriterSize(&sd.dw, bufSize)
+	} else {
+		sd.out.Reset(&sd.dw)
+	}
+}
+
+// session is one client connection and the state reused by each of its
+// requests. Owned by the goroutine serving the connection, except mu and
+// what it guards.
+type session struct {
+	e       *Engine
+	side    // the client connection
+	feIndex int
+	feName  string
+	src     netip.AddrPort
+	dst     netip.AddrPort
+	srcKey  [16]byte // client address, for source hashing
+	srcLen  int
+	txn     rules.Txn
+	req     msgInfo
+	resp    respHead
+	rinfo   msgInfo
+	hop     hopScratch
+	scratch []byte
+	nreq    int
+	srv     *srvConn // server connection kept between requests
+	// Per request, set by exchange.
+	isHead   bool // HEAD request: the response has no body
+	bodyDone bool // the request body was read entirely
+	srvKeep  bool // the server connection may serve another request
+
+	mu      sync.Mutex // guards curConn and aborted, for Close
+	curConn net.Conn   // the server connection in use
+	aborted bool
+	curSeen net.Conn // last value given to setCur, owner only
+}
+
+// srvConn is a connection to a server, kept in the server's idle pool
+// between requests.
+type srvConn struct {
+	side
+	s      *serverState
+	reused bool
+}
+
+func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
+	s, _ := e.sessions.Get().(*session)
+	if s == nil {
+		s = &session{e: e, scratch: make([]byte, 0, 256)}
+		s.hop.buf = make([]byte, 0, 512)
+	}
+	s.reset(c)
+	s.in.flush = s.out
+	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
+	s.aborted, s.curConn, s.curSeen = false, nil, nil
+	s.src, s.dst = addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
+	a := s.src.Addr().Unmap()
+	if a.Is4() {
+		b := a.As4()
+		s.srcLen = copy(s.srcKey[:], b[:])
+	} else {
+		b := a.As16()
+		s.srcLen = copy(s.srcKey[:], b[:])
+	}
+	return s
+}
+
+func (e *Engine) putSession(s *session) {
+	s.c, s.in.c, s.dw.c, s.srv = nil, nil, nil, nil
+	s.out.Reset(&s.dw)
+	s.txn.Reset()
+	s.mu.Lock()
+	s.curConn, s.curSeen = nil, nil
+	s.mu.Unlock()
+	e.sessions.Put(s)
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// setCur records the server connection in use so Close can interrupt it.
+func (s *session) setCur(c net.Conn) {
+	if c == s.curSeen {
+		return
+	}
+	s.curSeen = c
+	s.mu.Lock()
+	s.curConn = c
+	aborted := s.aborted
+	s.mu.Unlock()
+	if aborted && c != nil {
+		c.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+// abort interrupts the session from another goroutine (Engine.Close).
+func (s *session) abort() {
+	s.mu.Lock()
+	s.aborted = true
+	if s.curConn != nil {
+		s.curConn.SetDeadline(time.Unix(1, 0))
+	}
+	s.mu.Unlock()
+	s.c.SetDeadline(time.Unix(1, 0))
+	s.c.Close()
+}
+
+func (e *Engine) newSrvConn(c net.Conn, st *serverState) *srvConn {
+	sc, _ := e.srvConns.Get().(*srvConn)
+	if sc == nil {
+		sc = &srvConn{}
+	}
+	sc.reset(c)
+	sc.s, sc.reused = st, false
+	return sc
+}
+
+// closeSrv closes sc and recycles its buffers.
+func (e *Engine) closeSrv(sc *srvConn) {
+	sc.c.Close()
+	sc.c, sc.in.c, sc.dw.c, sc.s = nil, nil, nil, nil
+	sc.out.Reset(&sc.dw)
+	e.srvConns.Put(sc)
+}
