@@ -129,8 +129,8 @@ func kwDefaultBackend(c *compiler, p *proxy, g *Generic, args []string) {
 	if !c.wantArgs(g, "default_backend", args, 1, 1) {
 		return
 	}
-	if p.fe == nil { // in defaults: HAProxy 2.6 accepts it only for frontends
-		c.errorf(g.Pos, "'default_backend' is not supported in 'defaults' section")
+	if p.fe == nil { // defaults: resolved for each frontend that inherits it
+		p.set.defaultBackend = g.Args[0]
 		return
 	}
 	be, err := c.Backend(args[0])
@@ -145,12 +145,12 @@ func kwMonitorURI(c *compiler, p *proxy, g *Generic, args []string) {
 	if !c.wantArgs(g, "monitor-uri", args, 1, 1) {
 		return
 	}
-	if p.fe == nil {
-		c.errorf(g.Pos, "'monitor-uri' is not supported in 'defaults' section")
-		return
-	}
 	if !strings.HasPrefix(args[0], "/") {
 		c.errorf(g.Args[0].Pos, "monitor-uri must start with '/', got '%s'", args[0])
+		return
+	}
+	if p.fe == nil {
+		p.set.monitorURI = args[0]
 		return
 	}
 	p.fe.MonitorURI = args[0]

@@ -20,6 +20,10 @@ type proxySettings struct {
 	options  rules.Options
 	errors   rules.ErrorSet
 	server   serverDefaults
+	// defaultBackend and monitorURI may come from a defaults section; the
+	// backend is resolved for each frontend that inherits it.
+	defaultBackend *Word
+	monitorURI     string
 }
 
 // serverDefaults are "default-server" settings, with HAProxy's defaults.
@@ -212,6 +216,16 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.fe.Options = p.set.options
 		if p.fe.Mode == rules.ModeHTTP && p.fe.Timeouts.Client == 0 {
 			c.warnf(p.pos, "missing timeouts for %s '%s': 'timeout client' is not set", p.kind, p.name)
+		}
+		if p.fe.MonitorURI == "" {
+			p.fe.MonitorURI = p.set.monitorURI
+		}
+		if w := p.set.defaultBackend; w != nil && p.fe.DefaultBackend == nil {
+			be, err := c.Backend(c.value(w))
+			if err != nil {
+				c.errorf(w.Pos, "default_backend: %v", err)
+			}
+			p.fe.DefaultBackend = be
 		}
 		if p.kind == "listen" && p.fe.DefaultBackend == nil {
 			p.fe.DefaultBackend = p.be

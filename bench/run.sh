@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Benchmark: gohap against haproxy 2.6 on the same machine, same config,
+# same nginx backend, driven by wrk in alternating turns. Prints req/s and
+# p50/p99 latency for each and the gohap/haproxy ratios. A benchmark, not
+# a test: nothing here fails on the figures.
+#
+#   bench/run.sh [ROUNDS] [SECONDS] [CONNECTIONS] [PATH]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+SECS=${2:-10}
+CONNS=${3:-50}
+URLPATH=${4:-/}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need haproxy || ! need nginx || ! need wrk; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq haproxy nginx-light wrk >/dev/null
+fi
+
+out=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null; rm -rf "$out"' EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export BE_PORT=$(freeport)
+HA_PORT=$(freeport)
+GO_PORT=$(freeport)
+
+# nginx: one worker, a short body, keep-alive without limit.
+cat > "$out/nginx.conf" <<NGX
+worker_processes 1;
+pid $out/nginx.pid;
+error_log $out/nginx.err;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    server {
+        listen 127.0.0.1:$BE_PORT;
+        location / { return 200 "hello from nginx\n"; }
+    }
+}
+NGX
+nginx -c "$out/nginx.conf"
+
+go build -o "$out/gohap" .
+FE_PORT=$HA_PORT haproxy -db -f bench/bench.cfg >"$out/haproxy.log" 2>&1 &
+FE_PORT=$GO_PORT GOHAP_VARS="$out/vars" "$out/gohap" -q -f bench/bench.cfg >"$out/gohap.log" 2>&1 &
+for port in $BE_PORT $HA_PORT $GO_PORT; do
+    for _ in $(seq 100); do
+        if curl -s -o /dev/null "http://127.0.0.1:$port$URLPATH"; then break; fi
+        sleep 0.1
+    done
+done
+
+# ms converts wrk's latency ("850.00us", "1.23ms", "1.01s") to milliseconds.
+ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
+
+measure() { # name port -> appends "rps p50 p99" to $out/name
+    local r
+    r=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$2$URLPATH")
+    local rps p50 p99
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$r")
+    p50=$(ms "$(awk '$1=="50%" {print $2}' <<<"$r")")
+    p99=$(ms "$(awk '$1=="99%" {print $2}' <<<"$r")")
+    echo "$rps $p50 $p99" >> "$out/$1"
+    printf '%-8s round %s: %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' "$1" "$3" "$rps" "$p50" "$p99"
+}
+
+wrk -t1 -c10 -d2s "http://127.0.0.1:$HA_PORT$URLPATH" >/dev/null
+wrk -t1 -c10 -d2s "http://127.0.0.1:$GO_PORT$URLPATH" >/dev/null
+for i in $(seq "$ROUNDS"); do
+    measure haproxy "$HA_PORT" "$i"
+    measure gohap "$GO_PORT" "$i"
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+col() { awk -v c="$2" '{print $c}' "$out/$1" | median; }
+ha_rps=$(col haproxy 1); go_rps=$(col gohap 1)
+ha_p50=$(col haproxy 2); go_p50=$(col gohap 2)
+ha_p99=$(col haproxy 3); go_p99=$(col gohap 3)
+echo
+printf 'median of %s rounds, %ss each, %s connections, GET %s\n' "$ROUNDS" "$SECS" "$CONNS" "$URLPATH"
+printf '%-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' haproxy "$ha_rps" "$ha_p50" "$ha_p99"
+printf '%-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' gohap "$go_rps" "$go_p50" "$go_p99"
+awk -v a="$go_rps" -v b="$ha_rps" -v c="$go_p99" -v d="$ha_p99" 'BEGIN { printf "ratio gohap/haproxy: req/s %.2fx, p99 latency %.2fx\n", a/b, c/d }'

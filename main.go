@@ -1,0 +1,287 @@
+// Command gohap is a reverse proxy that runs HAProxy configuration files,
+// with runtime variables held in shared memory and set from the shell.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"gohap/parser"
+	"gohap/runtime"
+	"gohap/shm"
+)
+
+// version is gohap's own version; compatVersion is the HAProxy version
+// whose configuration language and behaviour gohap follows.
+const (
+	version       = "0.1.0"
+	compatVersion = "2.6"
+)
+
+// features are what feature() in .if blocks reports as present.
+var features = []string{"LINUX_SPLICE", "POLL", "EPOLL", "CPU_AFFINITY", "TPROXY", "GETADDRINFO", "THREAD"}
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// exitError carries an exit status through urfave/cli.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// run is main without the process: it returns the exit status, so tests
+// can drive the command line.
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	if err := app.Run(args); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.msg != "" {
+				fmt.Fprintln(stderr, ee.msg)
+			}
+			return ee.code
+		}
+		fmt.Fprintf(stderr, "gohap: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	debugFlags := []cli.Flag{}
+	for _, n := range []string{"db", "dM", "dr", "dV", "dW", "dD", "dp", "de", "dS", "dG", "dZ", "dL", "dK", "dt"} {
+		debugFlags = append(debugFlags, &cli.BoolFlag{Name: n, Hidden: true})
+	}
+	return &cli.App{
+		Name:        "gohap",
+		Usage:       "run HAProxy configuration files; set runtime variables from the shell",
+		UsageText:   "gohap -f FILE [-f FILE...] [-c] [-d] [-p PIDFILE]\n   gohap -S NAME=VALUE [-S ...]   set runtime variables\n   gohap -S NAME                  print one variable\n   gohap vars                     print all variables",
+		HideVersion: true,
+		Writer:      stdout,
+		ErrWriter:   stderr,
+		Flags: append([]cli.Flag{
+			&cli.StringSliceFlag{Name: "f", Usage: "configuration `FILE` or directory of *.cfg files (repeatable)"},
+			&cli.BoolFlag{Name: "c", Usage: "check the configuration and exit"},
+			&cli.StringFlag{Name: "cc", Usage: "evaluate a conditional `EXPR` as in .if: exit 0 if true, 1 if false, 2 on error"},
+			&cli.BoolFlag{Name: "d", Usage: "debug: stay in the foreground and log to stderr (gohap always does)"},
+			&cli.StringFlag{Name: "p", Usage: "write the process id to `PIDFILE`"},
+			&cli.BoolFlag{Name: "v", Usage: "print the version"},
+			&cli.BoolFlag{Name: "vv", Usage: "print the version, build options and features"},
+			&cli.BoolFlag{Name: "q", Usage: "quiet: print no warning"},
+			&cli.StringFlag{Name: "L", Usage: "local peer `NAME` (accepted for compatibility)"},
+			&cli.StringSliceFlag{Name: "S", Usage: "set runtime variable `NAME=VALUE` (repeatable), or print NAME, and exit"},
+			&cli.StringFlag{Name: "vars", Value: shm.DefaultPath, EnvVars: []string{"GOHAP_VARS"}, Usage: "variable store `PATH`"},
+		}, debugFlags...),
+		Commands: []*cli.Command{{
+			Name:  "vars",
+			Usage: "print every runtime variable as NAME=VALUE",
+			Action: func(ctx *cli.Context) error {
+				return listVars(ctx.String("vars"), stdout)
+			},
+		}},
+		Action: func(ctx *cli.Context) error { return mainAction(ctx, stdout, stderr) },
+	}
+}
+
+func mainAction(ctx *cli.Context, stdout, stderr io.Writer) error {
+	if ctx.NArg() > 0 {
+		return &exitError{1, fmt.Sprintf("gohap: unexpected argument '%s' (see gohap -h)", ctx.Args().First())}
+	}
+	switch {
+	case ctx.Bool("vv"):
+		fmt.Fprintf(stdout, "gohap version %s (HAProxy-compatible %s)\nFeature list : %s\n", version, compatVersion, "+"+strings.Join(features, " +"))
+		return nil
+	case ctx.Bool("v"):
+		fmt.Fprintf(stdout, "gohap version %s (HAProxy-compatible %s)\n", version, compatVersion)
+		return nil
+	case ctx.IsSet("cc"):
+		v, err := parser.EvalCond(ctx.String("cc"), parseOptions())
+		if err != nil {
+			return &exitError{2, "gohap: " + err.Error()}
+		}
+		if !v {
+			return &exitError{1, ""}
+		}
+		return nil
+	case len(ctx.StringSlice("S")) > 0:
+		return setVars(ctx, stdout)
+	}
+	files := ctx.StringSlice("f")
+	if len(files) == 0 {
+		return &exitError{1, "gohap: no configuration file given (use -f FILE)"}
+	}
+	if ctx.Bool("c") {
+		res, err := parser.Load(files, parser.Config{Options: parseOptions()})
+		if err != nil {
+			printConfigError(stderr, err)
+			return &exitError{1, ""}
+		}
+		printNotes(stderr, res, ctx.Bool("q"))
+		fmt.Fprintln(stdout, "Configuration file is valid")
+		return nil
+	}
+	return serve(ctx, files, stderr)
+}
+
+// parseOptions are the environment and features .if blocks see.
+func parseOptions() parser.Options {
+	return parser.Options{Env: os.LookupEnv, Features: features, Version: compatVersion}
+}
+
+// printConfigError prints each configuration error on its own line.
+func printConfigError(w io.Writer, err error) {
+	var list parser.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintf(w, "[ALERT] %s\n", e)
+		}
+		fmt.Fprintf(w, "[ALERT] %d error(s) found in configuration\n", len(list))
+		return
+	}
+	fmt.Fprintf(w, "[ALERT] %v\n", err)
+}
+
+func printNotes(w io.Writer, res *parser.Result, quiet bool) {
+	for _, d := range res.Diags {
+		fmt.Fprintf(w, "[%s] %s:%d: %s\n", d.Level, d.Pos.Filename, d.Pos.Line, d.Msg)
+	}
+	if quiet {
+		return
+	}
+	for _, wn := range res.Warnings {
+		fmt.Fprintf(w, "[WARNING] %s\n", wn)
+	}
+}
+
+// serve runs the proxy until SIGINT or SIGTERM.
+func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
+	store, err := shm.Open(ctx.String("vars"))
+	if err != nil {
+		return &exitError{1, "gohap: " + err.Error()}
+	}
+	defer store.Close()
+	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve})
+	if err != nil {
+		printConfigError(stderr, err)
+		return &exitError{1, ""}
+	}
+	printNotes(stderr, res, ctx.Bool("q"))
+	logger := log.New(stderr, "", log.LstdFlags)
+	eng, err := runtime.New(runtime.Config{Graph: res.Graph, Vars: store, Log: logger})
+	if err != nil {
+		return &exitError{1, "gohap: " + err.Error()}
+	}
+	if err := eng.Start(); err != nil {
+		return &exitError{1, "gohap: " + err.Error()}
+	}
+	pidfile := ctx.String("p")
+	if pidfile == "" {
+		pidfile = res.Graph.Global.PIDFile
+	}
+	if pidfile != "" {
+		if err := os.WriteFile(pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			eng.Close()
+			return &exitError{1, "gohap: cannot write pid file: " + err.Error()}
+		}
+		defer os.Remove(pidfile)
+	}
+	logger.Printf("gohap %s started, %d frontend(s), variables in %s", version, len(res.Graph.Frontends), store.Path())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	logger.Printf("received %s, stopping", s)
+	return eng.Close()
+}
+
+// setVars handles "-S NAME=VALUE" (set) and "-S NAME" (print). Every
+// argument is checked before anything is written, so a bad one changes
+// nothing.
+func setVars(ctx *cli.Context, stdout io.Writer) error {
+	type op struct {
+		name, value string
+		set         bool
+	}
+	var ops []op
+	for _, a := range ctx.StringSlice("S") {
+		name, value, set := strings.Cut(a, "=")
+		if err := shm.ValidName(name); err != nil {
+			return &exitError{1, fmt.Sprintf("gohap: -S %s: %v", a, err)}
+		}
+		if set {
+			if err := shm.ValidValue(value); err != nil {
+				return &exitError{1, fmt.Sprintf("gohap: -S %s: %v", a, err)}
+			}
+		}
+		ops = append(ops, op{name, value, set})
+	}
+	store, err := shm.Open(ctx.String("vars"))
+	if err != nil {
+		return &exitError{1, "gohap: " + err.Error()}
+	}
+	defer store.Close()
+	// A name the store does not know is most likely a typo: refuse it,
+	// unless a configuration given with -f declares it.
+	declared := map[string]bool{}
+	if files := ctx.StringSlice("f"); len(files) > 0 {
+		res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve})
+		if err != nil {
+			return &exitError{1, "gohap: " + err.Error()}
+		}
+		for _, v := range res.Graph.Vars {
+			declared[v.Name] = true
+		}
+	}
+	for _, o := range ops {
+		if _, ok := store.Lookup(o.name); !ok && !declared[o.name] {
+			return &exitError{1, fmt.Sprintf("gohap: -S %s: no variable named '%s' in %s (%s); give the configuration with -f to declare it", o.name, o.name, store.Path(), knownVars(store))}
+		}
+	}
+	for _, o := range ops {
+		if !o.set {
+			v, _ := store.Get(o.name)
+			fmt.Fprintf(stdout, "%s=%s\n", o.name, v)
+			continue
+		}
+		if err := store.Set(o.name, o.value); err != nil {
+			return &exitError{1, fmt.Sprintf("gohap: -S %s=%s: %v", o.name, o.value, err)}
+		}
+	}
+	return nil
+}
+
+func knownVars(s *shm.Store) string {
+	vars := s.Vars()
+	if len(vars) == 0 {
+		return "it holds none yet"
+	}
+	names := make([]string, len(vars))
+	for i, v := range vars {
+		names[i] = v.Name
+	}
+	return "known: " + strings.Join(names, ", ")
+}
+
+func listVars(path string, w io.Writer) error {
+	store, err := shm.Open(path)
+	if err != nil {
+		return &exitError{1, "gohap: " + err.Error()}
+	}
+	defer store.Close()
+	for _, v := range store.Vars() {
+		fmt.Fprintf(w, "%s=%s\n", v.Name, v.Value)
+	}
+	return nil
+}

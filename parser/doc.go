@@ -1,0 +1,137 @@
+package parser
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"gohap/runtime/rules"
+)
+
+// statementKeywords are the keywords with their own grammar production,
+// described for the README next to the table-driven ones.
+var statementKeywords = []struct{ name, where, note string }{
+	{"acl", "frontend, backend, listen", "fetches: " + strings.Join(sortedFetches(), ", ") + "; flags -i -m -f --"},
+	{"acl variable", "frontend, backend, listen", "gohap extension: runtime variable in shared memory, set with gohap -S"},
+	{"bind", "frontend, listen", "ADDR:PORT lists, *:PORT, :PORT, port ranges, ipv4@, ipv6@, unix@, fd@N"},
+	{"http-request", "frontend, backend, listen", "actions: allow, deny [deny_status], return [status, content-type, string, file], set-header, add-header, del-header"},
+	{"server", "backend, listen", "options: " + strings.Join(sortedKeys(serverFlags, serverValues), ", ")},
+	{"use_backend", "frontend, listen", "if/unless conditions with !, ||, or, { anonymous ACLs }"},
+}
+
+func sortedFetches() []string {
+	names := rules.FetchNames()
+	sort.Strings(names)
+	return names
+}
+
+func sortedKeys[A, B any](a map[string]A, b map[string]B) []string {
+	var out []string
+	for k := range a {
+		out = append(out, k)
+	}
+	for k := range b {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// KeywordMarkdown renders the keyword support table of README.md from the
+// keyword tables, so the two cannot drift apart.
+func KeywordMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| keyword | where | notes |\n|---|---|---|\n")
+	type row struct{ name, where, note string }
+	var rows []row
+	for _, s := range statementKeywords {
+		rows = append(rows, row{s.name, s.where, s.note})
+	}
+	var warn, unsup []string
+	for _, name := range keywordNames() {
+		k := keywords[name]
+		switch k.class {
+		case tuning:
+			warn = append(warn, name)
+		case unsupported:
+			unsup = append(unsup, name)
+		default:
+			rows = append(rows, row{name, sectionNames(k.where), keywordNotes[name]})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", r.name, r.where, r.note)
+	}
+	opts := sortedKeys(proxyOptions, map[string]bool{"forwardfor": true})
+	fmt.Fprintf(&b, "\nOptions run by gohap: %s.\n", codeList(opts))
+	var tuneOpts []string
+	for o := range tuningOptions {
+		tuneOpts = append(tuneOpts, o)
+	}
+	sort.Strings(tuneOpts)
+	fmt.Fprintf(&b, "\nAccepted with a warning, because they only tune HAProxy's internals, logging or management: %s; options %s.\n", codeList(warn), codeList(tuneOpts))
+	fmt.Fprintf(&b, "\nRejected with `file:line:col: 'keyword' is not supported`, because running without them would change what clients get: %s, every other `option`, and the sections `%s`.\n", codeList(unsup), strings.Join(unsupportedSections(), "`, `"))
+	var rem []string
+	for k := range removed {
+		rem = append(rem, k)
+	}
+	sort.Strings(rem)
+	fmt.Fprintf(&b, "\nRemoved from HAProxy, rejected with the name of their replacement: %s.\n", codeList(rem))
+	return b.String()
+}
+
+// keywordNotes describe implemented table keywords.
+var keywordNotes = map[string]string{
+	"balance":         "roundrobin, static-rr, leastconn, first, source, random",
+	"default-server":  "same options as server",
+	"errorfile":       "raw HTTP response file, re-emitted as HAProxy does",
+	"maxconn":         "global: process limit; in proxies: warning",
+	"mode":            "http, tcp",
+	"monitor":         "monitor fail if/unless COND",
+	"monitor-uri":     "answered before any rule: 200, or 503 when monitor fail holds",
+	"option":          "see below",
+	"no option":       "see below",
+	"stats":           "global stats socket/timeout/maxconn: warning; stats pages: not supported",
+	"timeout":         "client, server, connect, queue, check, http-request, http-keep-alive, tunnel, client-fin, server-fin",
+	"retries":         "connection retries (default 3)",
+	"pidfile":         "like -p",
+	"default_backend": "",
+}
+
+func sectionNames(s section) string {
+	var out []string
+	if s&secGlobal != 0 {
+		out = append(out, "global")
+	}
+	if s&secDefaults != 0 {
+		out = append(out, "defaults")
+	}
+	if s&secFrontend != 0 {
+		out = append(out, "frontend")
+	}
+	if s&secBackend != 0 {
+		out = append(out, "backend")
+	}
+	if s&secFrontend != 0 || s&secBackend != 0 {
+		out = append(out, "listen")
+	}
+	return strings.Join(out, ", ")
+}
+
+func unsupportedSections() []string {
+	var out []string
+	for s := range sectionKeywords {
+		switch s {
+		case "global", "defaults", "frontend", "backend", "listen":
+		default:
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func codeList(names []string) string {
+	return "`" + strings.Join(names, "`, `") + "`"
+}
