@@ -19,8 +19,11 @@ if ! need haproxy || ! need nginx || ! need wrk; then
     apt-get install -y -qq haproxy nginx-light wrk >/dev/null
 fi
 
+# haproxy needs two descriptors per connection of maxconn.
+ulimit -n 100000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
 out=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null; rm -rf "$out"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null; [ -n "${KEEP:-}" ] && cp "$out"/*.log /tmp/ ; rm -rf "$out"' EXIT
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export BE_PORT=$(freeport)
@@ -64,7 +67,7 @@ measure() { # name port -> appends "rps p50 p99" to $out/name
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$r")
     p50=$(ms "$(awk '$1=="50%" {print $2}' <<<"$r")")
     p99=$(ms "$(awk '$1=="99%" {print $2}' <<<"$r")")
-    echo "$rps $p50 $p99" >> "$out/$1"
+    echo "$rps $p50 $p99" >> "$out/res.$1"
     printf '%-8s round %s: %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' "$1" "$3" "$rps" "$p50" "$p99"
 }
 
@@ -76,7 +79,7 @@ for i in $(seq "$ROUNDS"); do
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-col() { awk -v c="$2" '{print $c}' "$out/$1" | median; }
+col() { awk -v c="$2" '{print $c}' "$out/res.$1" | median; }
 ha_rps=$(col haproxy 1); go_rps=$(col gohap 1)
 ha_p50=$(col haproxy 2); go_p50=$(col gohap 2)
 ha_p99=$(col haproxy 3); go_p99=$(col gohap 3)
