@@ -229,7 +229,7 @@ func (c *compiler) expr(p *proxy, e *Expr) *rules.Expr {
 		}
 	}
 	if !haveKind {
-		kind = rules.DefaultMatch(f.Out)
+		kind = rules.DefaultMatch(f)
 	}
 	if len(patterns) == 0 && kind >= rules.MatchLen {
 		c.warnf(e.Pos, "ACL '%s' has no pattern and will never match (use '-m found' to test presence)", text)
@@ -270,14 +270,14 @@ func (c *compiler) namedACL(p *proxy, w *Word, name string) *rules.ACL {
 		return a
 	}
 	if def, ok := builtinACLs[name]; ok {
-		f, _ := rules.LookupFetch(def[0])
-		kind := rules.DefaultMatch(f.Out)
-		if alias, ok := rules.LookupACLAlias(def[0]); ok {
+		var kind rules.MatchKind
+		f, isFetch := rules.LookupFetch(def[0])
+		if isFetch {
+			kind = rules.DefaultMatch(f)
+		} else {
+			alias, _ := rules.LookupACLAlias(def[0])
 			f, _ = rules.LookupFetch(alias.Fetch)
 			kind = alias.Match
-		}
-		if def[0] == "url" || def[0] == "method" {
-			kind = rules.MatchStr
 		}
 		fetch, _ := rules.NewFetch(f, nil, c.resolver(p))
 		m, err := rules.NewMatcher(kind, def[1:], false)

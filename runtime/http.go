@@ -145,6 +145,10 @@ func (s *session) clientKeepAlive(fe *rules.Frontend, be *rules.Backend) bool {
 func (s *session) reply(r *rules.Reply, fe *rules.Frontend, be *rules.Backend) bool {
 	keep := !r.Close && s.clientKeepAlive(fe, be) && !s.req.hasReqBody()
 	raw := r.Raw
+	if string(s.txn.Req.Method) == "HEAD" {
+		// The head as for GET, and no body.
+		raw = raw[:r.HeadLen]
+	}
 	var conn []byte
 	switch {
 	case r.Close:

@@ -91,7 +91,57 @@ func parseRequest(head []byte, req *rules.Request, info *msgInfo) error {
 	if size > htxLimit {
 		return errHeadTooBig
 	}
+	return checkHost(req)
+}
+
+// checkHost applies HAProxy's rules on the target's authority: every Host
+// header must carry the same value, and an absolute-form target's
+// authority must match it, ignoring case and the scheme's default port.
+func checkHost(req *rules.Request) error {
+	var host []byte
+	seen := false
+	for i := range req.Headers {
+		h := &req.Headers[i]
+		if !bytes.EqualFold(h.Name, hostHeader) {
+			continue
+		}
+		if seen && !bytes.Equal(h.Value, host) {
+			return errBadRequest
+		}
+		host, seen = h.Value, true
+	}
+	if !seen || len(req.URI) == 0 || req.URI[0] == '/' || req.URI[0] == '*' {
+		return nil
+	}
+	scheme, rest, ok := bytes.Cut(req.URI, schemeSep)
+	if !ok {
+		return nil
+	}
+	auth := rest
+	if i := bytes.IndexAny(rest, "/?#"); i >= 0 {
+		auth = rest[:i]
+	}
+	if !bytes.EqualFold(stripDefaultPort(auth, scheme), stripDefaultPort(host, scheme)) {
+		return errBadRequest
+	}
 	return nil
+}
+
+var (
+	hostHeader = []byte("host")
+	schemeSep  = []byte("://")
+)
+
+// stripDefaultPort removes ":80" from an http authority and ":443" from an
+// https one.
+func stripDefaultPort(auth, scheme []byte) []byte {
+	if bytes.EqualFold(scheme, []byte("http")) {
+		return bytes.TrimSuffix(auth, []byte(":80"))
+	}
+	if bytes.EqualFold(scheme, []byte("https")) {
+		return bytes.TrimSuffix(auth, []byte(":443"))
+	}
+	return auth
 }
 
 // respHead is a parsed response head; slices point into the server

@@ -24,6 +24,10 @@ type Fetch struct {
 	MinArgs int
 	MaxArgs int
 	Out     Type
+	// Match is the match method ACLs use by default when HasMatch is
+	// set; otherwise it follows Out.
+	Match    MatchKind
+	HasMatch bool
 	// New builds the fetch from its arguments, already unquoted.
 	New func(args []string, r Resolver) (Fetcher, error)
 }

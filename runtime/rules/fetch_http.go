@@ -9,7 +9,7 @@ var httpFetches = []Fetch{
 	{Name: "path", Out: TypeStr, New: newConst(fetchPath{})},
 	{Name: "url", Out: TypeStr, New: newConst(fetchURL{})},
 	{Name: "query", Out: TypeStr, New: newConst(fetchQuery{})},
-	{Name: "method", Out: TypeStr, New: newConst(fetchMethod{})},
+	{Name: "method", Out: TypeStr, Match: MatchMeth, HasMatch: true, New: newConst(fetchMethod{})},
 	{Name: "req.ver", Out: TypeStr, New: newConst(fetchVer{})},
 	{Name: "hdr", MaxArgs: 2, Out: TypeStr, New: newHdr(true)},
 	{Name: "req.hdr", MaxArgs: 2, Out: TypeStr, New: newHdr(true)},

@@ -27,9 +27,12 @@ const (
 	MatchDir
 	MatchDom
 	MatchReg
+	// MatchMeth is how the method fetch matches: the methods HTTP knows
+	// compare as names, case-sensitively; -i applies only to others.
+	MatchMeth
 )
 
-var matchNames = [...]string{"found", "bool", "int", "ip", "len", "str", "beg", "end", "sub", "dir", "dom", "reg"}
+var matchNames = [...]string{"found", "bool", "int", "ip", "len", "str", "beg", "end", "sub", "dir", "dom", "reg", "meth"}
 
 func (k MatchKind) String() string { return matchNames[k] }
 
@@ -43,9 +46,12 @@ func ParseMatchKind(name string) (MatchKind, bool) {
 	return 0, false
 }
 
-// DefaultMatch is the method an ACL uses when none is given.
-func DefaultMatch(t Type) MatchKind {
-	switch t {
+// DefaultMatch is the method an ACL on fetch f uses when none is given.
+func DefaultMatch(f *Fetch) MatchKind {
+	if f.HasMatch {
+		return f.Match
+	}
+	switch f.Out {
 	case TypeBool:
 		return MatchBool
 	case TypeInt:
@@ -83,6 +89,12 @@ func NewMatcher(kind MatchKind, patterns []string, icase bool) (Matcher, error) 
 		return m, nil
 	case MatchIP:
 		return newIPMatcher(patterns)
+	case MatchMeth:
+		m := &matchMeth{icase: icase}
+		for _, p := range patterns {
+			m.pats = append(m.pats, []byte(p))
+		}
+		return m, nil
 	case MatchReg:
 		m := &matchReg{}
 		for _, p := range patterns {
@@ -363,6 +375,33 @@ func (m *matchIP) Match(t *Txn, s *Sample) bool {
 	a = a.Unmap()
 	for _, p := range m.prefixes {
 		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// knownMethods are the methods HAProxy identifies by code.
+var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true,
+	"DELETE": true, "CONNECT": true, "OPTIONS": true, "TRACE": true}
+
+type matchMeth struct {
+	icase bool
+	pats  [][]byte
+}
+
+func (m *matchMeth) Match(t *Txn, s *Sample) bool {
+	v := asStr(t, s)
+	known := knownMethods[string(v)]
+	for _, p := range m.pats {
+		switch {
+		case knownMethods[string(p)]:
+			if string(v) == string(p) {
+				return true
+			}
+		case known:
+			// a known method never equals an unknown pattern
+		case m.icase && bytes.EqualFold(v, p), string(v) == string(p):
 			return true
 		}
 	}

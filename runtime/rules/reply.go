@@ -12,6 +12,9 @@ import (
 type Reply struct {
 	Status int
 	Raw    []byte // the bytes sent to the client, head and body
+	// HeadLen is the length of the head in Raw, through its empty line:
+	// what a HEAD request gets.
+	HeadLen int
 	// Close reports whether the connection must be closed after Raw: its
 	// body has no length, or HAProxy closes after this status.
 	Close bool
@@ -52,7 +55,7 @@ var defaultReplies = func() map[int]*Reply {
 		if closeConn {
 			head += "connection: close\r\n"
 		}
-		m[code] = &Reply{Status: code, Raw: []byte(head + "\r\n" + body), Close: closeConn}
+		m[code] = newReply(code, []byte(head+"\r\n"+body), closeConn)
 	}
 	return m
 }()
@@ -128,21 +131,34 @@ func ParseReply(raw []byte) (*Reply, error) {
 	}
 	out.WriteString("\r\n")
 	out.Write(body)
-	return &Reply{Status: code, Raw: out.Bytes(), Close: !hasLen}, nil
+	return newReply(code, out.Bytes(), !hasLen), nil
+}
+
+// newReply builds a Reply, finding where its head ends.
+func newReply(code int, raw []byte, closeConn bool) *Reply {
+	n := len(raw)
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		n = i + 4
+	}
+	return &Reply{Status: code, Raw: raw, HeadLen: n, Close: closeConn}
 }
 
 // ReturnReply builds what "http-request return" sends: status, optional
-// content type, and a body with its length.
+// content type, and a body with its length. A 204 or 1xx carries no
+// length, as HAProxy's HTTP/1 layer writes them.
 func ReturnReply(code int, contentType string, body []byte) *Reply {
 	reason := Reason(code)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\ncontent-length: %d\r\n", code, reason, len(body))
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", code, reason)
+	if code != 204 && code >= 200 {
+		fmt.Fprintf(&b, "content-length: %d\r\n", len(body))
+	}
 	if contentType != "" {
 		fmt.Fprintf(&b, "content-type: %s\r\n", contentType)
 	}
 	b.WriteString("\r\n")
 	b.Write(body)
-	return &Reply{Status: code, Raw: b.Bytes()}
+	return newReply(code, b.Bytes(), false)
 }
 
 // Reason returns the reason phrase HAProxy writes for code.
