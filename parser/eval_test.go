@@ -212,3 +212,31 @@ frontend f
 		t.Errorf("no header: got %s", got)
 	}
 }
+
+func TestNegatedAnonymousACL(t *testing.T) {
+	store := openStore(t)
+	src := `
+defaults
+    mode http
+frontend f
+    bind :80
+    acl api path_beg /api
+    http-request return status 201 if !{ path_beg /x } !!{ path_end .json } !api
+    http-request return status 202 if ! { path_beg /x }
+    http-request return status 203
+`
+	p, err := ParseFile("t.cfg", src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compile([]*Parsed{p}, Config{Var: store.Resolve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := res.Graph.Frontends[0]
+	for uri, want := range map[string]string{"/a.json": "reply:201", "/a.html": "reply:202", "/api/a.json": "reply:202", "/x.json": "reply:203"} {
+		if got := pickBackend(fe, newTxn("GET", uri, store, fakeState{})); got != want {
+			t.Errorf("%s: got %s, want %s", uri, got, want)
+		}
+	}
+}

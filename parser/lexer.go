@@ -212,6 +212,21 @@ func lexFile(filename, src string, opt Options) ([]lexer.Token, []Diag, error) {
 			if i == 0 && sectionKeywords[w.text] {
 				typ = tokSection
 			}
+			if i > 0 && len(w.text) > 1 && strings.TrimLeft(w.text, "!") == "{" {
+				// "!{" negates an anonymous ACL: HAProxy reads the bangs
+				// and the brace as separate words.
+				for j := 0; j < len(w.text)-1; j++ {
+					p := w.pos
+					p.Column += j
+					p.Offset += j
+					toks = append(toks, lexer.Token{Type: tokWord, Value: "!", Pos: p})
+				}
+				p := w.pos
+				p.Column += len(w.text) - 1
+				p.Offset += len(w.text) - 1
+				toks = append(toks, lexer.Token{Type: tokWord, Value: "{", Pos: p})
+				continue
+			}
 			toks = append(toks, lexer.Token{Type: typ, Value: w.text, Pos: w.pos})
 		}
 		eol := pos
