@@ -99,6 +99,8 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 		frontends: map[string]*rules.Frontend{},
 		defaults:  map[string]*proxySettings{},
 		vars:      map[string]int{},
+		errorSets: map[string]rules.ErrorSet{},
+		userlists: map[string]*rules.Userlist{},
 		cur:       newSettings(),
 	}
 	if c.cfg.ReadFile == nil {
@@ -135,8 +137,11 @@ type compiler struct {
 	defaults map[string]*proxySettings
 	cur      *proxySettings
 	vars     map[string]int
-	// listenDone marks backends whose listen section was compiled.
-	proxies []*proxy
+	// errorSets are the http-errors sections; userlists the userlist
+	// sections, by name.
+	errorSets map[string]rules.ErrorSet
+	userlists map[string]*rules.Userlist
+	proxies   []*proxy
 }
 
 func (c *compiler) errorf(pos lexer.Position, format string, args ...any) {
@@ -203,6 +208,14 @@ func (c *compiler) Backend(name string) (*rules.Backend, error) {
 		return nil, fmt.Errorf("no such backend '%s' (did you mean '%s'?)", name, s)
 	}
 	return nil, fmt.Errorf("no such backend '%s'", name)
+}
+
+// Userlist implements rules.Resolver.
+func (c *compiler) Userlist(name string) (*rules.Userlist, error) {
+	if l, ok := c.userlists[name]; ok {
+		return l, nil
+	}
+	return nil, fmt.Errorf("no such userlist '%s' (it must be declared before use)", name)
 }
 
 // Var implements rules.Resolver.

@@ -14,7 +14,7 @@ var statementKeywords = []struct{ name, where, note string }{
 	{"acl", "frontend, backend, listen", "fetches: " + strings.Join(sortedFetches(), ", ") + "; flags -i -m -f --"},
 	{"acl variable", "frontend, backend, listen", "gohap extension: runtime variable in shared memory, set with gohap -S"},
 	{"bind", "frontend, listen", "ADDR:PORT lists, *:PORT, :PORT, port ranges, ipv4@, ipv6@, unix@, fd@N"},
-	{"http-request", "frontend, backend, listen", "actions: allow, deny [deny_status], return [status, content-type, string, file], set-header, add-header, del-header"},
+	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], deny [deny_status], return [status, content-type, string, file], set-header, add-header, del-header"},
 	{"server", "backend, listen", "options: " + strings.Join(sortedKeys(serverFlags, serverValues), ", ")},
 	{"use_backend", "frontend, listen", "if/unless conditions with !, ||, or, { anonymous ACLs }"},
 }

@@ -159,7 +159,7 @@ func firstArg(args []string) string {
 var unsupportedNames = []string{
 	// proxies
 	"redirect", "http-check", "tcp-check", "cookie", "stick-table", "stick", "hash-type",
-	"hash-balance-factor", "compression", "errorloc", "errorloc302", "errorloc303", "errorfiles",
+	"hash-balance-factor", "compression", "errorloc", "errorloc302", "errorloc303",
 	"source", "dispatch", "filter", "use-server", "force-persist", "ignore-persist", "persist",
 	"server-template", "http-send-name-header", "unique-id-header", "dynamic-cookie-key",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",
@@ -202,7 +202,8 @@ var tuningNames = []string{
 	"tune.fd.edge-triggered", "tune.h2.header-table-size", "tune.h2.max-frame-size",
 	"tune.idle-pool.shared", "tune.listener.multi-queue", "tune.runqueue-depth",
 	"tune.sched.low-latency", "tune.ssl.ssl-ctx-cache-size", "tune.lua.session-timeout",
-	"tune.lua.task-timeout", "tune.lua.service-timeout", "tune.lua.forced-yield",
+	"tune.lua.task-timeout", "mworker-max-reloads", "default-path", "h2-workaround-bogus-websocket-clients",
+	"log-tag", "tune.lua.service-timeout", "tune.lua.forced-yield",
 	"tune.lua.log.loggers", "tune.lua.log.stderr", "tune.ssl.ocsp-update.maxdelay",
 	"tune.ssl.ocsp-update.mindelay", "tune.quic.frontend.conn-tx-buffers.limit",
 }

@@ -18,6 +18,7 @@ var proxyKeywords = []keyword{
 	{name: "monitor-uri", where: secFE, apply: kwMonitorURI},
 	{name: "monitor", where: secFrontend, apply: kwMonitor},
 	{name: "errorfile", where: secProxy, apply: kwErrorfile},
+	{name: "errorfiles", where: secProxy, apply: kwErrorfiles},
 	{name: "option", where: secProxy, apply: kwOption},
 	{name: "no option", where: secProxy, apply: kwOption},
 	{name: "default-server", where: secBE, apply: kwDefaultServer},

@@ -73,6 +73,15 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 		return rules.AllowAction{}
 	case "deny", "return":
 		return c.replyAction(p, r, name, rest)
+	case "auth":
+		realm := p.name
+		if len(rest) == 2 && rest[0] == "realm" {
+			realm = rest[1]
+		} else if len(rest) != 0 {
+			c.errorf(r.Args[1].Pos, "'http-request auth' expects nothing or 'realm NAME'")
+			return nil
+		}
+		return rules.ReplyAction{Reply: rules.AuthReply(rules.Lookup(401, p.set.errors), realm)}
 	case "set-header", "add-header":
 		if len(rest) != 2 {
 			c.errorf(r.Pos, "'http-request %s' expects a header name and a value", name)

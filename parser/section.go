@@ -90,7 +90,9 @@ func (c *compiler) section(s *Section) {
 	case "frontend", "backend", "listen":
 		c.proxySection(s)
 	default:
-		c.errorf(s.Pos, "section '%s' is not supported", s.Kind)
+		if !c.otherSection(s) {
+			c.errorf(s.Pos, "section '%s' is not supported", s.Kind)
+		}
 	}
 }
 

@@ -13,6 +13,8 @@ type Resolver interface {
 	// Var returns the store slot of variable name in scope ("proc" only
 	// for now).
 	Var(scope, name string) (int, error)
+	// Userlist returns the userlist section named name.
+	Userlist(name string) (*Userlist, error)
 	// CurrentBackend is the proxy being compiled, when it has a backend
 	// half; nil in a pure frontend.
 	CurrentBackend() *Backend
