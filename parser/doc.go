@@ -14,7 +14,7 @@ var statementKeywords = []struct{ name, where, note string }{
 	{"acl", "frontend, backend, listen", "fetches: " + strings.Join(sortedFetches(), ", ") + "; flags -i -m -f --"},
 	{"acl variable", "frontend, backend, listen", "gohap extension: runtime variable in shared memory, set with gohap -S"},
 	{"bind", "frontend, listen", "ADDR:PORT lists, *:PORT, :PORT, port ranges, ipv4@, ipv6@, unix@, fd@N"},
-	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], deny [deny_status], return [status, content-type, string, file], set-header, add-header, del-header"},
+	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], redirect, deny [deny_status], return [status, content-type, string, file], set-header, add-header, del-header"},
 	{"server", "backend, listen", "options: " + strings.Join(sortedKeys(serverFlags, serverValues), ", ")},
 	{"use_backend", "frontend, listen", "if/unless conditions with !, ||, or, { anonymous ACLs }"},
 }
@@ -95,6 +95,7 @@ var keywordNotes = map[string]string{
 	"stats":           "global stats socket/timeout/maxconn: warning; stats pages: not supported",
 	"timeout":         "client, server, connect, queue, check, http-request, http-keep-alive, tunnel, client-fin, server-fin",
 	"retries":         "connection retries (default 3)",
+	"redirect":        "location, prefix, scheme; code, drop-query, append-slash, set-cookie; run after http-request rules",
 	"pidfile":         "like -p",
 	"default_backend": "",
 }

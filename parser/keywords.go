@@ -158,7 +158,7 @@ func firstArg(args []string) string {
 // without them would change what clients get, so they are errors.
 var unsupportedNames = []string{
 	// proxies
-	"redirect", "http-check", "tcp-check", "cookie", "stick-table", "stick", "hash-type",
+	"http-check", "tcp-check", "cookie", "stick-table", "stick", "hash-type",
 	"hash-balance-factor", "compression", "errorloc", "errorloc302", "errorloc303",
 	"source", "dispatch", "filter", "use-server", "force-persist", "ignore-persist", "persist",
 	"server-template", "http-send-name-header", "unique-id-header", "dynamic-cookie-key",

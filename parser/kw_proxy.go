@@ -19,6 +19,7 @@ var proxyKeywords = []keyword{
 	{name: "monitor", where: secFrontend, apply: kwMonitor},
 	{name: "errorfile", where: secProxy, apply: kwErrorfile},
 	{name: "errorfiles", where: secProxy, apply: kwErrorfiles},
+	{name: "redirect", where: secFrontend | secBackend, apply: kwRedirect},
 	{name: "option", where: secProxy, apply: kwOption},
 	{name: "no option", where: secProxy, apply: kwOption},
 	{name: "default-server", where: secBE, apply: kwDefaultServer},

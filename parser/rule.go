@@ -54,6 +54,9 @@ func (c *compiler) ruleStmt(where section, p *proxy, r *RuleStmt) {
 		}
 	}
 	rule := rules.Rule{Pos: posString(r.Pos), Cond: cond, Action: act}
+	if (p.fe != nil && len(p.fe.Redirects) > 0) || (p.fe == nil && len(p.be.Redirects) > 0) {
+		c.warnf(r.Pos, "a 'http-request' rule placed after a 'redirect' rule will still be processed before")
+	}
 	if p.fe != nil {
 		p.fe.HTTPRequest = append(p.fe.HTTPRequest, rule)
 	} else {
@@ -73,6 +76,8 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 		return rules.AllowAction{}
 	case "deny", "return":
 		return c.replyAction(p, r, name, rest)
+	case "redirect":
+		return c.redirectAction(r.Args[0].Pos, r.Args[1:], rest)
 	case "auth":
 		realm := p.name
 		if len(rest) == 2 && rest[0] == "realm" {

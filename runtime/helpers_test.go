@@ -48,6 +48,9 @@ func (r testResolver) Backend(name string) (*rules.Backend, error) {
 }
 func (testResolver) Var(string, string) (int, error) { return 0, nil }
 func (testResolver) CurrentBackend() *rules.Backend  { return nil }
+func (testResolver) Userlist(name string) (*rules.Userlist, error) {
+	return nil, errors.New("no userlist " + name + " in tests")
+}
 
 // graph builds a Graph with one frontend bound on 127.0.0.1:0.
 type graph struct {

@@ -104,7 +104,7 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		}
 		return s.reply(r, fe, nil)
 	}
-	if rules.Run(fe.HTTPRequest, t) == rules.Answer {
+	if rules.Run(fe.HTTPRequest, t) == rules.Answer || rules.Run(fe.Redirects, t) == rules.Answer {
 		return s.reply(t.Reply, fe, nil)
 	}
 	be := fe.DefaultBackend
@@ -117,7 +117,7 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	if be == nil {
 		return s.reply(rules.Lookup(503, fe.Errors), fe, nil)
 	}
-	if rules.Run(be.HTTPRequest, t) == rules.Answer {
+	if rules.Run(be.HTTPRequest, t) == rules.Answer || rules.Run(be.Redirects, t) == rules.Answer {
 		return s.reply(t.Reply, fe, be)
 	}
 	bs := gen.backend(be)

@@ -94,6 +94,9 @@ type Frontend struct {
 	// HTTPRequest are the "http-request" rules, run in order once the
 	// request headers are in.
 	HTTPRequest []Rule
+	// Redirects are the legacy "redirect" rules; haproxy runs them after
+	// all http-request rules of the proxy, wherever they are written.
+	Redirects []Rule
 	// Switching are the "use_backend" rules, tried in order after the
 	// http-request rules; the first whose condition holds picks the
 	// backend, else DefaultBackend (nil: the request gets a 503).
@@ -138,6 +141,7 @@ type Backend struct {
 	// HTTPRequest are the backend's own "http-request" rules, run after
 	// the frontend picked this backend.
 	HTTPRequest []Rule
+	Redirects   []Rule // as Frontend.Redirects
 	Errors      ErrorSet
 	Options     Options
 }

@@ -88,9 +88,15 @@ type Txn struct {
 	Vars  VarStore
 	State StateView
 
+	// TLS reports whether the client connection is TLS (ssl_fc).
+	TLS bool
+
 	// Reply is set by an action that answers the request itself
 	// (http-request return, deny); the runtime sends it.
 	Reply *Reply
+	// reply holds replies built per request (redirects); its buffer is
+	// reused across requests.
+	reply Reply
 
 	// scratch is where fetches put the bytes they build; it is reused
 	// across requests. Samples point into it until the next fetch.
@@ -108,6 +114,8 @@ func (t *Txn) Reset() {
 	t.Req.Headers = t.Req.Headers[:0]
 	t.Src, t.Dst = netip.AddrPort{}, netip.AddrPort{}
 	t.Reply = nil
+	t.TLS = false
+	t.reply.Raw = t.reply.Raw[:0]
 	t.scratch = t.scratch[:0]
 	t.owned = t.owned[:0]
 	t.smp = Sample{}
