@@ -63,7 +63,7 @@ func KeywordMarkdown() string {
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", r.name, r.where, r.note)
 	}
-	opts := sortedKeys(proxyOptions, map[string]bool{"forwardfor": true})
+	opts := sortedKeys(proxyOptions, map[string]bool{"forwardfor": true, "httpchk": true, "tcp-check": true})
 	fmt.Fprintf(&b, "\nOptions run by gohap: %s.\n", codeList(opts))
 	var tuneOpts []string
 	for o := range tuningOptions {
@@ -92,7 +92,7 @@ var keywordNotes = map[string]string{
 	"monitor-uri":     "answered before any rule: 200, or 503 when monitor fail holds",
 	"option":          "see below",
 	"no option":       "see below",
-	"stats":           "global stats socket/timeout/maxconn: warning; stats pages: not supported",
+	"stats":           "the statistics page: enable, uri, realm, auth, refresh, hide-version, scope (HTML and ;csv with haproxy's columns); admin: warning; global stats socket/timeout/maxconn: warning",
 	"timeout":         "client, server, connect, queue, check, http-request, http-keep-alive, tunnel, client-fin, server-fin",
 	"retries":         "connection retries (default 3)",
 	"redirect":        "location, prefix, scheme; code, drop-query, append-slash, set-cookie; run after http-request rules",

@@ -307,26 +307,6 @@ func kwPidfile(c *compiler, p *proxy, g *Generic, args []string) {
 	}
 }
 
-// kwStats: in global, "stats socket/timeout/maxconn" reach the process for
-// management and only warn; in a proxy, "stats ..." serves a page to
-// clients, which gohap does not have yet.
-func kwStats(c *compiler, p *proxy, g *Generic, args []string) {
-	sub := ""
-	if len(args) > 0 {
-		sub = args[0]
-	}
-	if p == nil {
-		switch sub {
-		case "socket", "timeout", "maxconn", "bind-process":
-			c.warnf(g.Pos, "'stats %s' only configures management access; gohap ignores it", sub)
-		default:
-			c.errorf(g.Pos, "unknown keyword 'stats %s' in 'global' section", sub)
-		}
-		return
-	}
-	c.errorf(g.Pos, "'stats %s' is not supported", sub)
-}
-
 // parsePrefix reads "addr" or "addr/bits".
 func parsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {

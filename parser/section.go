@@ -2,6 +2,7 @@ package parser
 
 import (
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/alecthomas/participle/v2/lexer"
@@ -24,6 +25,7 @@ type proxySettings struct {
 	// backend is resolved for each frontend that inherits it.
 	defaultBackend *Word
 	monitorURI     string
+	stats          statsConfig
 }
 
 // serverDefaults are "default-server" settings, with HAProxy's defaults.
@@ -58,6 +60,8 @@ func newSettings() *proxySettings {
 func (s *proxySettings) clone() *proxySettings {
 	n := *s
 	n.errors = maps.Clone(s.errors)
+	n.stats.users = slices.Clone(s.stats.users)
+	n.stats.scope = slices.Clone(s.stats.scope)
 	return &n
 }
 
@@ -216,6 +220,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.fe.Timeouts = p.set.timeouts
 		p.fe.Errors = p.set.errors
 		p.fe.Options = p.set.options
+		p.fe.Stats = c.freezeStats(p)
 		if p.fe.Mode == rules.ModeHTTP && p.fe.Timeouts.Client == 0 {
 			c.warnf(p.pos, "missing timeouts for %s '%s': 'timeout client' is not set", p.kind, p.name)
 		}
@@ -240,6 +245,9 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.Options = p.set.options
 		p.be.Balance = p.set.balance
 		p.be.Retries = p.set.retries
+		if p.fe == nil {
+			p.be.Stats = c.freezeStats(p)
+		}
 		if p.be.Mode == rules.ModeHTTP && (p.be.Timeouts.Connect == 0 || p.be.Timeouts.Server == 0) && len(p.be.Servers) > 0 {
 			c.warnf(p.pos, "missing timeouts for %s '%s': 'timeout connect' and 'timeout server' should be set", p.kind, p.name)
 		}

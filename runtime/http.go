@@ -107,6 +107,9 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	if rules.Run(fe.HTTPRequest, t) == rules.Answer || rules.Run(fe.Redirects, t) == rules.Answer {
 		return s.reply(t.Reply, fe, nil)
 	}
+	if st := fe.Stats; st != nil && st.Match(t) {
+		return s.serveStats(gen, st, fe, nil)
+	}
 	be := fe.DefaultBackend
 	for i := range fe.Switching {
 		if sw := &fe.Switching[i]; sw.Cond.Eval(t) {
@@ -119,6 +122,9 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	}
 	if rules.Run(be.HTTPRequest, t) == rules.Answer || rules.Run(be.Redirects, t) == rules.Answer {
 		return s.reply(t.Reply, fe, be)
+	}
+	if st := be.Stats; st != nil && st.Match(t) {
+		return s.serveStats(gen, st, fe, be)
 	}
 	bs := gen.backend(be)
 	if bs == nil {

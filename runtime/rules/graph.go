@@ -105,6 +105,8 @@ type Frontend struct {
 
 	Errors  ErrorSet
 	Options Options
+	// Stats is the statistics page, nil when not enabled.
+	Stats *Stats
 }
 
 // Options are the "option" flags gohap acts on.
@@ -144,6 +146,7 @@ type Backend struct {
 	Redirects   []Rule // as Frontend.Redirects
 	Errors      ErrorSet
 	Options     Options
+	Stats       *Stats // as Frontend.Stats
 }
 
 // Algo is a load-balancing algorithm, as set by "balance".
