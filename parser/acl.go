@@ -145,40 +145,63 @@ func splitConverters(s string) []string {
 	return append(parts, s[start:])
 }
 
-// expr compiles an ACL expression: fetch, converters, flags, patterns.
-func (c *compiler) expr(p *proxy, e *Expr) *rules.Expr {
-	text := c.value(e.Fetch)
+// compiledFetch is a sample fetch compiled from its text.
+type compiledFetch struct {
+	def      *rules.Fetch
+	fetch    rules.Fetcher
+	kind     rules.MatchKind // the ACL keyword's match method, if haveKind
+	haveKind bool
+}
+
+// sampleFetch compiles "name(args)": a fetch, or with acl set also an ACL
+// keyword such as path_beg. Converters are not supported yet.
+func (c *compiler) sampleFetch(p *proxy, pos lexer.Position, text string, acl bool) *compiledFetch {
 	parts := splitConverters(text)
 	name, args, ok := splitCall(parts[0])
 	if !ok {
-		c.errorf(e.Fetch.Pos, "missing ')' in '%s'", parts[0])
+		c.errorf(pos, "missing ')' in '%s'", parts[0])
 		return nil
 	}
 	if len(parts) > 1 {
-		c.errorf(e.Fetch.Pos, "converter '%s' is not supported", parts[1])
+		c.errorf(pos, "converter '%s' is not supported", parts[1])
 		return nil
 	}
-	var kind rules.MatchKind
-	haveKind := false
+	out := &compiledFetch{}
 	f, found := rules.LookupFetch(name)
 	if !found {
 		alias, isAlias := rules.LookupACLAlias(name)
-		if !isAlias {
-			msg := "unknown fetch method '" + name + "' in ACL expression"
+		if !isAlias || !acl {
+			where := "in ACL expression"
+			if !acl {
+				where = "in sample expression"
+			}
+			msg := "unknown fetch method '" + name + "' " + where
 			if s := suggest(name, rules.FetchNames()); s != "" {
 				msg += " (did you mean '" + s + "'?)"
 			}
-			c.errorf(e.Fetch.Pos, "%s", msg)
+			c.errorf(pos, "%s", msg)
 			return nil
 		}
 		f, _ = rules.LookupFetch(alias.Fetch)
-		kind, haveKind = alias.Match, true
+		out.kind, out.haveKind = alias.Match, true
 	}
 	fetch, err := rules.NewFetch(f, args, c.resolver(p))
 	if err != nil {
-		c.errorf(e.Fetch.Pos, "%v", err)
+		c.errorf(pos, "%v", err)
 		return nil
 	}
+	out.def, out.fetch = f, fetch
+	return out
+}
+
+// expr compiles an ACL expression: fetch, converters, flags, patterns.
+func (c *compiler) expr(p *proxy, e *Expr) *rules.Expr {
+	text := c.value(e.Fetch)
+	sf := c.sampleFetch(p, e.Fetch.Pos, text, true)
+	if sf == nil {
+		return nil
+	}
+	f, fetch, kind, haveKind := sf.def, sf.fetch, sf.kind, sf.haveKind
 	words := c.values(e.Args)
 	icase := false
 	var patterns []string

@@ -92,15 +92,15 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 			c.errorf(r.Pos, "'http-request %s' expects a header name and a value", name)
 			return nil
 		}
-		if strings.Contains(rest[1], "%") {
-			c.errorf(r.Args[2].Pos, "log-format values ('%s') are not supported", rest[1])
+		value := c.format(p, r.Args[2].Pos, rest[1])
+		if value == nil {
 			return nil
 		}
 		op := rules.SetHeader
 		if name == "add-header" {
 			op = rules.AddHeader
 		}
-		return &rules.HeaderAction{Op: op, Name: []byte(rest[0]), Value: []byte(rest[1])}
+		return &rules.HeaderAction{Op: op, Name: []byte(rest[0]), Value: value}
 	case "del-header":
 		if len(rest) != 1 {
 			c.errorf(r.Pos, "'http-request del-header' expects a header name")
@@ -120,6 +120,7 @@ func (c *compiler) replyAction(p *proxy, r *RuleStmt, name string, args []string
 		status = 403
 	}
 	var ctype, body string
+	var bodyFormat *rules.Format
 	haveBody, defaultErrors := false, name == "deny"
 	for i := 0; i < len(args); i++ {
 		opt := args[i]
@@ -147,6 +148,11 @@ func (c *compiler) replyAction(p *proxy, r *RuleStmt, name string, args []string
 			defaultErrors = false
 		case opt == "string":
 			body, haveBody, defaultErrors = v, true, false
+		case opt == "lf-string":
+			if bodyFormat = c.format(p, r.Args[i+1].Pos, v); bodyFormat == nil {
+				return nil
+			}
+			body, haveBody, defaultErrors = v, true, false
 		case opt == "file":
 			b, err := c.cfg.ReadFile(v)
 			if err != nil {
@@ -162,6 +168,12 @@ func (c *compiler) replyAction(p *proxy, r *RuleStmt, name string, args []string
 	if haveBody && body != "" && ctype == "" {
 		c.errorf(r.Pos, "'http-request %s': a content type must be defined when non-empty payload is configured", name)
 		return nil
+	}
+	if bodyFormat != nil && bodyFormat.Static == nil {
+		return rules.NewFormatReply(status, ctype, bodyFormat)
+	}
+	if bodyFormat != nil {
+		body = string(bodyFormat.Static)
 	}
 	if defaultErrors && ctype == "" && !haveBody {
 		reply := rules.Lookup(status, p.set.errors)

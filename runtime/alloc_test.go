@@ -57,7 +57,7 @@ func newLoopback(tb testing.TB) *loopback {
 	g.fe.Switching = []rules.Switch{{Cond: g.cond(tb, "path", nil, rules.MatchBeg, "/api"), Backend: api}}
 	g.fe.HTTPRequest = []rules.Rule{
 		{Cond: g.cond(tb, "hdr", []string{"host"}, rules.MatchStr, "blocked"), Action: rules.ReplyAction{Reply: rules.DefaultReply(403)}},
-		{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("x-proxy"), Value: []byte("gohap")}},
+		{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("x-proxy"), Value: rules.LiteralFormat("gohap")}},
 	}
 	_, addr, _ := start(tb, g)
 	c, err := net.Dial("tcp", addr)
@@ -113,7 +113,7 @@ func TestParseRulesAllocs(t *testing.T) {
 	be := g.backend("be", "127.0.0.1:1")
 	be.Options.ForwardFor = true
 	g.fe.HTTPRequest = []rules.Rule{
-		{Cond: g.cond(t, "path", nil, rules.MatchBeg, "/api"), Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("X-Api"), Value: []byte("1")}},
+		{Cond: g.cond(t, "path", nil, rules.MatchBeg, "/api"), Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("X-Api"), Value: rules.LiteralFormat("1")}},
 	}
 	e, err := New(Config{Graph: g.g})
 	if err != nil {

@@ -232,7 +232,7 @@ func TestHTTPRequestReturn(t *testing.T) {
 	rep := rules.ReturnReply(200, "text/plain", []byte("hello"))
 	g.fe.HTTPRequest = []rules.Rule{
 		{Cond: g.cond(t, "path", nil, rules.MatchStr, "/ret"), Action: rules.ReplyAction{Reply: rep}},
-		{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("X-Added"), Value: []byte("v")}},
+		{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("X-Added"), Value: rules.LiteralFormat("v")}},
 	}
 	_, addr, _ := start(t, g)
 	c := dial(t, addr)

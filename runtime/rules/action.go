@@ -65,7 +65,7 @@ func (AllowAction) Exec(*Txn) Verdict { return Stop }
 type HeaderAction struct {
 	Op    HeaderOp
 	Name  []byte
-	Value []byte
+	Value *Format
 }
 
 // HeaderOp selects what HeaderAction does.
@@ -82,10 +82,11 @@ const (
 func (a *HeaderAction) Exec(t *Txn) Verdict {
 	switch a.Op {
 	case SetHeader:
+		v := a.Value.eval(t) // before the delete: the value may read the header
 		t.Req.DelHeader(a.Name)
-		t.Req.Headers = append(t.Req.Headers, Header{Name: a.Name, Value: a.Value})
+		t.Req.Headers = append(t.Req.Headers, Header{Name: a.Name, Value: v})
 	case AddHeader:
-		t.Req.Headers = append(t.Req.Headers, Header{Name: a.Name, Value: a.Value})
+		t.Req.Headers = append(t.Req.Headers, Header{Name: a.Name, Value: a.Value.eval(t)})
 	case DelHeader:
 		t.Req.DelHeader(a.Name)
 	}

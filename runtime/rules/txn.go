@@ -106,6 +106,8 @@ type Txn struct {
 	// owned holds bytes that actions allocated for the request (set-header
 	// values), so they outlive the scratch buffer.
 	owned []byte
+	// fmtBuf is where formats are evaluated before being kept.
+	fmtBuf []byte
 }
 
 // Reset clears t for the next request, keeping buffer capacity.

@@ -1,0 +1,126 @@
+package rules
+
+import "strconv"
+
+// Format is a log-format string as header actions and "lf-string" use it:
+// literal text and samples, evaluated per request.
+type Format struct {
+	parts []formatPart
+	// Static is the value when the format has no sample; nil otherwise.
+	Static []byte
+}
+
+type formatPart struct {
+	lit   []byte
+	fetch Fetcher // nil for a literal
+}
+
+// FormatBuilder assembles a Format part by part.
+type FormatBuilder struct{ f Format }
+
+// Lit appends literal text.
+func (b *FormatBuilder) Lit(s string) {
+	if n := len(b.f.parts); n > 0 && b.f.parts[n-1].fetch == nil {
+		b.f.parts[n-1].lit = append(b.f.parts[n-1].lit, s...)
+		return
+	}
+	b.f.parts = append(b.f.parts, formatPart{lit: []byte(s)})
+}
+
+// Sample appends the string form of a fetch's first value.
+func (b *FormatBuilder) Sample(f Fetcher) {
+	b.f.parts = append(b.f.parts, formatPart{fetch: f})
+}
+
+// Format returns the built format.
+func (b *FormatBuilder) Format() *Format {
+	f := b.f
+	switch {
+	case len(f.parts) == 0:
+		f.Static = []byte{}
+	case len(f.parts) == 1 && f.parts[0].fetch == nil:
+		f.Static = f.parts[0].lit
+	}
+	return &f
+}
+
+// Append evaluates the format for t and appends it to dst. A sample that
+// cannot be fetched adds nothing, as in haproxy.
+func (f *Format) Append(t *Txn, dst []byte) []byte {
+	for i := range f.parts {
+		p := &f.parts[i]
+		if p.fetch == nil {
+			dst = append(dst, p.lit...)
+			continue
+		}
+		s := &t.smp
+		*s = Sample{}
+		if p.fetch.Fetch(t, s) {
+			dst = appendSample(t, dst, s)
+		}
+	}
+	return dst
+}
+
+// appendSample appends the text of a sample.
+func appendSample(t *Txn, dst []byte, s *Sample) []byte {
+	switch s.Type {
+	case TypeStr:
+		return append(dst, s.Str...)
+	case TypeIP:
+		return s.Addr.AppendTo(dst)
+	}
+	return strconv.AppendInt(dst, s.Int, 10)
+}
+
+// eval returns the format's value for t: the static bytes, or the
+// evaluated ones in storage owned by t for the rest of the request.
+func (f *Format) eval(t *Txn) []byte {
+	if f.Static != nil {
+		return f.Static
+	}
+	t.fmtBuf = f.Append(t, t.fmtBuf[:0])
+	return t.keep(t.fmtBuf)
+}
+
+// FormatReplyAction is "http-request return ... lf-string": a reply whose
+// body is evaluated per request.
+type FormatReplyAction struct {
+	status []byte // "HTTP/1.1 200 OK\r\n"
+	ctype  []byte // "content-type: ...\r\n", or empty
+	body   *Format
+	code   int
+}
+
+// NewFormatReply builds the action for status code, content type ctype
+// and body format.
+func NewFormatReply(code int, ctype string, body *Format) *FormatReplyAction {
+	a := &FormatReplyAction{status: []byte("HTTP/1.1 " + strconv.Itoa(code) + " " + Reason(code) + "\r\n"), body: body, code: code}
+	if ctype != "" {
+		a.ctype = []byte("content-type: " + ctype + "\r\n")
+	}
+	return a
+}
+
+// Exec builds the reply into t's buffers.
+func (a *FormatReplyAction) Exec(t *Txn) Verdict {
+	t.fmtBuf = a.body.Append(t, t.fmtBuf[:0])
+	b := append(t.reply.Raw[:0], a.status...)
+	b = append(b, "content-length: "...)
+	b = strconv.AppendInt(b, int64(len(t.fmtBuf)), 10)
+	b = append(b, "\r\n"...)
+	b = append(b, a.ctype...)
+	b = append(b, "\r\n"...)
+	head := len(b)
+	b = append(b, t.fmtBuf...)
+	t.reply = Reply{Status: a.code, Raw: b, HeadLen: head}
+	t.Reply = &t.reply
+	return Answer
+}
+
+// LiteralFormat is a format with fixed text and no sample.
+func LiteralFormat(s string) *Format {
+	var b FormatBuilder
+	b.Lit(s)
+	return b.Format()
+}
