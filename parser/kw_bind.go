@@ -17,7 +17,22 @@ var bindTuning = map[string]bool{"v4v6": false, "v6only": false, "transparent": 
 
 func (c *compiler) bind(p *proxy, st *BindStmt) {
 	opts := c.values(st.Opts)
+	var t bindTLS
 	for i := 0; i < len(opts); i++ {
+		n, err := t.option(opts, i)
+		if err != nil {
+			c.errorf(st.Opts[i].Pos, "%v", err)
+			return
+		}
+		if n > 0 {
+			i += n - 1
+			continue
+		}
+		if tlsTuning[opts[i]] {
+			c.warnf(st.Opts[i].Pos, "bind option '%s' only tunes TLS; gohap uses Go's secure defaults", opts[i])
+			i++
+			continue
+		}
 		takesValue, known := bindTuning[opts[i]]
 		if !known {
 			c.errorf(st.Opts[i].Pos, "bind option '%s' is not supported", opts[i])
@@ -27,7 +42,25 @@ func (c *compiler) bind(p *proxy, st *BindStmt) {
 			i++
 		}
 	}
+	first := len(p.fe.Binds)
 	c.bindAddrs(p, st.Addr, c.value(st.Addr))
+	if !t.ssl {
+		if len(t.crts) > 0 {
+			c.warnf(st.Pos, "'crt' without 'ssl': the certificate is not used")
+		}
+		return
+	}
+	cfg, warns, err := t.config(c.cfg.ReadFile)
+	if err != nil {
+		c.errorf(st.Pos, "bind '%s': %v", c.value(st.Addr), err)
+		return
+	}
+	for _, w := range warns {
+		c.warnf(st.Pos, "%s", w)
+	}
+	for i := first; i < len(p.fe.Binds); i++ {
+		p.fe.Binds[i].TLS = cfg
+	}
 }
 
 // bindAddrs adds the listeners of one bind address list:

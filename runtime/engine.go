@@ -4,6 +4,7 @@
 package runtime
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -182,7 +183,12 @@ func bind(b rules.Bind) (net.Listener, error) {
 	if network == "" {
 		network = "tcp"
 	}
-	return net.Listen(network, b.Addr)
+	ln, err := net.Listen(network, b.Addr)
+	if err != nil || b.TLS == nil {
+		return ln, err
+	}
+	// The handshake runs on the first read, in the connection's goroutine.
+	return tls.NewListener(ln, b.TLS), nil
 }
 
 // Addrs returns the addresses frontend is bound to, in bind order; nil

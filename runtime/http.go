@@ -81,6 +81,12 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	t := &s.txn
 	t.Reset()
 	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, gen
+	if s.tls != nil {
+		if s.nreq == 0 {
+			s.sni = append(s.sni[:0], s.tls.ConnectionState().ServerName...)
+		}
+		t.TLS, t.SNI = true, s.sni
+	}
 	s.hop.buf = s.hop.buf[:0]
 	head := s.in.data()[:n]
 	err = parseRequest(head, &t.Req, &s.req)

@@ -12,14 +12,19 @@ import (
 	"gohap/parser"
 )
 
+// compileString parses and compiles a configuration text.
+func compileString(src string) (*parser.Result, error) {
+	p, err := parser.ParseFile("t.cfg", src, parser.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return parser.Compile([]*parser.Parsed{p}, parser.Config{})
+}
+
 // startConfig compiles src and starts an engine on it.
 func startConfig(t *testing.T, src string) *Engine {
 	t.Helper()
-	p, err := parser.ParseFile("t.cfg", src, parser.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := parser.Compile([]*parser.Parsed{p}, parser.Config{})
+	res, err := compileString(src)
 	if err != nil {
 		t.Fatal(err)
 	}

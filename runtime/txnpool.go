@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"sync"
@@ -74,6 +75,10 @@ type session struct {
 	dst     netip.AddrPort
 	srcKey  [16]byte // client address, for source hashing
 	srcLen  int
+	// tls is the client connection when it is TLS; sni its server name,
+	// read once the handshake is done.
+	tls     *tls.Conn
+	sni     []byte
 	txn     rules.Txn
 	req     msgInfo
 	resp    respHead
@@ -112,6 +117,8 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
 	s.aborted, s.curConn, s.curSeen = false, nil, nil
 	s.src, s.dst = addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
+	s.tls, _ = c.(*tls.Conn)
+	s.sni = s.sni[:0]
 	a := s.src.Addr().Unmap()
 	if a.Is4() {
 		b := a.As4()

@@ -7,6 +7,7 @@
 package rules
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"time"
 )
@@ -73,6 +74,8 @@ type Bind struct {
 	// FD, when >= 0, is an inherited listening socket to use instead of
 	// binding Addr (HAProxy's "fd@N").
 	FD int
+	// TLS, when set, terminates TLS on the listener ("ssl crt ...").
+	TLS *tls.Config
 }
 
 // Frontend is a proxy that accepts connections: a "frontend" section, or

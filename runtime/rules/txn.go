@@ -88,8 +88,10 @@ type Txn struct {
 	Vars  VarStore
 	State StateView
 
-	// TLS reports whether the client connection is TLS (ssl_fc).
+	// TLS reports whether the client connection is TLS (ssl_fc); SNI is
+	// the server name the client asked for (ssl_fc_sni), if any.
 	TLS bool
+	SNI []byte
 
 	// Reply is set by an action that answers the request itself
 	// (http-request return, deny); the runtime sends it.
@@ -116,7 +118,7 @@ func (t *Txn) Reset() {
 	t.Req.Headers = t.Req.Headers[:0]
 	t.Src, t.Dst = netip.AddrPort{}, netip.AddrPort{}
 	t.Reply = nil
-	t.TLS = false
+	t.TLS, t.SNI = false, nil
 	t.reply.Raw = t.reply.Raw[:0]
 	t.scratch = t.scratch[:0]
 	t.owned = t.owned[:0]
