@@ -233,7 +233,7 @@ func (c *compiler) expr(p *proxy, e *Expr) *rules.Expr {
 				}
 				kind, haveKind = k, true
 			case "-f":
-				pats, err := c.patternFile(words[i])
+				pats, err := c.patternFile(c.path(e.Args[i].Pos, words[i]))
 				if err != nil {
 					c.errorf(e.Args[i].Pos, "%v", err)
 					return nil

@@ -142,6 +142,7 @@ type compiler struct {
 	errorSets map[string]rules.ErrorSet
 	userlists map[string]*rules.Userlist
 	proxies   []*proxy
+	paths     pathRules
 }
 
 func (c *compiler) errorf(pos lexer.Position, format string, args ...any) {

@@ -110,6 +110,9 @@ func (c *compiler) keyword(where section, p *proxy, g *Generic) {
 	args := c.values(g.Args)
 	if name == "no" && len(args) > 0 && args[0] == "option" {
 		name, args = "no option", args[1:]
+	} else if name == "no" && len(args) > 0 && args[0] == "log" {
+		c.warnf(g.Pos, "'no log' only changes logging; gohap ignores it")
+		return
 	}
 	if repl, ok := removed[name]; ok {
 		c.errorf(g.Pos, "'%s' was removed from HAProxy; use '%s' instead", name, repl)
@@ -143,7 +146,7 @@ func (c *compiler) keyword(where section, p *proxy, g *Generic) {
 }
 
 // takesCond lists the generic keywords that accept "if"/"unless".
-var takesCond = map[string]bool{"monitor": true, "redirect": true, "use-server": true,
+var takesCond = map[string]bool{"monitor": true, "stats": true, "redirect": true, "use-server": true,
 	"force-persist": true, "ignore-persist": true, "stick": true, "stick match": true,
 	"stick on": true, "stick store-request": true, "block": true}
 
@@ -158,7 +161,7 @@ func firstArg(args []string) string {
 // without them would change what clients get, so they are errors.
 var unsupportedNames = []string{
 	// proxies
-	"http-check", "tcp-check", "cookie", "stick-table", "stick", "hash-type",
+	"cookie", "stick-table", "stick", "hash-type",
 	"hash-balance-factor", "compression", "errorloc", "errorloc302", "errorloc303",
 	"source", "dispatch", "filter", "use-server", "force-persist", "ignore-persist", "persist",
 	"server-template", "http-send-name-header", "unique-id-header", "dynamic-cookie-key",
@@ -167,7 +170,7 @@ var unsupportedNames = []string{
 	// global
 	"lua-load", "lua-load-per-thread", "lua-prepend-path", "setenv", "presetenv", "resetenv",
 	"unsetenv", "h1-case-adjust", "h1-case-adjust-file", "51degrees-data-file", "wurfl-data-file",
-	"deviceatlas-json-file", "set-var", "set-dumpable", "strict-limits", "ssl-load-extra-files",
+	"deviceatlas-json-file", "set-var", "strict-limits", "ssl-load-extra-files",
 	"ssl-engine", "ssl-mode-async", "issuers-chain-path", "httpclient.ssl.verify",
 }
 
@@ -178,7 +181,7 @@ var tuningNames = []string{
 	"id", "bind-process", "grace", "http-restrict-req-hdr-names",
 	// global
 	"daemon", "nbthread", "cpu-map", "chroot", "user", "group", "uid", "gid", "ulimit-n",
-	"master-worker", "node", "hard-stop-after", "ca-base", "crt-base", "maxconnrate",
+	"master-worker", "node", "hard-stop-after", "maxconnrate",
 	"maxsessrate", "maxsslconn", "maxsslrate", "maxpipes", "maxcomprate", "maxcompcpuusage",
 	"maxzlibmem", "noepoll", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport", "spread-checks",
 	"server-state-file", "server-state-base", "localpeer", "quiet", "zero-warning",
@@ -202,7 +205,7 @@ var tuningNames = []string{
 	"tune.fd.edge-triggered", "tune.h2.header-table-size", "tune.h2.max-frame-size",
 	"tune.idle-pool.shared", "tune.listener.multi-queue", "tune.runqueue-depth",
 	"tune.sched.low-latency", "tune.ssl.ssl-ctx-cache-size", "tune.lua.session-timeout",
-	"tune.lua.task-timeout", "mworker-max-reloads", "default-path", "h2-workaround-bogus-websocket-clients",
+	"tune.lua.task-timeout", "mworker-max-reloads", "h2-workaround-bogus-websocket-clients", "set-dumpable",
 	"log-tag", "tune.lua.service-timeout", "tune.lua.forced-yield",
 	"tune.lua.log.loggers", "tune.lua.log.stderr", "tune.ssl.ocsp-update.maxdelay",
 	"tune.ssl.ocsp-update.mindelay", "tune.quic.frontend.conn-tx-buffers.limit",

@@ -19,6 +19,16 @@ func (c *compiler) bind(p *proxy, st *BindStmt) {
 	opts := c.values(st.Opts)
 	var t bindTLS
 	for i := 0; i < len(opts); i++ {
+		switch opts[i] {
+		case "crt":
+			if i+1 < len(opts) {
+				opts[i+1] = c.basePath(st.Opts[i+1].Pos, c.paths.crtBase, opts[i+1])
+			}
+		case "ca-file":
+			if i+1 < len(opts) {
+				opts[i+1] = c.basePath(st.Opts[i+1].Pos, c.paths.caBase, opts[i+1])
+			}
+		}
 		n, err := t.option(opts, i)
 		if err != nil {
 			c.errorf(st.Opts[i].Pos, "%v", err)
@@ -79,7 +89,11 @@ func (c *compiler) bindAddrs(p *proxy, w *Word, list string) {
 			}
 			p.fe.Binds = append(p.fe.Binds, rules.Bind{Pos: pos, Network: "tcp", FD: n})
 			continue
-		case strings.HasPrefix(a, "abns@"), strings.HasPrefix(a, "sockpair@"), strings.HasPrefix(a, "quic4@"), strings.HasPrefix(a, "quic6@"), strings.HasPrefix(a, "udp@"):
+		case strings.HasPrefix(a, "abns@"):
+			// A Linux abstract socket: Go names it with a leading '@'.
+			p.fe.Binds = append(p.fe.Binds, rules.Bind{Pos: pos, Network: "unix", Addr: "@" + strings.TrimPrefix(a, "abns@"), FD: -1})
+			continue
+		case strings.HasPrefix(a, "sockpair@"), strings.HasPrefix(a, "quic4@"), strings.HasPrefix(a, "quic6@"), strings.HasPrefix(a, "udp@"):
 			c.errorf(w.Pos, "bind '%s': this address family is not supported", a)
 			return
 		case strings.HasPrefix(a, "unix@"), strings.HasPrefix(a, "/"):
@@ -91,6 +105,10 @@ func (c *compiler) bindAddrs(p *proxy, w *Word, list string) {
 			network, a = "tcp6", strings.TrimPrefix(a, "ipv6@")
 		}
 		host, ports, err := net.SplitHostPort(a)
+		if i := strings.LastIndexByte(a, ':'); err != nil && i > 0 && !strings.Contains(a, "[") {
+			// haproxy reads "::1:80" and ":::80" as an IPv6 address and a port.
+			host, ports, err = a[:i], a[i+1:], nil
+		}
 		if err != nil {
 			c.errorf(w.Pos, "bind '%s': missing port (expected ADDR:PORT)", a)
 			return

@@ -28,6 +28,9 @@ var proxyKeywords = []keyword{
 var globalKeywords = []keyword{
 	{name: "maxconn", where: secGlobal | secProxy, apply: kwMaxconn},
 	{name: "pidfile", where: secGlobal, apply: kwPidfile},
+	{name: "default-path", where: secGlobal, apply: kwDefaultPath},
+	{name: "crt-base", where: secGlobal, apply: kwCrtBase},
+	{name: "ca-base", where: secGlobal, apply: kwCABase},
 	{name: "stats", where: secGlobal | secProxy, apply: kwStats},
 }
 
@@ -185,7 +188,7 @@ func kwErrorfile(c *compiler, p *proxy, g *Generic, args []string) {
 		c.warnf(g.Args[0].Pos, "status code '%d' not handled by 'errorfile', error customization will be ignored", code)
 		return
 	}
-	raw, err := c.cfg.ReadFile(args[1])
+	raw, err := c.cfg.ReadFile(c.path(g.Args[1].Pos, args[1]))
 	if err != nil {
 		c.errorf(g.Args[1].Pos, "errorfile: %v", err)
 		return
@@ -234,6 +237,10 @@ func kwOption(c *compiler, p *proxy, g *Generic, args []string) {
 	}
 	if name == "forwardfor" {
 		c.optForwardFor(p, g, args[1:], on)
+		return
+	}
+	if opt, ok := checkOptions[name]; ok {
+		opt(c, p, g, args[1:])
 		return
 	}
 	if set, ok := proxyOptions[name]; ok {

@@ -22,17 +22,19 @@ func (c *compiler) server(p *proxy, st *ServerStmt) {
 			return
 		}
 	}
-	addr, err := serverAddr(c.value(st.Addr))
+	sa, err := serverAddr(c.value(st.Addr))
 	if err != nil {
 		c.errorf(st.Addr.Pos, "server '%s': %v", name, err)
 		return
 	}
+	addr := sa.addr
 	d := p.set.server
 	if !c.serverOptions(&d, st.Opts, "server") {
 		return
 	}
 	srv := &rules.Server{
 		Name: name, Pos: posString(st.Pos), Index: len(p.be.Servers), Backend: p.be, Addr: addr,
+		Network: sa.network, PortFromClient: sa.portFromClient,
 		Weight: d.weight, Backup: d.backup, Disabled: d.disabled, MaxConn: d.maxconn,
 		Check: d.check, Inter: d.inter, FastInter: d.fastinter, DownInter: d.downinter,
 		Rise: d.rise, Fall: d.fall,
@@ -43,8 +45,16 @@ func (c *compiler) server(p *proxy, st *ServerStmt) {
 	if srv.DownInter == 0 {
 		srv.DownInter = srv.Inter
 	}
+	if srv.Check && sa.portFromClient && d.port == 0 {
+		// As haproxy: a check cannot use the client's port.
+		c.errorf(st.Pos, "server '%s' has no port: its health check needs 'port'", name)
+		return
+	}
 	if d.addr != "" || d.port != 0 {
 		host, port, _ := net.SplitHostPort(addr)
+		if sa.portFromClient {
+			host = addr
+		}
 		if d.addr != "" {
 			host = d.addr
 		}
@@ -64,26 +74,44 @@ func kwDefaultServer(c *compiler, p *proxy, g *Generic, args []string) {
 	}
 }
 
-// serverAddr checks a server address and returns it as host:port.
-func serverAddr(s string) (string, error) {
+// serverAddr checks a server address: host:port, a host alone (the port
+// is then the client's), ipv4@/ipv6@ prefixes, unix@PATH or /PATH, and
+// abns@NAME (a Linux abstract socket).
+func serverAddr(s string) (srvAddr, error) {
 	for _, pre := range []string{"ipv4@", "ipv6@"} {
 		s = strings.TrimPrefix(s, pre)
 	}
-	if strings.HasPrefix(s, "unix@") || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "abns@") {
-		return "", errorString("unix socket servers are not supported")
+	switch {
+	case strings.HasPrefix(s, "abns@"):
+		return srvAddr{network: "unix", addr: "@" + strings.TrimPrefix(s, "abns@")}, nil
+	case strings.HasPrefix(s, "unix@"), strings.HasPrefix(s, "/"):
+		return srvAddr{network: "unix", addr: strings.TrimPrefix(s, "unix@")}, nil
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return "", errorString("address '" + s + "' has no port; servers without a port are not supported")
+		if strings.ContainsAny(s, "[]") || strings.Count(s, ":") == 1 {
+			return srvAddr{}, errorString("invalid address '" + s + "'")
+		}
+		// No port: connect on the port the client came in on.
+		return srvAddr{network: "tcp", addr: strings.Trim(s, "[]"), portFromClient: true}, nil
+	}
+	if strings.HasPrefix(port, "+") || strings.HasPrefix(port, "-") {
+		return srvAddr{}, errorString("port offsets ('" + s + "') are not supported")
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {
-		return "", errorString("invalid port '" + port + "' in '" + s + "'")
+		return srvAddr{}, errorString("invalid port '" + port + "' in '" + s + "'")
 	}
 	if host == "" || host == "*" {
 		host = "127.0.0.1"
 	}
-	return net.JoinHostPort(host, port), nil
+	return srvAddr{network: "tcp", addr: net.JoinHostPort(host, port)}, nil
+}
+
+// srvAddr is a checked server address.
+type srvAddr struct {
+	network, addr  string
+	portFromClient bool
 }
 
 type errorString string

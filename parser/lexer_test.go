@@ -157,3 +157,24 @@ func TestEvalCond(t *testing.T) {
 }
 
 func lexPos(line int) lexer.Position { return lexer.Position{Filename: "t.cfg", Line: line, Column: 1} }
+
+func TestBindAddresses(t *testing.T) {
+	src := "frontend f\n    bind :::6443,127.0.0.1:80-82,ipv6@[::1]:90,*:91,unix@/tmp/x.sock,fd@3,abns@gohap\n"
+	p, err := ParseFile("t.cfg", src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compile([]*Parsed{p}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range res.Graph.Frontends[0].Binds {
+		got = append(got, b.Network+" "+b.Addr+" "+string(rune('0'+b.FD+1)))
+	}
+	want := []string{"tcp [::]:6443 0", "tcp 127.0.0.1:80 0", "tcp 127.0.0.1:81 0", "tcp 127.0.0.1:82 0",
+		"tcp6 [::1]:90 0", "tcp :91 0", "unix /tmp/x.sock 0", "tcp  4", "unix @gohap 0"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("binds:\n got %q\nwant %q", got, want)
+	}
+}

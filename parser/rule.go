@@ -154,7 +154,7 @@ func (c *compiler) replyAction(p *proxy, r *RuleStmt, name string, args []string
 			}
 			body, haveBody, defaultErrors = v, true, false
 		case opt == "file":
-			b, err := c.cfg.ReadFile(v)
+			b, err := c.cfg.ReadFile(c.path(r.Args[i+1].Pos, v))
 			if err != nil {
 				c.errorf(r.Args[i+1].Pos, "%v", err)
 				return nil

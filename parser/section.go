@@ -21,6 +21,7 @@ type proxySettings struct {
 	options  rules.Options
 	errors   rules.ErrorSet
 	server   serverDefaults
+	check    checkSettings // health checks, see kw_check.go
 	// defaultBackend and monitorURI may come from a defaults section; the
 	// backend is resolved for each frontend that inherits it.
 	defaultBackend *Word
@@ -245,6 +246,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.Options = p.set.options
 		p.be.Balance = p.set.balance
 		p.be.Retries = p.set.retries
+		p.be.Check = c.freezeCheck(p)
 		if p.fe == nil {
 			p.be.Stats = c.freezeStats(p)
 		}

@@ -142,16 +142,7 @@ func (e *Engine) Start() error {
 	}
 	e.started = true
 	e.listeners = lns
-	for _, bs := range gen.backends {
-		for i, ss := range bs.servers {
-			if ss.cfg.Check && !ss.cfg.Disabled {
-				c := newChecker(e, ss, i, len(bs.servers))
-				e.checks = append(e.checks, c)
-				e.wg.Add(1)
-				go c.run()
-			}
-		}
-	}
+	e.startChecks(gen)
 	for _, l := range lns {
 		e.wg.Add(1)
 		go l.serve()

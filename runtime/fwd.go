@@ -17,17 +17,17 @@ const retryDelay = time.Second
 // response; it reports whether the client connection stays open.
 func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	be := bs.cfg
-	srv := bs.pick(s.srcKey[:s.srcLen], nil)
+	srv := s.take(bs) // a slot on srv, queued while all servers are full
 	if srv == nil {
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
 	sc := s.connect(bs, srv)
 	if sc == nil {
+		srv.release()
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
-	srv = sc.s
-	srv.cur.Add(1)
-	defer srv.cur.Add(-1)
+	srv = moveSlot(srv, sc.s)
+	defer srv.release()
 	s.setCur(sc.c)
 
 	srvClose := fe.Options.HTTPServerClose || fe.Options.HTTPClose ||
@@ -109,7 +109,8 @@ func (s *session) dialRetries(bs *backendState, srv *serverState) *srvConn {
 	be := bs.cfg
 	d := net.Dialer{Timeout: be.Timeouts.Connect}
 	for try := 0; ; try++ {
-		c, err := d.Dial("tcp", srv.cfg.Addr)
+		network, addr := srv.cfg.DialAddr(s.dst)
+		c, err := d.Dial(network, addr)
 		if err == nil {
 			return s.e.newSrvConn(c, srv)
 		}

@@ -207,7 +207,9 @@ func (s *session) releaseSrv() {
 // idleSrv puts sc in its server's idle pool, or closes it.
 func (s *session) idleSrv(sc *srvConn) {
 	sc.dw.last = time.Time{}
-	if !sc.s.idle.put(sc) {
+	// A server reached on the client's port cannot share its idle
+	// connections with clients that came in on another port.
+	if sc.s.cfg.PortFromClient || !sc.s.idle.put(sc) {
 		s.e.closeSrv(sc)
 	}
 }

@@ -21,8 +21,9 @@ type serverState struct {
 	idle   idlePool
 }
 
-// usable reports whether the server may take new traffic.
-func (s *serverState) usable() bool { return !s.cfg.Disabled && s.up.Load() }
+// usable reports whether the server may take new traffic: not disabled,
+// up, and with a weight (HAProxy sends nothing to "weight 0").
+func (s *serverState) usable() bool { return !s.cfg.Disabled && s.cfg.Weight != 0 && s.up.Load() }
 
 // full reports whether the server reached its maxconn.
 func (s *serverState) full() bool {
@@ -37,6 +38,8 @@ type backendState struct {
 	active  []*serverState
 	backup  []*serverState
 	bal     Balancer
+	queue   srvQueue
+	queued  atomic.Int64 // requests waiting in queue
 }
 
 func newBackendState(b *rules.Backend) *backendState {
@@ -77,12 +80,17 @@ func (b *backendState) counts() (act, bck int) {
 	return act, bck
 }
 
-// usable is HAProxy's nbsrv: usable active servers, or when there are
-// none, usable backup servers.
+// usable is HAProxy's nbsrv (be_usable_srv): the usable active servers,
+// or when there are none, the usable backup servers with "option
+// allbackups", else 1 if a backup server is usable (only the first one
+// takes traffic).
 func (b *backendState) usable() int {
 	act, bck := b.counts()
-	if act > 0 {
+	switch {
+	case act > 0:
 		return act
+	case bck > 0 && !b.cfg.Options.AllBackups:
+		return 1
 	}
 	return bck
 }

@@ -276,34 +276,6 @@ func TestHealthCheck(t *testing.T) {
 	}
 }
 
-func TestCheckCounters(t *testing.T) {
-	s := &serverState{cfg: &rules.Server{Name: "s", Rise: 2, Fall: 3}, be: &backendState{cfg: &rules.Backend{Name: "b"}}}
-	s.be.active = []*serverState{s}
-	e := &Engine{log: discardLog()}
-	c := newChecker(e, s, 0, 1)
-	s.health = c.rise
-	s.up.Store(true)
-	fail := fmt.Errorf("refused")
-	steps := []struct {
-		err  error
-		up   bool
-		hlth int
-	}{
-		{fail, false, 0}, // starts at rise: the first failure marks it down
-		{nil, false, 1},
-		{nil, true, 4}, // rise successes: up, health at rise+fall-1
-		{fail, true, 3},
-		{fail, true, 2},
-		{fail, false, 0}, // fall failures from fully up
-	}
-	for i, st := range steps {
-		c.result(st.err, 0)
-		if s.up.Load() != st.up || s.health != st.hlth {
-			t.Fatalf("step %d: up %v health %d, want %v %d", i, s.up.Load(), s.health, st.up, st.hlth)
-		}
-	}
-}
-
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)

@@ -21,16 +21,16 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if bs == nil {
 		return
 	}
-	srv := bs.pick(s.srcKey[:s.srcLen], nil)
+	srv := s.take(bs)
 	if srv == nil {
 		return
 	}
 	sc := s.dialRetries(bs, srv)
 	if sc == nil {
+		srv.release()
 		return
 	}
-	sc.s.cur.Add(1)
-	defer sc.s.cur.Add(-1)
+	defer moveSlot(srv, sc.s).release()
 	s.setCur(sc.c)
 	s.tunnel(&sc.side, fe, be)
 	s.setCur(nil)

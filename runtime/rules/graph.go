@@ -8,7 +8,9 @@ package rules
 
 import (
 	"crypto/tls"
+	"net"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -150,6 +152,9 @@ type Backend struct {
 	Errors      ErrorSet
 	Options     Options
 	Stats       *Stats // as Frontend.Stats
+	// Check is what the health checks of servers with "check" send and
+	// expect; nil means a TCP connect check.
+	Check *HealthCheck
 }
 
 // Algo is a load-balancing algorithm, as set by "balance".
@@ -186,7 +191,13 @@ type Server struct {
 	Pos     string
 	Index   int // position in Backend.Servers
 	Backend *Backend
-	Addr    string // host:port to connect to
+	// Network is "tcp" or "unix"; Addr is host:port, a socket path ("@"
+	// first for an abstract socket), or only a host when PortFromClient.
+	Network string
+	Addr    string
+	// PortFromClient: the address has no port, so the server is reached
+	// on the port the client connected to, as in haproxy.
+	PortFromClient bool
 
 	Weight   int // 1..256, default 1
 	Backup   bool
@@ -200,6 +211,18 @@ type Server struct {
 	DownInter time.Duration
 	Rise      int
 	Fall      int
+}
+
+// DialAddr returns where to connect to s for a client that reached dst.
+func (s *Server) DialAddr(dst netip.AddrPort) (network, addr string) {
+	network = s.Network
+	if network == "" {
+		network = "tcp"
+	}
+	if s.PortFromClient {
+		return network, net.JoinHostPort(s.Addr, strconv.Itoa(int(dst.Port())))
+	}
+	return network, s.Addr
 }
 
 // VarStore gives lock-free reads of runtime variables by slot. The shm
