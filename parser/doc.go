@@ -98,6 +98,10 @@ var keywordNotes = map[string]string{
 	"redirect":        "location, prefix, scheme; code, drop-query, append-slash, set-cookie; run after http-request rules",
 	"pidfile":         "like -p",
 	"default_backend": "",
+	"server-template": "PREFIX NUM|LOW-HIGH ADDR OPTIONS: numbered servers with the written address (no DNS discovery: warning for names)",
+	"default-path":    "current, config, parent, origin PATH",
+	"crt-base":        "base directory of relative crt paths",
+	"ca-base":         "base directory of relative ca-file paths",
 }
 
 func sectionNames(s section) string {

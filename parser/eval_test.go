@@ -3,6 +3,7 @@ package parser
 import (
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gohap/runtime/rules"
@@ -238,5 +239,27 @@ frontend f
 		if got := pickBackend(fe, newTxn("GET", uri, store, fakeState{})); got != want {
 			t.Errorf("%s: got %s, want %s", uri, got, want)
 		}
+	}
+}
+
+func TestServerTemplate(t *testing.T) {
+	p, err := ParseFile("t.cfg", "backend b\n    default-server inter 3s\n    server-template web- 3 127.0.0.1:80 check resolvers docker init-addr libc,none\n    server-template x 5-6 127.0.0.1:81\n", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compile([]*Parsed{p}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range res.Graph.Backends[0].Servers {
+		got = append(got, s.Name+"="+s.Addr)
+		if s.Name[0] == 'w' && (!s.Check || s.Inter.String() != "3s") {
+			t.Errorf("%s: check %v inter %v", s.Name, s.Check, s.Inter)
+		}
+	}
+	want := "web-1=127.0.0.1:80 web-2=127.0.0.1:80 web-3=127.0.0.1:80 x5=127.0.0.1:81 x6=127.0.0.1:81"
+	if g := strings.Join(got, " "); g != want {
+		t.Errorf("servers: %s, want %s", g, want)
 	}
 }

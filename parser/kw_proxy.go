@@ -23,6 +23,7 @@ var proxyKeywords = []keyword{
 	{name: "option", where: secProxy, apply: kwOption},
 	{name: "no option", where: secProxy, apply: kwOption},
 	{name: "default-server", where: secBE, apply: kwDefaultServer},
+	{name: "server-template", where: secBackend, apply: kwServerTemplate},
 }
 
 var globalKeywords = []keyword{

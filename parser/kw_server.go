@@ -11,7 +11,49 @@ import (
 
 // server compiles "server NAME ADDR [OPTIONS]".
 func (c *compiler) server(p *proxy, st *ServerStmt) {
-	name := c.value(st.Name)
+	c.addServer(p, st, c.value(st.Name))
+}
+
+// kwServerTemplate is "server-template PREFIX NUM|LOW-HIGH ADDR [OPTIONS]":
+// servers PREFIX<n> with the same address and options. haproxy can fill
+// them from DNS with "resolvers"; gohap gives each the written address.
+func kwServerTemplate(c *compiler, p *proxy, g *Generic, args []string) {
+	if len(args) < 3 {
+		c.errorf(g.Pos, "'server-template' expects a prefix, a number or range, and an address")
+		return
+	}
+	lo, hi := 1, 0
+	if a, b, isRange := strings.Cut(args[1], "-"); isRange {
+		var err1, err2 error
+		lo, err1 = parseInt(a, 1, 1<<16)
+		hi, err2 = parseInt(b, lo, 1<<16)
+		if err1 != nil || err2 != nil {
+			c.errorf(g.Args[1].Pos, "server-template: invalid range '%s'", args[1])
+			return
+		}
+	} else {
+		n, err := parseInt(args[1], 1, 1<<16)
+		if err != nil {
+			c.errorf(g.Args[1].Pos, "server-template: %v", err)
+			return
+		}
+		hi = n
+	}
+	if strings.HasPrefix(args[2], "_") {
+		c.errorf(g.Args[2].Pos, "server-template: DNS SRV names ('%s') are not supported", args[2])
+		return
+	}
+	if host, _, err := net.SplitHostPort(args[2]); err == nil && net.ParseIP(strings.Trim(host, "[]")) == nil {
+		c.warnf(g.Pos, "server-template: gohap gives every server the address '%s' (no DNS service discovery)", args[2])
+	}
+	st := &ServerStmt{Pos: g.Pos, Name: g.Args[0], Addr: g.Args[2], Opts: g.Args[3:]}
+	for i := lo; i <= hi; i++ {
+		c.addServer(p, st, args[0]+strconv.Itoa(i))
+	}
+}
+
+// addServer compiles one server named name from a server line.
+func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 	if st.Addr == nil {
 		c.errorf(st.Pos, "'server %s' expects an address", name)
 		return
