@@ -163,7 +163,7 @@ var unsupportedNames = []string{
 	// proxies
 	"cookie", "stick-table", "stick", "hash-type",
 	"hash-balance-factor", "compression", "errorloc", "errorloc302", "errorloc303",
-	"source", "dispatch", "filter", "use-server", "force-persist", "ignore-persist", "persist",
+	"source", "dispatch", "filter", "use-server", "persist",
 	"http-send-name-header", "unique-id-header", "dynamic-cookie-key",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",
 	"http-error", "rate-limit", "declare", "capture", "fullconn", "max-keep-alive-queue",

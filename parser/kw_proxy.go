@@ -24,6 +24,8 @@ var proxyKeywords = []keyword{
 	{name: "no option", where: secProxy, apply: kwOption},
 	{name: "default-server", where: secBE, apply: kwDefaultServer},
 	{name: "server-template", where: secBackend, apply: kwServerTemplate},
+	{name: "ignore-persist", where: secFrontend | secBackend, apply: kwPersistRule},
+	{name: "force-persist", where: secFrontend | secBackend, apply: kwPersistRule},
 }
 
 var globalKeywords = []keyword{
@@ -329,4 +331,17 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("'%s' is not a valid address", s)
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// kwPersistRule is "ignore-persist" and "force-persist": they change how
+// cookie or stick-table persistence applies, and gohap has neither (both
+// are errors), so the rules cannot change anything.
+func kwPersistRule(c *compiler, p *proxy, g *Generic, args []string) {
+	if g.Cond == nil {
+		c.errorf(g.Pos, "'%s' expects 'if' or 'unless' followed by a condition", c.value(g.Keyword))
+		return
+	}
+	if c.cond(p, g.Cond) != nil {
+		c.warnf(g.Pos, "'%s' has no effect: gohap has no cookie or stick-table persistence", c.value(g.Keyword))
+	}
 }

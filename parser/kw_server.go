@@ -189,7 +189,7 @@ var serverValues = map[string]func(d *serverDefaults, v string) error{
 }
 
 // serverTuning are server options that only tune; accepted with a warning.
-var serverTuning = map[string]bool{"maxqueue": true, "init-addr": true, "resolvers": true,
+var serverTuning = map[string]bool{"maxqueue": true, "slowstart": true, "init-addr": true, "resolvers": true,
 	"resolve-prefer": true, "resolve-net": true, "minconn": true, "pool-max-conn": true,
 	"pool-purge-delay": true, "pool-low-conn": true, "tcp-ut": true, "log-proto": true}
 

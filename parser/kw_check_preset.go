@@ -1,0 +1,68 @@
+package parser
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"regexp"
+
+	"gohap/runtime/rules"
+)
+
+// sslHello is the SSLv3 ClientHello haproxy 2.6 sends for ssl-hello-chk,
+// as captured from it (with a fixed time in its random).
+var sslHello, _ = hex.DecodeString("16030000790100007503006b04c68a484150524f585953534c43484b0a484150524f585953534c43484b0a00004e000100020003000400050006000700080009000a000b000c000d000e000f0010001100120013001400150016001700180019001a001b002f0030003100320033003400350036003700380039003a0100")
+
+// presetCheck installs tcp-check steps for an "option" that is a fixed
+// check sequence in haproxy.
+func presetCheck(c *compiler, p *proxy, g *Generic, name string, steps []rules.CheckStep) {
+	if c.value(g.Keyword) == "no" {
+		c.errorf(g.Pos, "negation/default is not supported for option '%s'", name)
+		return
+	}
+	if p.be == nil && p.kind != "defaults" {
+		c.warnf(g.Pos, "'option %s' ignored because %s '%s' has no backend capability", name, p.kind, p.name)
+		return
+	}
+	cs := &p.set.check
+	cs.kind, cs.steps, cs.tcpOwner = rules.CheckTCPRules, steps, p
+}
+
+func expectRegex(pattern string, inverse bool) rules.CheckStep {
+	return rules.CheckStep{Action: rules.StepExpect, Expect: &rules.CheckExpect{
+		Kind: rules.ExpectRString, Inverse: inverse, Pattern: pattern, Regex: regexp.MustCompile(pattern)}}
+}
+
+// optSSLHelloChk is "option ssl-hello-chk": a ClientHello, and a TLS
+// handshake or alert record in return.
+func optSSLHelloChk(c *compiler, p *proxy, g *Generic, args []string) {
+	if len(args) > 0 {
+		c.errorf(g.Args[1].Pos, "'option ssl-hello-chk' takes no argument")
+		return
+	}
+	presetCheck(c, p, g, "ssl-hello-chk", []rules.CheckStep{
+		{Action: rules.StepSend, Data: sslHello},
+		expectRegex(`^[\x15\x16]`, false),
+	})
+}
+
+// optPgsqlCheck is "option pgsql-check user NAME": a StartupMessage, and
+// an authentication request or success rather than an error.
+func optPgsqlCheck(c *compiler, p *proxy, g *Generic, args []string) {
+	if len(args) != 2 || args[0] != "user" {
+		c.errorf(g.Pos, "'option pgsql-check' expects 'user NAME'")
+		return
+	}
+	msg := []byte{0, 0, 0, 0, 0, 3, 0, 0}
+	msg = append(msg, "user\x00"+args[1]+"\x00\x00"...)
+	binary.BigEndian.PutUint32(msg, uint32(len(msg)))
+	presetCheck(c, p, g, "pgsql-check", []rules.CheckStep{
+		{Action: rules.StepSend, Data: msg},
+		expectRegex(`^E`, true),
+		expectRegex(`(?s)^R\x00\x00\x00.\x00\x00\x00[\x00\x02-\x07\x09\x0a]`, false),
+	})
+}
+
+func init() {
+	checkOptions["ssl-hello-chk"] = optSSLHelloChk
+	checkOptions["pgsql-check"] = optPgsqlCheck
+}
