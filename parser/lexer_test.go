@@ -33,6 +33,10 @@ func TestUnquote(t *testing.T) {
 		{`'a'"b"c`, "abc"},
 		{`"\x41"`, "A"},
 		{`'it''s'`, "its"},
+		{`/new/\1`, `/new/\1`},
+		{`"a\2b"`, `a\2b`},
+		{`a\zb\#c\$d`, `a\zb#c\$d`}, // haproxy 2.6: only \$ in double quotes escapes
+		{`"\${X}"`, `${X}`},
 	}
 	for _, c := range cases {
 		got, err := unquote(c.raw, e)

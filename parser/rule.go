@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"regexp"
 	"strings"
 
 	"gohap/runtime/rules"
@@ -30,20 +31,25 @@ func (c *compiler) useBackend(p *proxy, u *UseBackend) {
 // ruleStmt compiles an http-request rule; other rule kinds are not
 // supported yet.
 func (c *compiler) ruleStmt(where section, p *proxy, r *RuleStmt) {
-	if r.Kind != "http-request" {
+	if r.Kind != "http-request" && r.Kind != "http-response" {
 		c.errorf(r.Pos, "'%s' is not supported", r.Kind)
 		return
 	}
 	if where == secDefaults {
-		c.errorf(r.Pos, "'http-request' is not supported in 'defaults' section")
+		c.errorf(r.Pos, "'%s' is not supported in 'defaults' section", r.Kind)
 		return
 	}
 	args := c.values(r.Args)
 	if len(args) == 0 {
-		c.errorf(r.Pos, "'http-request' expects an action")
+		c.errorf(r.Pos, "'%s' expects an action", r.Kind)
 		return
 	}
-	act := c.httpAction(p, r, args)
+	var act rules.Action
+	if r.Kind == "http-response" {
+		act = c.httpResponseAction(p, r, args)
+	} else {
+		act = c.httpAction(p, r, args)
+	}
 	if act == nil {
 		return
 	}
@@ -54,6 +60,14 @@ func (c *compiler) ruleStmt(where section, p *proxy, r *RuleStmt) {
 		}
 	}
 	rule := rules.Rule{Pos: posString(r.Pos), Cond: cond, Action: act}
+	if r.Kind == "http-response" {
+		if p.fe != nil {
+			p.fe.HTTPResponse = append(p.fe.HTTPResponse, rule)
+		} else {
+			p.be.HTTPResponse = append(p.be.HTTPResponse, rule)
+		}
+		return
+	}
 	if (p.fe != nil && len(p.fe.Redirects) > 0) || (p.fe == nil && len(p.be.Redirects) > 0) {
 		c.warnf(r.Pos, "a 'http-request' rule placed after a 'redirect' rule will still be processed before")
 	}
@@ -88,25 +102,9 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 		}
 		return rules.ReplyAction{Reply: rules.AuthReply(rules.Lookup(401, p.set.errors), realm)}
 	case "set-header", "add-header":
-		if len(rest) != 2 {
-			c.errorf(r.Pos, "'http-request %s' expects a header name and a value", name)
-			return nil
-		}
-		value := c.format(p, r.Args[2].Pos, rest[1])
-		if value == nil {
-			return nil
-		}
-		op := rules.SetHeader
-		if name == "add-header" {
-			op = rules.AddHeader
-		}
-		return &rules.HeaderAction{Op: op, Name: []byte(rest[0]), Value: value}
-	case "del-header":
-		if len(rest) != 1 {
-			c.errorf(r.Pos, "'http-request del-header' expects a header name")
-			return nil
-		}
-		return &rules.HeaderAction{Op: rules.DelHeader, Name: []byte(rest[0])}
+		return c.headerEdit(p, r, name, rest, false)
+	case "del-header", "replace-header":
+		return c.headerEdit(p, r, name, rest, false)
 	}
 	c.errorf(r.Args[0].Pos, "'http-request %s' is not supported", name)
 	return nil
@@ -183,4 +181,68 @@ func (c *compiler) replyAction(p *proxy, r *RuleStmt, name string, args []string
 		return rules.ReplyAction{Reply: reply}
 	}
 	return rules.ReplyAction{Reply: rules.ReturnReply(status, ctype, []byte(body))}
+}
+
+// httpResponseAction builds the action of an http-response rule.
+func (c *compiler) httpResponseAction(p *proxy, r *RuleStmt, args []string) rules.Action {
+	switch args[0] {
+	case "set-header", "add-header", "del-header", "replace-header":
+		return c.headerEdit(p, r, args[0], args[1:], true)
+	}
+	c.errorf(r.Args[0].Pos, "'http-response %s' is not supported", args[0])
+	return nil
+}
+
+// headerEdit compiles set-header, add-header, del-header and
+// replace-header for the request, or the response when resp is set.
+func (c *compiler) headerEdit(p *proxy, r *RuleStmt, name string, rest []string, resp bool) rules.Action {
+	want := map[string]int{"set-header": 2, "add-header": 2, "del-header": 1, "replace-header": 3}[name]
+	if len(rest) != want {
+		c.errorf(r.Pos, "'%s %s' expects %s", r.Kind, name, map[int]string{1: "a header name", 2: "a header name and a value", 3: "a header name, a regex and a replacement"}[want])
+		return nil
+	}
+	// haproxy's HTTP/1 layer writes header names in lower case.
+	rest[0] = strings.ToLower(rest[0])
+	switch name {
+	case "del-header":
+		return &rules.HeaderAction{Op: rules.DelHeader, Name: []byte(rest[0]), Resp: resp}
+	case "replace-header":
+		re, err := regexp.Compile(rest[1])
+		if err != nil {
+			c.errorf(r.Args[2].Pos, "invalid regex '%s': %v", rest[1], err)
+			return nil
+		}
+		if strings.Contains(rest[2], "%") {
+			c.errorf(r.Args[3].Pos, "log-format replacements ('%s') are not supported", rest[2])
+			return nil
+		}
+		return &rules.ReplaceHeaderAction{Name: []byte(rest[0]), Re: re, Template: []byte(backrefTemplate(rest[2])), Resp: resp}
+	}
+	value := c.format(p, r.Args[2].Pos, rest[1])
+	if value == nil {
+		return nil
+	}
+	op := rules.SetHeader
+	if name == "add-header" {
+		op = rules.AddHeader
+	}
+	return &rules.HeaderAction{Op: op, Name: []byte(rest[0]), Value: value, Resp: resp}
+}
+
+// backrefTemplate turns haproxy's \1..\9 group references into
+// regexp.Expand's ${1}..${9}, and escapes '$'.
+func backrefTemplate(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '$':
+			b.WriteString("$$")
+		case s[i] == '\\' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
+			b.WriteString("${" + s[i+1:i+2] + "}")
+			i++
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
 }

@@ -52,7 +52,18 @@ func unquote(raw string, env func(string) (string, bool)) (string, error) {
 					}
 				}
 				return "", fmt.Errorf("invalid '\\x' escape in '%s'", raw)
+			case ' ', '#', '\\', '\'', '"':
+				b.WriteByte(e)
+			case '$':
+				// an escape only where '$' would expand: in double quotes
+				if quote != '"' {
+					b.WriteByte('\\')
+				}
+				b.WriteByte(e)
 			default:
+				// haproxy keeps the backslash of an escape it does not
+				// know: "\1" reaches a regex replacement as written.
+				b.WriteByte('\\')
 				b.WriteByte(e)
 			}
 		case c == '$' && quote == '"':

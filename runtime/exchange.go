@@ -137,6 +137,9 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 		return fwd502
 	}
 	status := s.resp.status
+	if len(be.HTTPResponse) > 0 || len(fe.HTTPResponse) > 0 {
+		hdrs = s.responseRules(fe, be, status, hdrs)
+	}
 	if status == 101 {
 		s.writeStatus(hdrs)
 		s.out.WriteString("\r\n")
@@ -221,4 +224,16 @@ func pipe(w *bufio.Writer, src *rbuf, timeout time.Duration, dst net.Conn) {
 	}
 	dst.Close()
 	src.c.Close()
+}
+
+// responseRules runs the http-response rules on the response head, the
+// backend's then the frontend's as in haproxy, and returns the headers.
+func (s *session) responseRules(fe *rules.Frontend, be *rules.Backend, status int, hdrs []rules.Header) []rules.Header {
+	t := &s.txn
+	t.InResponse, t.Resp.Status, t.Resp.Headers = true, status, hdrs
+	if rules.Run(be.HTTPResponse, t) != rules.Answer {
+		rules.Run(fe.HTTPResponse, t)
+	}
+	t.InResponse = false
+	return t.Resp.Headers
 }

@@ -1,5 +1,10 @@
 package rules
 
+import (
+	"bytes"
+	"regexp"
+)
+
 // Verdict is what a rule list decided for a request.
 type Verdict uint8
 
@@ -66,6 +71,9 @@ type HeaderAction struct {
 	Op    HeaderOp
 	Name  []byte
 	Value *Format
+	// Resp selects the response headers (http-response) instead of the
+	// request's.
+	Resp bool
 }
 
 // HeaderOp selects what HeaderAction does.
@@ -78,17 +86,53 @@ const (
 	DelHeader
 )
 
-// Exec edits t's request headers.
+// Exec edits t's request or response headers.
 func (a *HeaderAction) Exec(t *Txn) Verdict {
+	hdrs := &t.Req.Headers
+	if a.Resp {
+		hdrs = &t.Resp.Headers
+	}
 	switch a.Op {
 	case SetHeader:
 		v := a.Value.eval(t) // before the delete: the value may read the header
-		t.Req.DelHeader(a.Name)
-		t.Req.Headers = append(t.Req.Headers, Header{Name: a.Name, Value: v})
+		*hdrs = delHeader(*hdrs, a.Name)
+		*hdrs = append(*hdrs, Header{Name: a.Name, Value: v})
 	case AddHeader:
-		t.Req.Headers = append(t.Req.Headers, Header{Name: a.Name, Value: a.Value.eval(t)})
+		*hdrs = append(*hdrs, Header{Name: a.Name, Value: a.Value.eval(t)})
 	case DelHeader:
-		t.Req.DelHeader(a.Name)
+		*hdrs = delHeader(*hdrs, a.Name)
+	}
+	return Continue
+}
+
+// ReplaceHeaderAction is "replace-header NAME REGEX FMT": each value of
+// the header that the regex matches as a whole is replaced by FMT, where
+// \1 to \9 are the regex's groups.
+type ReplaceHeaderAction struct {
+	Name []byte
+	Re   *regexp.Regexp
+	// Template is FMT in regexp.Expand's syntax.
+	Template []byte
+	Resp     bool
+}
+
+// Exec replaces the matching header values.
+func (a *ReplaceHeaderAction) Exec(t *Txn) Verdict {
+	hdrs := t.Req.Headers
+	if a.Resp {
+		hdrs = t.Resp.Headers
+	}
+	for i := range hdrs {
+		h := &hdrs[i]
+		if !bytes.EqualFold(h.Name, a.Name) {
+			continue
+		}
+		m := a.Re.FindSubmatchIndex(h.Value)
+		if m == nil || m[0] != 0 || m[1] != len(h.Value) {
+			continue
+		}
+		t.fmtBuf = a.Re.Expand(t.fmtBuf[:0], a.Template, h.Value, m)
+		h.Value = t.keep(t.fmtBuf)
 	}
 	return Continue
 }

@@ -14,8 +14,14 @@ var httpFetches = []Fetch{
 	{Name: "hdr", MaxArgs: 2, Out: TypeStr, New: newHdr(true)},
 	{Name: "req.hdr", MaxArgs: 2, Out: TypeStr, New: newHdr(true)},
 	{Name: "req.fhdr", MaxArgs: 2, Out: TypeStr, New: newHdr(false)},
-	{Name: "hdr_cnt", MaxArgs: 1, Out: TypeInt, New: newHdrCnt},
-	{Name: "req.hdr_cnt", MaxArgs: 1, Out: TypeInt, New: newHdrCnt},
+	{Name: "hdr_cnt", MaxArgs: 1, Out: TypeInt, New: newHdrCnt(false)},
+	{Name: "req.hdr_cnt", MaxArgs: 1, Out: TypeInt, New: newHdrCnt(false)},
+	{Name: "status", Out: TypeInt, New: newConst(fetchStatus{})},
+	{Name: "res.hdr", MaxArgs: 2, Out: TypeStr, New: newResHdr(true)},
+	{Name: "shdr", MaxArgs: 2, Out: TypeStr, New: newResHdr(true)},
+	{Name: "res.fhdr", MaxArgs: 2, Out: TypeStr, New: newResHdr(false)},
+	{Name: "res.hdr_cnt", MaxArgs: 1, Out: TypeInt, New: newHdrCnt(true)},
+	{Name: "shdr_cnt", MaxArgs: 1, Out: TypeInt, New: newHdrCnt(true)},
 }
 
 var httpACLs = []ACLAlias{
@@ -44,21 +50,21 @@ type fetchPath struct{}
 
 func (fetchPath) Fetch(t *Txn, s *Sample) bool {
 	s.Type, s.Str = TypeStr, t.Req.Path()
-	return t.Req.URI != nil
+	return !t.InResponse && t.Req.URI != nil
 }
 
 type fetchURL struct{}
 
 func (fetchURL) Fetch(t *Txn, s *Sample) bool {
 	s.Type, s.Str = TypeStr, t.Req.URI
-	return t.Req.URI != nil
+	return !t.InResponse && t.Req.URI != nil
 }
 
 type fetchQuery struct{}
 
 func (fetchQuery) Fetch(t *Txn, s *Sample) bool {
 	i := bytes.IndexByte(t.Req.URI, '?')
-	if i < 0 {
+	if i < 0 || t.InResponse {
 		return false
 	}
 	s.Type, s.Str = TypeStr, t.Req.URI[i+1:]
@@ -69,7 +75,7 @@ type fetchMethod struct{}
 
 func (fetchMethod) Fetch(t *Txn, s *Sample) bool {
 	s.Type, s.Str = TypeStr, t.Req.Method
-	return t.Req.Method != nil
+	return !t.InResponse && t.Req.Method != nil
 }
 
 type fetchVer struct{}
@@ -77,7 +83,7 @@ type fetchVer struct{}
 func (fetchVer) Fetch(t *Txn, s *Sample) bool {
 	v, ok := bytes.CutPrefix(t.Req.Version, []byte("HTTP/"))
 	s.Type, s.Str = TypeStr, v
-	return ok
+	return ok && !t.InResponse
 }
 
 // fetchHdr yields header values. In an ACL every value is tried; with
@@ -87,11 +93,32 @@ type fetchHdr struct {
 	name  []byte
 	occ   int
 	split bool
+	resp  bool // the response's headers (res.hdr), not the request's
+}
+
+// headers returns the headers the fetch reads, or nil when they are not
+// available at this stage.
+func (f *fetchHdr) headers(t *Txn) []Header {
+	if f.resp != t.InResponse {
+		return nil
+	}
+	if f.resp {
+		return t.Resp.Headers
+	}
+	return t.Req.Headers
 }
 
 func newHdr(split bool) func([]string, Resolver) (Fetcher, error) {
+	return newHdrFetch(split, false)
+}
+
+func newResHdr(split bool) func([]string, Resolver) (Fetcher, error) {
+	return newHdrFetch(split, true)
+}
+
+func newHdrFetch(split, resp bool) func([]string, Resolver) (Fetcher, error) {
 	return func(args []string, _ Resolver) (Fetcher, error) {
-		f := &fetchHdr{split: split}
+		f := &fetchHdr{split: split, resp: resp}
 		if len(args) > 0 {
 			f.name = []byte(strings.ToLower(args[0]))
 		}
@@ -107,9 +134,9 @@ func newHdr(split bool) func([]string, Resolver) (Fetcher, error) {
 }
 
 // next returns the header value at position (s.ctx, s.off) and moves past it.
-func (f *fetchHdr) next(r *Request, hi, off *int) ([]byte, bool) {
-	for *hi < len(r.Headers) {
-		h := &r.Headers[*hi]
+func (f *fetchHdr) next(hdrs []Header, hi, off *int) ([]byte, bool) {
+	for *hi < len(hdrs) {
+		h := &hdrs[*hi]
 		if f.name != nil && !bytes.EqualFold(h.Name, f.name) {
 			*hi, *off = *hi+1, 0
 			continue
@@ -135,22 +162,23 @@ func (f *fetchHdr) Fetch(t *Txn, s *Sample) bool {
 		s.More = false
 		return f.fetchOcc(t, s)
 	}
-	v, ok := f.next(&t.Req, &s.ctx, &s.off)
+	hdrs := f.headers(t)
+	v, ok := f.next(hdrs, &s.ctx, &s.off)
 	if !ok {
 		s.More = false
 		return false
 	}
 	s.Str = v
 	hi, off := s.ctx, s.off
-	_, s.More = f.next(&t.Req, &hi, &off)
+	_, s.More = f.next(hdrs, &hi, &off)
 	return true
 }
 
 // count returns how many values the header has.
-func (f *fetchHdr) count(r *Request) int {
+func (f *fetchHdr) count(hdrs []Header) int {
 	n, hi, off := 0, 0, 0
 	for {
-		if _, ok := f.next(r, &hi, &off); !ok {
+		if _, ok := f.next(hdrs, &hi, &off); !ok {
 			return n
 		}
 		n++
@@ -158,16 +186,17 @@ func (f *fetchHdr) count(r *Request) int {
 }
 
 func (f *fetchHdr) fetchOcc(t *Txn, s *Sample) bool {
+	hdrs := f.headers(t)
 	want := f.occ - 1
 	if f.occ < 0 {
-		want = f.count(&t.Req) + f.occ
+		want = f.count(hdrs) + f.occ
 	}
 	if want < 0 {
 		return false
 	}
 	hi, off := 0, 0
 	for i := 0; ; i++ {
-		v, ok := f.next(&t.Req, &hi, &off)
+		v, ok := f.next(hdrs, &hi, &off)
 		if !ok {
 			return false
 		}
@@ -180,15 +209,28 @@ func (f *fetchHdr) fetchOcc(t *Txn, s *Sample) bool {
 
 type fetchHdrCnt struct{ h fetchHdr }
 
-func newHdrCnt(args []string, _ Resolver) (Fetcher, error) {
-	f := &fetchHdrCnt{h: fetchHdr{split: true}}
-	if len(args) > 0 {
-		f.h.name = []byte(strings.ToLower(args[0]))
+func newHdrCnt(resp bool) func([]string, Resolver) (Fetcher, error) {
+	return func(args []string, _ Resolver) (Fetcher, error) {
+		f := &fetchHdrCnt{h: fetchHdr{split: true, resp: resp}}
+		if len(args) > 0 {
+			f.h.name = []byte(strings.ToLower(args[0]))
+		}
+		return f, nil
 	}
-	return f, nil
 }
 
 func (f *fetchHdrCnt) Fetch(t *Txn, s *Sample) bool {
-	s.Type, s.Int = TypeInt, int64(f.h.count(&t.Req))
+	if f.h.resp != t.InResponse {
+		return false
+	}
+	s.Type, s.Int = TypeInt, int64(f.h.count(f.h.headers(t)))
 	return true
+}
+
+// fetchStatus is the response status code.
+type fetchStatus struct{}
+
+func (fetchStatus) Fetch(t *Txn, s *Sample) bool {
+	s.Type, s.Int = TypeInt, int64(t.Resp.Status)
+	return t.InResponse
 }

@@ -102,6 +102,9 @@ type Frontend struct {
 	// Redirects are the legacy "redirect" rules; haproxy runs them after
 	// all http-request rules of the proxy, wherever they are written.
 	Redirects []Rule
+	// HTTPResponse are the "http-response" rules, run on the response
+	// head: the backend's first, then the frontend's.
+	HTTPResponse []Rule
 	// Switching are the "use_backend" rules, tried in order after the
 	// http-request rules; the first whose condition holds picks the
 	// backend, else DefaultBackend (nil: the request gets a 503).
@@ -147,11 +150,12 @@ type Backend struct {
 	Retries  int // connection retries, HAProxy's default is 3
 	// HTTPRequest are the backend's own "http-request" rules, run after
 	// the frontend picked this backend.
-	HTTPRequest []Rule
-	Redirects   []Rule // as Frontend.Redirects
-	Errors      ErrorSet
-	Options     Options
-	Stats       *Stats // as Frontend.Stats
+	HTTPRequest  []Rule
+	Redirects    []Rule // as Frontend.Redirects
+	HTTPResponse []Rule // as Frontend.HTTPResponse
+	Errors       ErrorSet
+	Options      Options
+	Stats        *Stats // as Frontend.Stats
 	// Check is what the health checks of servers with "check" send and
 	// expect; nil means a TCP connect check.
 	Check *HealthCheck

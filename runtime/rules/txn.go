@@ -69,24 +69,38 @@ func (r *Request) Header(name []byte, from int) int {
 }
 
 // DelHeader removes every header named name.
-func (r *Request) DelHeader(name []byte) {
-	out := r.Headers[:0]
-	for _, h := range r.Headers {
+func (r *Request) DelHeader(name []byte) { r.Headers = delHeader(r.Headers, name) }
+
+// delHeader removes every header named name from hdrs, in place.
+func delHeader(hdrs []Header, name []byte) []Header {
+	out := hdrs[:0]
+	for _, h := range hdrs {
 		if !bytes.EqualFold(h.Name, name) {
 			out = append(out, h)
 		}
 	}
-	r.Headers = out
+	return out
+}
+
+// Response is the response head as http-response rules see and edit it,
+// filled by the runtime from the server's response.
+type Response struct {
+	Status  int
+	Headers []Header
 }
 
 // Txn is the state of one request while the rules run on it. The runtime
 // pools Txns; Reset keeps their buffers' capacity.
 type Txn struct {
-	Req   Request
-	Src   netip.AddrPort
-	Dst   netip.AddrPort
-	Vars  VarStore
-	State StateView
+	Req Request
+	// Resp is the response, valid while InResponse: http-response rules
+	// run then, and fetches of the request yield nothing, as in haproxy.
+	Resp       Response
+	InResponse bool
+	Src        netip.AddrPort
+	Dst        netip.AddrPort
+	Vars       VarStore
+	State      StateView
 
 	// TLS reports whether the client connection is TLS (ssl_fc); SNI is
 	// the server name the client asked for (ssl_fc_sni), if any.
@@ -116,6 +130,7 @@ type Txn struct {
 func (t *Txn) Reset() {
 	t.Req.Method, t.Req.URI, t.Req.Version = nil, nil, nil
 	t.Req.Headers = t.Req.Headers[:0]
+	t.Resp.Status, t.Resp.Headers, t.InResponse = 0, nil, false
 	t.Src, t.Dst = netip.AddrPort{}, netip.AddrPort{}
 	t.Reply = nil
 	t.TLS, t.SNI = false, nil
