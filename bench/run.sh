@@ -5,6 +5,7 @@
 # a test: nothing here fails on the figures.
 #
 #   bench/run.sh [ROUNDS] [SECONDS] [CONNECTIONS] [PATH]
+#   GOHAP_BIN=/path/to/gohap bench/run.sh ...   measure a prebuilt binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -47,9 +48,12 @@ http {
 NGX
 nginx -c "$out/nginx.conf"
 
-go build -o "$out/gohap" .
+# GOHAP_BIN: a prebuilt gohap to measure instead of building this tree.
+if [ -n "${GOHAP_BIN:-}" ]; then cp "$GOHAP_BIN" "$out/gohap"; else go build -o "$out/gohap" .; fi
 FE_PORT=$HA_PORT haproxy -db -f bench/bench.cfg >"$out/haproxy.log" 2>&1 &
+PID_haproxy=$!
 FE_PORT=$GO_PORT GOHAP_VARS="$out/vars" "$out/gohap" -q -f bench/bench.cfg >"$out/gohap.log" 2>&1 &
+PID_gohap=$!
 for port in $BE_PORT $HA_PORT $GO_PORT; do
     for _ in $(seq 100); do
         if curl -s -o /dev/null "http://127.0.0.1:$port$URLPATH"; then break; fi
@@ -60,15 +64,23 @@ done
 # ms converts wrk's latency ("850.00us", "1.23ms", "1.01s") to milliseconds.
 ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
 
-measure() { # name port -> appends "rps p50 p99" to $out/name
-    local r
+# cputicks prints the user+system CPU time of a process, in clock ticks.
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+measure() { # name port round -> appends "rps p50 p99 cpu_us_per_req" to $out/res.name
+    local r pid t0 t1
+    pid=PID_$1; pid=${!pid}
+    t0=$(cputicks "$pid")
     r=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$2$URLPATH")
-    local rps p50 p99
+    t1=$(cputicks "$pid")
+    local rps p50 p99 n cpu
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$r")
     p50=$(ms "$(awk '$1=="50%" {print $2}' <<<"$r")")
     p99=$(ms "$(awk '$1=="99%" {print $2}' <<<"$r")")
-    echo "$rps $p50 $p99" >> "$out/res.$1"
-    printf '%-8s round %s: %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' "$1" "$3" "$rps" "$p50" "$p99"
+    n=$(awk '/requests in/ {print $1}' <<<"$r")
+    cpu=$(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+    echo "$rps $p50 $p99 $cpu" >> "$out/res.$1"
+    printf '%-8s round %s: %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  cpu %6.2f us/req\n' "$1" "$3" "$rps" "$p50" "$p99" "$cpu"
 }
 
 wrk -t1 -c10 -d2s "http://127.0.0.1:$HA_PORT$URLPATH" >/dev/null
@@ -83,8 +95,9 @@ col() { awk -v c="$2" '{print $c}' "$out/res.$1" | median; }
 ha_rps=$(col haproxy 1); go_rps=$(col gohap 1)
 ha_p50=$(col haproxy 2); go_p50=$(col gohap 2)
 ha_p99=$(col haproxy 3); go_p99=$(col gohap 3)
+ha_cpu=$(col haproxy 4); go_cpu=$(col gohap 4)
 echo
 printf 'median of %s rounds, %ss each, %s connections, GET %s\n' "$ROUNDS" "$SECS" "$CONNS" "$URLPATH"
-printf '%-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' haproxy "$ha_rps" "$ha_p50" "$ha_p99"
-printf '%-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' gohap "$go_rps" "$go_p50" "$go_p99"
+printf '%-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  cpu %6.2f us/req\n' haproxy "$ha_rps" "$ha_p50" "$ha_p99" "$ha_cpu"
+printf '%-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  cpu %6.2f us/req\n' gohap "$go_rps" "$go_p50" "$go_p99" "$go_cpu"
 awk -v a="$go_rps" -v b="$ha_rps" -v c="$go_p99" -v d="$ha_p99" 'BEGIN { printf "ratio gohap/haproxy: req/s %.2fx, p99 latency %.2fx\n", a/b, c/d }'

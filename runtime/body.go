@@ -1,12 +1,11 @@
 package runtime
 
 import (
-	"bufio"
 	"io"
 )
 
 // copyN relays n bytes from src to w, flushing w before src blocks.
-func copyN(w *bufio.Writer, src *rbuf, n int64) error {
+func copyN(w *wbuf, src *rbuf, n int64) error {
 	prev := src.flush
 	src.flush = w
 	err := copyNRaw(w, src, n)
@@ -14,7 +13,7 @@ func copyN(w *bufio.Writer, src *rbuf, n int64) error {
 	return err
 }
 
-func copyNRaw(w *bufio.Writer, src *rbuf, n int64) error {
+func copyNRaw(w *wbuf, src *rbuf, n int64) error {
 	for n > 0 {
 		if src.buffered() == 0 {
 			if _, err := src.fill(); err != nil {
@@ -42,7 +41,7 @@ func noEOF(err error) error {
 }
 
 // copyEOF relays src to w until src ends.
-func copyEOF(w *bufio.Writer, src *rbuf) error {
+func copyEOF(w *wbuf, src *rbuf) error {
 	prev := src.flush
 	src.flush = w
 	defer func() { src.flush = prev }()
@@ -65,7 +64,7 @@ func copyEOF(w *bufio.Writer, src *rbuf) error {
 // copyChunked relays a chunked body from src to w, re-chunking each chunk
 // as received (extensions dropped, sizes in upper-case hex), then the
 // trailers with lower-case names, as HAProxy does.
-func copyChunked(w *bufio.Writer, src *rbuf, scratch []byte) ([]byte, error) {
+func copyChunked(w *wbuf, src *rbuf, scratch []byte) ([]byte, error) {
 	prev := src.flush
 	src.flush = w
 	scratch, err := copyChunkedRaw(w, src, scratch)
@@ -73,7 +72,7 @@ func copyChunked(w *bufio.Writer, src *rbuf, scratch []byte) ([]byte, error) {
 	return scratch, err
 }
 
-func copyChunkedRaw(w *bufio.Writer, src *rbuf, scratch []byte) ([]byte, error) {
+func copyChunkedRaw(w *wbuf, src *rbuf, scratch []byte) ([]byte, error) {
 	for {
 		line, err := src.line()
 		if err != nil {

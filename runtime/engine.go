@@ -44,7 +44,10 @@ type Engine struct {
 	conns     map[*session]struct{}
 	checks    []*checker
 
-	wg       sync.WaitGroup // accept loops, sessions and checks
+	park       *parker // idle client connections, started on first use
+	parkFailed bool    // epoll is not available
+
+	wg       sync.WaitGroup // accept loops, sessions, parked connections and checks
 	sessions sync.Pool      // *session
 	srvConns sync.Pool      // *srvConn
 }
@@ -215,7 +218,11 @@ func (e *Engine) Close() error {
 	for s := range e.conns {
 		s.abort()
 	}
+	park := e.park
 	e.mu.Unlock()
+	if park != nil {
+		park.close()
+	}
 	e.wg.Wait()
 	for _, bs := range e.gen.Load().backends {
 		for _, ss := range bs.servers {

@@ -14,6 +14,7 @@ var (
 	errBadRequest  = errors.New("malformed request")
 	errBadResponse = errors.New("malformed response")
 	errBadChunk    = errors.New("malformed chunked body")
+	errIdle        = errors.New("connection idle") // rbuf: a bounded quiet wait ran out
 )
 
 // muxPages are the pages HAProxy's HTTP/1 layer sends itself, before a

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -30,22 +29,32 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 			return fwdAbort
 		}
 	}
-	if err := sc.out.Flush(); err != nil {
-		if sc.reused && !sentBody {
-			return fwdRetry
+	// Without a body, the server answers only once it got the whole
+	// head: the read of its response sends it (see rbuf.quiet).
+	quiet := !sentBody && s.bodyDone && sc.in.buffered() == 0
+	if !quiet {
+		if err := sc.out.Flush(); err != nil {
+			if sc.reused && !sentBody {
+				return fwdRetry
+			}
+			return fwd502
 		}
-		return fwd502
 	}
 	if d := be.Timeouts.Server; d > 0 {
 		sc.c.SetReadDeadline(time.Now().Add(d))
 	} else {
 		sc.c.SetReadDeadline(time.Time{})
 	}
-	sc.in.flush, sc.in.timeout = nil, 0
+	sc.in.flush, sc.in.timeout = sc.out, 0
+	sc.in.quiet, sc.in.quietWait, sc.in.flushFailed = quiet, 0, false
 	for {
 		n, err := readHead(&sc.in)
 		if err != nil {
 			switch {
+			case sc.in.flushFailed && sc.reused && !sentBody:
+				return fwdRetry
+			case sc.in.flushFailed:
+				return fwd502
 			case isTimeout(err):
 				return fwd504
 			case sc.reused && !sentBody && sc.in.buffered() == 0 && isPeerGone(err):
@@ -59,6 +68,7 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 		}
 		sc.in.discard(n)
 		if s.resp.status >= 200 || s.resp.status == 101 {
+			sc.in.flush = nil
 			break
 		}
 		// Interim response: relay it, and send the body the client held
@@ -209,7 +219,7 @@ func (s *session) tunnel(peer *side, fe *rules.Frontend, be *rules.Backend) {
 
 // pipe copies src to w until src ends or fails, then half-closes dst
 // (or closes both on error).
-func pipe(w *bufio.Writer, src *rbuf, timeout time.Duration, dst net.Conn) {
+func pipe(w *wbuf, src *rbuf, timeout time.Duration, dst net.Conn) {
 	src.timeout = timeout
 	err := copyEOF(w, src)
 	src.timeout = 0

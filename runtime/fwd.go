@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bufio"
 	"net"
 	"strings"
 	"time"
@@ -150,7 +149,7 @@ func (s *session) sleep(d time.Duration) bool {
 }
 
 // writeLower writes b with ASCII letters lowered.
-func writeLower(w *bufio.Writer, b []byte) {
+func writeLower(w *wbuf, b []byte) {
 	for _, c := range b {
 		if c >= 'A' && c <= 'Z' {
 			c += 32
@@ -206,7 +205,7 @@ func (s *session) writeRequestHead(sc *srvConn, fe *rules.Frontend, be *rules.Ba
 
 // writeForwardFor adds the "option forwardfor" header, the backend's
 // option first, as HAProxy does.
-func (s *session) writeForwardFor(w *bufio.Writer, fe *rules.Frontend, be *rules.Backend) {
+func (s *session) writeForwardFor(w *wbuf, fe *rules.Frontend, be *rules.Backend) {
 	o := &be.Options
 	if !o.ForwardFor {
 		o = &fe.Options

@@ -19,6 +19,10 @@ func (s *session) serveHTTP() {
 	}
 }
 
+// quietWait bounds the wait for a client's next request before gohap also
+// looks for bytes that came while it served the last one (see rbuf.quiet).
+const quietWait = 5 * time.Millisecond
+
 // idleTimeout is how long the connection may wait for the next request.
 func (s *session) idleTimeout(fe *rules.Frontend) time.Duration {
 	to := &fe.Timeouts
@@ -62,13 +66,38 @@ func readHead(b *rbuf) (int, error) {
 // serveOne reads and serves one request; it reports whether the
 // connection stays open for another one.
 func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
-	if d := s.idleTimeout(fe); d > 0 {
+	d := s.idleTimeout(fe)
+	// After a response, a client sends nothing before it got it (unless it
+	// pipelines, which a bounded wait catches): send it from inside the
+	// read of the next request.
+	quiet := s.nreq > 0 && !s.in.quietMissed && s.in.buffered() == 0 && s.out.Buffered() > 0
+	switch {
+	case quiet:
+		now := time.Now()
+		s.in.quiet, s.in.quietWait, s.in.quietDeadline = true, quietWait, time.Time{}
+		if d > 0 {
+			s.in.quietDeadline = now.Add(d)
+		}
+		if d > 0 && d < quietWait {
+			s.c.SetReadDeadline(s.in.quietDeadline)
+		} else {
+			s.c.SetReadDeadline(now.Add(quietWait))
+		}
+	case d > 0:
 		s.c.SetReadDeadline(time.Now().Add(d))
-	} else if s.nreq == 0 {
+	case s.nreq == 0:
 		s.c.SetReadDeadline(time.Time{})
 	}
 	s.dw.setTimeout(fe.Timeouts.Client)
 	n, err := readHead(&s.in)
+	if err == errIdle {
+		// No next request yet: let the parker hold the connection.
+		if s.park(s.in.quietDeadline) {
+			s.parked = true
+			return false
+		}
+		n, err = readHead(&s.in)
+	}
 	if err != nil {
 		switch {
 		case err == errHeadTooBig:

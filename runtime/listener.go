@@ -60,6 +60,7 @@ func (l *listener) serve() {
 		}
 		backoff = 5 * time.Millisecond
 		s := l.e.newSession(c, l.feIndex, l.feName)
+		s.ln, s.sem = l, sem
 		if !l.e.track(s) {
 			c.Close()
 			l.e.putSession(s)
@@ -73,8 +74,10 @@ func (l *listener) serve() {
 	}
 }
 
+// run serves s, then closes its connection and gives back its maxconn
+// slot and its count of Engine.wg, unless the connection was parked: the
+// parker owns them then.
 func (l *listener) run(s *session, sem chan struct{}) {
-	defer l.e.wg.Done()
 	fe := l.e.gen.Load().frontend(s.feIndex, s.feName)
 	if fe != nil {
 		if fe.Mode == rules.ModeHTTP {
@@ -83,10 +86,17 @@ func (l *listener) run(s *session, sem chan struct{}) {
 			s.serveTCP(fe)
 		}
 	}
-	s.c.Close()
+	parked := s.parked
+	if !parked {
+		s.c.Close()
+	}
 	l.e.untrack(s)
 	l.e.putSession(s)
+	if parked {
+		return
+	}
 	if sem != nil {
 		<-sem
 	}
+	l.e.wg.Done()
 }

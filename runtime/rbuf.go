@@ -1,10 +1,11 @@
 package runtime
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
+	"os"
+	"syscall"
 	"time"
 )
 
@@ -22,17 +23,55 @@ type rbuf struct {
 	err  error // sticky read error
 	// flush, when not nil, is flushed before each blocking read, so that
 	// nothing waits in a buffer while the connection waits for its peer.
-	flush *bufio.Writer
+	flush *wbuf
 	// timeout, when > 0, is set as read deadline before each read
 	// (inactivity timeout for bodies and tunnels).
 	timeout time.Duration
+	// quiet, set by the caller for the next fill only, says the peer
+	// sends nothing on c before it got what flush holds (flush must then
+	// write to c): that fill writes flush from inside a raw read and waits
+	// for c to become readable before reading, which saves the read that
+	// would find nothing. Bytes that arrived earlier would only be seen
+	// at the next deadline: quietWait bounds that wait.
+	quiet bool
+	// quietWait, when > 0, bounds the quiet wait: past it, the read
+	// deadline becomes quietDeadline (zero: none) and fill reads as usual.
+	quietWait     time.Duration
+	quietDeadline time.Time
+	// quietMissed is set when bounded quiet waits ran out with bytes
+	// there quietMissMax times in a row: the peer does send before it got
+	// an answer (it pipelines), wait no more that way. quietMisses counts.
+	quietMissed bool
+	quietMisses uint8
+	// flushFailed is set when fill failed because the flush failed.
+	flushFailed bool
+
+	rc     syscall.RawConn // c's descriptor, got at the first quiet fill
+	rawFn  func(fd uintptr) bool
+	rawErr error
+	rawN   int
+	rawRun uint8 // rawStep's state
 }
+
+// quietMissMax is how many bounded quiet waits in a row may run out with
+// bytes there before a connection stops waiting that way.
+const quietMissMax = 3
+
+// rawStep states.
+const (
+	rawWrite = iota // write flush, then wait
+	rawRead         // read; wait while there is nothing
+	rawRetry        // the write did not complete: leave, go the usual way
+	rawProbe        // read once, without waiting; still rawProbe if nothing came
+)
 
 func (b *rbuf) reset(c net.Conn) {
 	if b.buf == nil {
 		b.buf = make([]byte, bufSize)
+		b.rawFn = b.rawStep
 	}
-	b.c, b.r, b.w, b.err = c, 0, 0, nil
+	b.c, b.r, b.w, b.err, b.rc = c, 0, 0, nil, nil
+	b.quiet, b.quietMissed, b.quietMisses, b.flushFailed = false, false, 0, false
 }
 
 // data returns the unread bytes.
@@ -58,19 +97,27 @@ func (b *rbuf) fill() (int, error) {
 	if b.r == b.w {
 		b.r, b.w = 0, 0
 	}
-	if b.flush != nil && b.flush.Buffered() > 0 {
-		if err := b.flush.Flush(); err != nil {
-			return 0, err
-		}
-	}
-	if b.timeout > 0 {
-		b.c.SetReadDeadline(time.Now().Add(b.timeout))
-	}
 	if b.w == len(b.buf) {
 		b.compact()
 		if b.w == len(b.buf) {
 			return 0, errHeadTooBig
 		}
+	}
+	quiet := b.quiet
+	b.quiet = false
+	if b.flush != nil && b.flush.Buffered() > 0 {
+		if quiet && b.timeout == 0 {
+			if n, err, done := b.quietFill(); done {
+				return n, err
+			}
+		}
+		if err := b.flush.Flush(); err != nil {
+			b.flushFailed = true
+			return 0, err
+		}
+	}
+	if b.timeout > 0 {
+		b.c.SetReadDeadline(time.Now().Add(b.timeout))
 	}
 	n, err := b.c.Read(b.buf[b.w:])
 	b.w += n
@@ -79,6 +126,93 @@ func (b *rbuf) fill() (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// quietFill is fill for a quiet peer: one raw read that writes flush,
+// waits for c, then reads. It reports false when the usual way must
+// finish the job: no descriptor, or a write that did not complete.
+func (b *rbuf) quietFill() (int, error, bool) {
+	if b.rc == nil {
+		sc, ok := b.c.(syscall.Conn)
+		if !ok {
+			return 0, nil, false
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return 0, nil, false
+		}
+		b.rc = rc
+	}
+	b.rawRun, b.rawN, b.rawErr = rawWrite, 0, nil
+	err := b.rc.Read(b.rawFn)
+	if b.rawRun == rawRetry {
+		return 0, nil, false
+	}
+	if err != nil && b.quietWait > 0 && isTimeout(err) {
+		// The bounded wait ran out: the peer is idle, or what it sent
+		// came before the wait began (pipelining, half-close). Look once:
+		// bytes there mean the latter, and end quiet waits on this
+		// connection; none, that the connection is idle (errIdle).
+		b.c.SetReadDeadline(b.quietDeadline)
+		b.rawRun = rawProbe
+		err = b.rc.Read(b.rawFn)
+		if err == nil && b.rawRun == rawProbe {
+			b.quietMisses = 0
+			return 0, errIdle, true
+		}
+		if err == nil {
+			// Bytes came before the wait began, or while this goroutine
+			// waited for a thread once the wait ran out.
+			b.quietMisses++
+			b.quietMissed = b.quietMisses >= quietMissMax
+		}
+	} else if err == nil {
+		b.quietMisses = 0
+	}
+	if err != nil {
+		b.err = err
+		return 0, err, true
+	}
+	n, err := b.rawN, b.rawErr
+	if n > 0 {
+		b.w += n
+		return n, nil, true
+	}
+	if err == nil {
+		err = io.EOF
+	}
+	b.err = err
+	return 0, err, true
+}
+
+// rawStep is quietFill's syscall.RawConn.Read callback.
+func (b *rbuf) rawStep(fd uintptr) bool {
+	if b.rawRun == rawWrite {
+		if !b.flush.flushFD(int(fd)) {
+			b.rawRun = rawRetry
+			return true
+		}
+		b.rawRun = rawRead
+		return false
+	}
+	for {
+		n, err := syscall.Read(int(fd), b.buf[b.w:])
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return b.rawRun == rawProbe
+		}
+		b.rawRun = rawRead
+		if n < 0 {
+			n = 0
+		}
+		b.rawN, b.rawErr = n, nil
+		if err != nil {
+			b.rawErr = os.NewSyscallError("read", err)
+		}
+		return true
+	}
 }
 
 // discard drops n buffered bytes.

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bufio"
 	"crypto/tls"
 	"net"
 	"net/netip"
@@ -48,7 +47,7 @@ type side struct {
 	c   net.Conn
 	in  rbuf
 	dw  deadlineWriter
-	out *bufio.Writer
+	out *wbuf
 }
 
 func (sd *side) reset(c net.Conn) {
@@ -57,7 +56,7 @@ func (sd *side) reset(c net.Conn) {
 	sd.in.flush, sd.in.timeout = nil, 0
 	sd.dw = deadlineWriter{c: c}
 	if sd.out == nil {
-		sd.out = bufio.NewWriterSize(&sd.dw, bufSize)
+		sd.out = newWbuf(&sd.dw)
 	} else {
 		sd.out.Reset(&sd.dw)
 	}
@@ -86,7 +85,10 @@ type session struct {
 	hop     hopScratch
 	scratch []byte
 	nreq    int
-	srv     *srvConn // server connection kept between requests
+	srv     *srvConn      // server connection kept between requests
+	ln      *listener     // the listener that accepted c; nil in tests
+	sem     chan struct{} // its maxconn slots; nil: no limit
+	parked  bool          // c was handed to the parker: not ours any more
 	// Per request, set by exchange.
 	isHead   bool // HEAD request: the response has no body
 	bodyDone bool // the request body was read entirely
@@ -115,6 +117,7 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 	s.reset(c)
 	s.in.flush = s.out
 	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
+	s.ln, s.sem, s.parked = nil, nil, false
 	s.aborted, s.curConn, s.curSeen = false, nil, nil
 	s.src, s.dst = addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
 	s.tls, _ = c.(*tls.Conn)
@@ -132,6 +135,7 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 
 func (e *Engine) putSession(s *session) {
 	s.c, s.in.c, s.dw.c, s.srv = nil, nil, nil, nil
+	s.in.rc, s.ln, s.sem = nil, nil, nil
 	s.out.Reset(&s.dw)
 	s.txn.Reset()
 	s.mu.Lock()

@@ -1,0 +1,221 @@
+package runtime
+
+import (
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// parker holds idle keep-alive client connections without a goroutine,
+// a session or buffers, as HAProxy holds them: in an epoll set of its
+// own, with a timer for the keep-alive timeout. When one becomes readable
+// it is served again by a new goroutine; when its timer fires it is
+// closed, as an idle connection whose timeout ran out is. Safe for
+// concurrent use.
+type parker struct {
+	e    *Engine
+	epfd int
+	wake int // eventfd that stops loop
+
+	mu     sync.Mutex // guards the fields below
+	closed bool
+	conns  map[int]*parked // by descriptor
+}
+
+// parked is an idle client connection and what is needed to serve it
+// again. It holds a maxconn slot (sem) and a count of Engine.wg, given
+// back when the connection ends.
+type parked struct {
+	c       net.Conn
+	fd      int
+	l       *listener
+	sem     chan struct{}
+	feIndex int
+	feName  string
+	nreq    int
+	timer   *time.Timer // the keep-alive timeout; nil: none
+}
+
+func newParker(e *Engine) (*parker, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	wake, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if errno != 0 {
+		syscall.Close(epfd)
+		return nil, errno
+	}
+	p := &parker{e: e, epfd: epfd, wake: int(wake), conns: make(map[int]*parked)}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wake)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake, &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(p.wake)
+		return nil, err
+	}
+	return p, nil
+}
+
+// parker returns the engine's parker, started on first use; nil when the
+// engine is closing or epoll is not available.
+func (e *Engine) parker() *parker {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed || e.parkFailed {
+		return nil
+	}
+	if e.park == nil {
+		p, err := newParker(e)
+		if err != nil {
+			e.parkFailed = true
+			return nil
+		}
+		e.park = p
+		e.wg.Add(1)
+		go p.loop()
+	}
+	return e.park
+}
+
+// park hands the session's connection, idle with nothing buffered either
+// way, to the parker, with the keep-alive deadline (zero: none). It
+// reports false when the connection cannot be parked: the session then
+// goes on waiting itself.
+func (s *session) park(deadline time.Time) bool {
+	if s.ln == nil || s.in.rc == nil || s.in.buffered() > 0 || s.out.Buffered() > 0 {
+		return false
+	}
+	p := s.e.parker()
+	if p == nil {
+		return false
+	}
+	fd := -1
+	if s.in.rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
+		return false
+	}
+	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
+	if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
+		return false
+	}
+	p.conns[fd] = pc
+	if !deadline.IsZero() {
+		pc.timer = time.AfterFunc(time.Until(deadline), func() { p.expire(pc) })
+	}
+	return true
+}
+
+// take removes pc from the set; it reports false when someone else
+// (resume, expire, close) took it first.
+func (p *parker) take(pc *parked) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conns[pc.fd] != pc {
+		return false
+	}
+	delete(p.conns, pc.fd)
+	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
+	return true
+}
+
+// expire closes pc when its keep-alive timeout ran out.
+func (p *parker) expire(pc *parked) {
+	if p.take(pc) {
+		p.end(pc)
+	}
+}
+
+// end closes pc and gives back its slot and its count of Engine.wg.
+func (p *parker) end(pc *parked) {
+	pc.c.Close()
+	if pc.sem != nil {
+		<-pc.sem
+	}
+	p.e.wg.Done()
+}
+
+// loop resumes the connections that become readable, until close.
+func (p *parker) loop() {
+	defer p.e.wg.Done()
+	var events [128]syscall.EpollEvent
+	for {
+		n, err := syscall.EpollWait(p.epfd, events[:], -1)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			p.e.log.Printf("idle connections: epoll: %v", err)
+			p.close()
+			syscall.Close(p.epfd)
+			syscall.Close(p.wake)
+			return
+		}
+		for i := range n {
+			fd := int(events[i].Fd)
+			if fd == p.wake {
+				p.mu.Lock()
+				closed := p.closed
+				p.mu.Unlock()
+				if closed {
+					syscall.Close(p.epfd)
+					syscall.Close(p.wake)
+					return
+				}
+				continue
+			}
+			p.mu.Lock()
+			pc := p.conns[fd]
+			p.mu.Unlock()
+			if pc == nil || !p.take(pc) {
+				continue
+			}
+			if pc.timer != nil {
+				pc.timer.Stop()
+			}
+			go p.resume(pc)
+		}
+	}
+}
+
+// resume serves pc again on a new session.
+func (p *parker) resume(pc *parked) {
+	e := p.e
+	s := e.newSession(pc.c, pc.feIndex, pc.feName)
+	s.nreq, s.ln, s.sem = pc.nreq, pc.l, pc.sem
+	if !e.track(s) {
+		e.putSession(s)
+		p.end(pc)
+		return
+	}
+	pc.l.run(s, pc.sem)
+}
+
+// close ends every parked connection and stops loop.
+func (p *parker) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	conns := p.conns
+	p.conns = nil
+	for fd := range conns {
+		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+	}
+	p.mu.Unlock()
+	one := [8]byte{1}
+	syscall.Write(p.wake, one[:])
+	for _, pc := range conns {
+		if pc.timer != nil {
+			pc.timer.Stop()
+		}
+		p.end(pc)
+	}
+}
