@@ -87,6 +87,26 @@ func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 	if srv.DownInter == 0 {
 		srv.DownInter = srv.Inter
 	}
+	srv.ProxyProtocol, srv.CheckTLS = d.proxyProto, d.checkSSL
+	if d.ssl {
+		if d.caFile != "" {
+			d.caFile = c.basePath(st.Pos, c.paths.caBase, d.caFile)
+		}
+		if d.crt != "" {
+			d.crt = c.basePath(st.Pos, c.paths.crtBase, d.crt)
+		}
+		cfg, warns, err := c.serverTLSConfig(&d)
+		if err != nil {
+			c.errorf(st.Pos, "server '%s/%s': %v", p.name, name, err)
+			return
+		}
+		for _, w := range warns {
+			c.warnf(st.Pos, "server '%s/%s': %s", p.name, name, w)
+		}
+		srv.TLS = cfg
+		// Checks go over TLS too unless they have their own address.
+		srv.CheckTLS = srv.CheckTLS || (d.addr == "" && d.port == 0)
+	}
 	if srv.Check && sa.portFromClient && d.port == 0 {
 		// As haproxy: a check cannot use the client's port.
 		c.errorf(st.Pos, "server '%s' has no port: its health check needs 'port'", name)
@@ -202,7 +222,14 @@ func (c *compiler) serverOptions(d *serverDefaults, opts []*Word, kw string) boo
 			set(d)
 			continue
 		}
+		if set, found := serverTLSFlags[name]; found {
+			set(d)
+			continue
+		}
 		setv, hasValue := serverValues[name]
+		if tv, found := serverTLSValues[name]; found {
+			setv, hasValue = tv, true
+		}
 		if hasValue || serverTuning[name] {
 			if i+1 >= len(opts) {
 				c.errorf(opts[i].Pos, "'%s' option '%s' expects a value", kw, name)

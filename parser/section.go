@@ -43,6 +43,15 @@ type serverDefaults struct {
 	disabled  bool
 	port      int
 	addr      string
+	// TLS towards the server.
+	ssl        bool
+	verify     string // "none" or "required" (haproxy's default)
+	caFile     string
+	sni        string
+	alpn       []string
+	crt        string
+	checkSSL   bool
+	proxyProto int
 }
 
 // newSettings returns HAProxy's built-in defaults: mode tcp, 3 retries,

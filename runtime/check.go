@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -231,6 +232,9 @@ func (p *probe) dial(addr string) error {
 	if err != nil {
 		return err
 	}
+	if conn, err = checkConnPrepare(conn, p.c.s.cfg, dl); err != nil {
+		return err
+	}
 	p.conn = conn
 	p.buf, p.eof = p.buf[:0], false
 	if be.Timeouts.Check > 0 {
@@ -424,4 +428,32 @@ func checkInfo(err error) string {
 		return "Connection closed"
 	}
 	return err.Error()
+}
+
+// checkConnPrepare does for a check connection what the server's own
+// connections get: the PROXY line when the check goes to the server's
+// address (as haproxy), and TLS with check-ssl or inherited from ssl.
+func checkConnPrepare(conn net.Conn, srv *rules.Server, dl time.Time) (net.Conn, error) {
+	if srv.ProxyProtocol == 0 && !srv.CheckTLS {
+		return conn, nil
+	}
+	conn.SetDeadline(dl)
+	var err error
+	if srv.ProxyProtocol != 0 && srv.CheckAddr == "" {
+		err = writeProxyHeader(conn, srv.ProxyProtocol, addrPort(conn.LocalAddr()), addrPort(conn.RemoteAddr()))
+	}
+	if err == nil && srv.CheckTLS {
+		cfg := srv.TLS
+		if cfg == nil {
+			cfg = &tls.Config{InsecureSkipVerify: true}
+		}
+		tc := tls.Client(conn, cfg)
+		err = tc.Handshake()
+		conn = tc
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }

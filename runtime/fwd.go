@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"crypto/tls"
 	"net"
 	"strings"
 	"time"
@@ -111,7 +112,9 @@ func (s *session) dialRetries(bs *backendState, srv *serverState) *srvConn {
 		network, addr := srv.cfg.DialAddr(s.dst)
 		c, err := d.Dial(network, addr)
 		if err == nil {
-			return s.e.newSrvConn(c, srv)
+			if c, err = s.prepareSrvConn(c, srv.cfg, be.Timeouts.Connect); err == nil {
+				return s.e.newSrvConn(c, srv)
+			}
 		}
 		if try >= be.Retries {
 			return nil
@@ -254,4 +257,31 @@ func appendHex(b []byte, n int64) []byte {
 		n >>= 4
 	}
 	return append(b, tmp[i:]...)
+}
+
+// prepareSrvConn sends the PROXY header and runs the TLS handshake on a
+// new server connection, within the connect timeout; a failure counts as
+// a failed connection attempt.
+func (s *session) prepareSrvConn(c net.Conn, srv *rules.Server, timeout time.Duration) (net.Conn, error) {
+	if srv.ProxyProtocol == 0 && srv.TLS == nil {
+		return c, nil
+	}
+	if timeout > 0 {
+		c.SetDeadline(time.Now().Add(timeout))
+	}
+	var err error
+	if srv.ProxyProtocol != 0 {
+		err = writeProxyHeader(c, srv.ProxyProtocol, s.src, s.dst)
+	}
+	if err == nil && srv.TLS != nil {
+		tc := tls.Client(c, srv.TLS)
+		err = tc.Handshake()
+		c = tc
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.SetDeadline(time.Time{})
+	return c, nil
 }

@@ -203,6 +203,14 @@ type Server struct {
 	// on the port the client connected to, as in haproxy.
 	PortFromClient bool
 
+	// TLS, when set, encrypts connections to the server ("ssl"); the
+	// checks use it too when CheckTLS is set.
+	TLS      *tls.Config
+	CheckTLS bool
+	// ProxyProtocol is the PROXY protocol version sent first on each
+	// connection ("send-proxy": 1, "send-proxy-v2": 2), 0 for none.
+	ProxyProtocol int
+
 	Weight   int // 1..256, default 1
 	Backup   bool
 	Disabled bool
