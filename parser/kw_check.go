@@ -23,7 +23,7 @@ var checkOptions = map[string]func(c *compiler, p *proxy, g *Generic, args []str
 
 func init() {
 	register(checkKeywords)
-	keywordNotes["http-check"] = "send [meth, uri, ver, hdr, body, comment]; expect [!] status, rstatus, string, rstring [comment]; comment"
+	keywordNotes["http-check"] = "send [meth, uri, ver, hdr, body, comment]; expect [!] status, rstatus, string, rstring [comment]; disable-on-404; comment"
 	keywordNotes["tcp-check"] = "connect [port, addr, comment]; send, send-binary; expect [!] string, rstring, binary [comment]; comment"
 }
 
@@ -39,6 +39,7 @@ type checkSettings struct {
 	hdrs           [][2]string
 	body           string
 	sent           bool // an "http-check send" was seen
+	disable404     bool // "http-check disable-on-404"
 	expect         []*rules.CheckExpect
 	httpOwner      *proxy
 	steps          []rules.CheckStep
@@ -141,7 +142,13 @@ func kwHTTPCheck(c *compiler, p *proxy, g *Generic, args []string) {
 		if e := c.checkExpect(g, args, true); e != nil {
 			cs.expect = append(cs.expect, e)
 		}
-	case "connect", "send-state", "disable-on-404", "set-var", "unset-var":
+	case "disable-on-404":
+		if len(args) != 1 {
+			c.errorf(g.Args[1].Pos, "'http-check disable-on-404' takes no argument")
+			return
+		}
+		cs.disable404 = true
+	case "connect", "send-state", "set-var", "unset-var":
 		c.errorf(g.Args[0].Pos, "'http-check %s' is not supported", args[0])
 	default:
 		c.errorf(g.Args[0].Pos, "'http-check' expects 'comment', 'connect', 'disable-on-404', 'expect', 'send', 'send-state', 'set-var' or 'unset-var', got '%s'", args[0])
@@ -391,7 +398,7 @@ func (c *compiler) freezeCheck(p *proxy) *rules.HealthCheck {
 	}
 	switch cs.kind {
 	case rules.CheckHTTP:
-		hc := &rules.HealthCheck{Kind: rules.CheckHTTP, Expect: cs.expect, Request: httpCheckRequest(cs)}
+		hc := &rules.HealthCheck{Kind: rules.CheckHTTP, Expect: cs.expect, Request: httpCheckRequest(cs), DisableOn404: cs.disable404}
 		for _, e := range cs.expect {
 			if e.Kind == rules.ExpectString || e.Kind == rules.ExpectRString {
 				hc.NeedBody = true

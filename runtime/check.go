@@ -36,6 +36,7 @@ const (
 	chkL7Tout
 	chkL7Rsp
 	chkL7OKD
+	chkL7OKC // 404 with disable-on-404: passed, but the server drains
 	chkL7Sts
 )
 
@@ -47,13 +48,14 @@ var checkStatusText = [...]string{
 	chkL7Tout:  "Layer7 timeout",
 	chkL7Rsp:   "Layer7 invalid response",
 	chkL7OKD:   "Layer7 check passed",
+	chkL7OKC:   "Layer7 check conditionally passed",
 	chkL7Sts:   "Layer7 wrong status",
 }
 
 func (st checkStatus) String() string { return checkStatusText[st] }
 
 // passed reports whether the status counts as a successful check.
-func (st checkStatus) passed() bool { return st == chkL4OK || st == chkL7OKD }
+func (st checkStatus) passed() bool { return st == chkL4OK || st == chkL7OKD || st == chkL7OKC }
 
 // checkResult is the outcome of one check.
 type checkResult struct {
@@ -304,6 +306,13 @@ func connError(err error, where string) checkResult {
 func (c *checker) result(r checkResult) {
 	s := c.s
 	max := c.rise + c.fall - 1
+	if r.status == chkL7OKC && !s.up.Load() {
+		// A stopped server stays stopped even if it replies 404.
+		r.status = chkL7Sts
+	}
+	if r.status.passed() {
+		s.drain.Store(r.status == chkL7OKC)
+	}
 	if !r.status.passed() {
 		if s.health > 0 {
 			s.health--

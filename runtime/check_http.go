@@ -47,6 +47,10 @@ func (p *probe) httpCheck(hc *rules.HealthCheck) checkResult {
 			}
 		}
 	}
+	if hc.DisableOn404 && code == 404 {
+		// Takes precedence over the expect rules, as in haproxy.
+		return checkResult{status: chkL7OKC, code: code, info: reason}
+	}
 	return evalHTTPExpect(hc.Expect, code, reason, body)
 }
 

@@ -15,6 +15,8 @@ type serverState struct {
 	be  *backendState
 	up  atomic.Bool  // HAProxy's "running": health >= rise
 	cur atomic.Int64 // connections currently served
+	// drain: up, but out of load balancing (disable-on-404, "NOLB").
+	drain atomic.Bool
 	// health is HAProxy's check counter, 0..rise+fall-1; the server is up
 	// while it is >= rise. Owned by the check loop.
 	health int
@@ -23,7 +25,9 @@ type serverState struct {
 
 // usable reports whether the server may take new traffic: not disabled,
 // up, and with a weight (HAProxy sends nothing to "weight 0").
-func (s *serverState) usable() bool { return !s.cfg.Disabled && s.cfg.Weight != 0 && s.up.Load() }
+func (s *serverState) usable() bool {
+	return !s.cfg.Disabled && s.cfg.Weight != 0 && s.up.Load() && !s.drain.Load()
+}
 
 // full reports whether the server reached its maxconn.
 func (s *serverState) full() bool {

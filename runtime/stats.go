@@ -105,6 +105,8 @@ func appendBackendRows(rows []statsRow, gen *generation, be *rules.Backend) []st
 		switch {
 		case ss.cfg.Disabled:
 			status = "MAINT"
+		case ss.cfg.Check && ss.up.Load() && ss.drain.Load():
+			status, check = "NOLB", "L7OKC"
 		case ss.cfg.Check && ss.up.Load():
 			status, check = "UP", "L4OK"
 		case ss.cfg.Check:

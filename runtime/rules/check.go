@@ -33,6 +33,9 @@ type HealthCheck struct {
 	// Expect are the "http-check expect" rules, all of which must hold;
 	// none means HAProxy's default: a 2xx or 3xx status (CheckHTTP only).
 	Expect []*CheckExpect
+	// DisableOn404: a running server that answers 404 stops taking new
+	// traffic but stays up ("http-check disable-on-404", NOLB).
+	DisableOn404 bool
 	// Steps are the "tcp-check" rules in order (CheckTCPRules only);
 	// none means a connect check.
 	Steps []CheckStep
