@@ -65,4 +65,32 @@ func optPgsqlCheck(c *compiler, p *proxy, g *Generic, args []string) {
 func init() {
 	checkOptions["ssl-hello-chk"] = optSSLHelloChk
 	checkOptions["pgsql-check"] = optPgsqlCheck
+	checkOptions["mysql-check"] = optMysqlCheck
+}
+
+// optMysqlCheck is "option mysql-check [user NAME]": the server's greeting
+// must be protocol 10; with a user, gohap logs in with an empty password
+// and quits, with the packets captured from haproxy 2.6, and expects OK.
+func optMysqlCheck(c *compiler, p *proxy, g *Generic, args []string) {
+	greeting := expectRegex(`(?s)^...\x00\x0a`, false)
+	if len(args) == 0 {
+		presetCheck(c, p, g, "mysql-check", []rules.CheckStep{greeting})
+		return
+	}
+	if len(args) != 2 || args[0] != "user" {
+		c.errorf(g.Pos, "'option mysql-check' expects nothing or 'user NAME' ('post-41' is not supported)")
+		return
+	}
+	user := args[1]
+	n := 34 + len(user)
+	auth := []byte{byte(n), byte(n >> 8), byte(n >> 16), 1, 0x00, 0x82, 0, 0, 0x00, 0x80, 0x00, 0x01, 0x21}
+	auth = append(auth, make([]byte, 23)...)
+	auth = append(auth, user...)
+	auth = append(auth, 0, 0)
+	auth = append(auth, 1, 0, 0, 0, 1) // COM_QUIT
+	presetCheck(c, p, g, "mysql-check", []rules.CheckStep{
+		greeting,
+		{Action: rules.StepSend, Data: auth},
+		expectRegex(`(?s)^...\x02\x00`, false),
+	})
 }

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -132,5 +133,23 @@ backend c
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", src, err, want)
 		}
+	}
+}
+
+// TestMysqlCheckPacket compares the login gohap sends with the bytes
+// captured from haproxy 2.6 for "option mysql-check user root".
+func TestMysqlCheckPacket(t *testing.T) {
+	p, err := ParseFile("t.cfg", "backend b\n    option mysql-check user root\n    server s 127.0.0.1:3306 check\n", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compile([]*Parsed{p}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := res.Graph.Backends[0].Check.Steps
+	const captured = "260000010082000000800001210000000000000000000000000000000000000000000000726f6f7400000100000001"
+	if len(steps) != 3 || hex.EncodeToString(steps[1].Data) != captured {
+		t.Fatalf("steps %d, login %x\nwant %s", len(steps), steps[1].Data, captured)
 	}
 }

@@ -94,3 +94,51 @@ backend pg
 		waitUp(t, e, s.b, s.i, true)
 	}
 }
+
+// mysqlServer greets like a MySQL 5.7 server, reads the login and
+// answers reply.
+func mysqlServer(t *testing.T, reply []byte) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	payload := append([]byte("\x0a5.7.40\x00\x07\x00\x00\x00abcdefgh\x00\xff\xf7\x21\x02\x00\xff\x81\x15"), make([]byte, 10)...)
+	payload = append(payload, "ijklmnopqrst\x00mysql_native_password\x00"...)
+	greeting := append([]byte{byte(len(payload)), 0, 0, 0}, payload...)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(2 * time.Second))
+				c.Write(greeting)
+				buf := make([]byte, 512)
+				c.Read(buf)
+				c.Write(reply)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestMysqlCheck(t *testing.T) {
+	ok := mysqlServer(t, []byte("\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00"))
+	denied := mysqlServer(t, []byte("\x17\x00\x00\x02\xff\x15\x04#28000Access denied"))
+	e := startConfig(t, fmt.Sprintf(`
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout check 1s
+backend db
+    option mysql-check user root
+    server ok %s check inter 100ms fall 1 rise 1
+    server denied %s check inter 100ms fall 1 rise 1
+`, ok, denied))
+	waitUp(t, e, 0, 1, false)
+	time.Sleep(300 * time.Millisecond)
+	waitUp(t, e, 0, 0, true)
+}
