@@ -11,27 +11,11 @@ import (
 // replyServer answers each connection by reading what the check sends and
 // writing reply, then closing.
 func replyServer(t *testing.T, reply []byte) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(2 * time.Second))
-				buf := make([]byte, 512)
-				c.Read(buf)
-				c.Write(reply)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return serveConns(t, func(c net.Conn) {
+		buf := make([]byte, 512)
+		c.Read(buf)
+		c.Write(reply)
+	})
 }
 
 // waitUp waits until server i of backend b has state up.
@@ -47,17 +31,7 @@ func waitUp(t *testing.T, e *Engine, b, i int, up bool) {
 }
 
 func TestPresetChecks(t *testing.T) {
-	dir := t.TempDir()
-	certPath, _ := writeCert(t, dir, "check.example")
-	cert, err := tls.LoadX509KeyPair(certPath, certPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsLn, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tlsLn.Close()
+	tlsLn, _ := tlsListener(t, "check.example")
 	go func() {
 		for {
 			c, err := tlsLn.Accept()
@@ -98,31 +72,15 @@ backend pg
 // mysqlServer greets like a MySQL 5.7 server, reads the login and
 // answers reply.
 func mysqlServer(t *testing.T, reply []byte) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	payload := append([]byte("\x0a5.7.40\x00\x07\x00\x00\x00abcdefgh\x00\xff\xf7\x21\x02\x00\xff\x81\x15"), make([]byte, 10)...)
 	payload = append(payload, "ijklmnopqrst\x00mysql_native_password\x00"...)
 	greeting := append([]byte{byte(len(payload)), 0, 0, 0}, payload...)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(2 * time.Second))
-				c.Write(greeting)
-				buf := make([]byte, 512)
-				c.Read(buf)
-				c.Write(reply)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return serveConns(t, func(c net.Conn) {
+		c.Write(greeting)
+		buf := make([]byte, 512)
+		c.Read(buf)
+		c.Write(reply)
+	})
 }
 
 func TestMysqlCheck(t *testing.T) {

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"bufio"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -13,16 +12,7 @@ import (
 )
 
 func TestServerTLS(t *testing.T) {
-	dir := t.TempDir()
-	certPath, _ := writeCert(t, dir, "backend.example")
-	cert, err := tls.LoadX509KeyPair(certPath, certPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln, certPath := tlsListener(t, "backend.example")
 	serveOn(t, ln, "over tls")
 	e := startConfig(t, fmt.Sprintf(`
 defaults
@@ -52,7 +42,7 @@ backend wrongname
 			t.Errorf("%s: %d %q, want %d", path, resp.StatusCode, body, want)
 		}
 	}
-	_, err = compileString("backend b\n    server s 127.0.0.1:443 ssl\n")
+	_, err := compileString("backend b\n    server s 127.0.0.1:443 ssl\n")
 	if err == nil || !strings.Contains(err.Error(), "no CA file specified") {
 		t.Errorf("ssl without ca-file or verify none: %v", err)
 	}

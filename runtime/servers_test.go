@@ -1,0 +1,49 @@
+package runtime
+
+import (
+	"crypto/tls"
+	"net"
+	"testing"
+	"time"
+)
+
+// serveConns accepts connections on a new loopback listener until the
+// test ends and runs handle on each, with a 2 s deadline, in its own
+// goroutine. It returns the listener's address.
+func serveConns(t *testing.T, handle func(c net.Conn)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(2 * time.Second))
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// tlsListener listens on loopback with a new self-signed certificate for
+// name, and returns the listener and the certificate's PEM path.
+func tlsListener(t *testing.T, name string) (net.Listener, string) {
+	certPath, _ := writeCert(t, t.TempDir(), name)
+	cert, err := tls.LoadX509KeyPair(certPath, certPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln, certPath
+}
