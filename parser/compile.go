@@ -109,6 +109,9 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 	var diags []Diag
 	for _, f := range files {
 		diags = append(diags, f.Diags...)
+		if f.Truncated != nil {
+			c.errs = append(c.errs, f.Truncated)
+		}
 		c.declare(f.File)
 	}
 	for _, f := range files {

@@ -182,3 +182,21 @@ func TestBindAddresses(t *testing.T) {
 		t.Errorf("binds:\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestCRLFAndTabs reads a file with CRLF line ends and tabs, as haproxy
+// does.
+func TestCRLFAndTabs(t *testing.T) {
+	src := "global\r\n\tmaxconn 100\r\n\r\ndefaults\r\n\tmode http\r\nfrontend f\r\n\tbind\t127.0.0.1:8090\r\n\tacl is_a\tpath_beg\t/a\r\n\thttp-request deny if is_a\r\n"
+	p, err := ParseFile("t.cfg", src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compile([]*Parsed{p}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := res.Graph.Frontends[0]
+	if len(fe.Binds) != 1 || fe.Binds[0].Addr != "127.0.0.1:8090" || len(fe.HTTPRequest) != 1 || res.Graph.Global.MaxConn != 100 {
+		t.Fatalf("binds %+v, rules %d, maxconn %d", fe.Binds, len(fe.HTTPRequest), res.Graph.Global.MaxConn)
+	}
+}

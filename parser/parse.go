@@ -3,6 +3,7 @@ package parser
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -19,6 +20,21 @@ var grammar = participle.MustBuild[File](
 type Parsed struct {
 	File  *File
 	Diags []Diag
+	// Truncated is set when the file does not end with a newline:
+	// haproxy 2.6 refuses such a file, and Compile reports it with the
+	// other errors.
+	Truncated *Error
+}
+
+// truncation returns the error for a file that does not end with a
+// newline, or nil.
+func truncation(filename, src string) *Error {
+	if src == "" || strings.HasSuffix(src, "\n") {
+		return nil
+	}
+	i := strings.LastIndexByte(src, '\n')
+	pos := lexer.Position{Filename: filename, Offset: len(src), Line: strings.Count(src, "\n") + 1, Column: len(src) - i}
+	return &Error{Pos: pos, Msg: "missing LF on last line, file might have been truncated"}
 }
 
 // ParseFile reads src (the text of file filename) into an AST.
@@ -35,7 +51,7 @@ func ParseFile(filename, src string, opt Options) (*Parsed, error) {
 	if err != nil {
 		return nil, syntaxError(filename, err, toks)
 	}
-	return &Parsed{File: f, Diags: diags}, nil
+	return &Parsed{File: f, Diags: diags, Truncated: truncation(filename, src)}, nil
 }
 
 // syntaxError turns participle's error into ours, with a message an

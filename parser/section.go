@@ -3,6 +3,7 @@ package parser
 import (
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/participle/v2/lexer"
@@ -207,12 +208,10 @@ func (c *compiler) proxySection(s *Section) {
 		}
 	}
 	if len(rest) > 0 {
-		if s.Kind == "listen" {
-			// Old "listen NAME ADDR" form.
-			c.bindAddrs(p, s.Args[len(s.Args)-len(rest)], rest[0])
-			rest = rest[1:]
-		}
-		if len(rest) > 0 {
+		if s.Kind == "listen" && strings.Contains(rest[0], ":") {
+			// The old "listen NAME ADDR" form: haproxy 2.6 refuses it.
+			c.errorf(s.Args[len(s.Args)-len(rest)].Pos, "please use the 'bind' keyword for listening addresses")
+		} else {
 			c.errorf(s.Args[len(s.Args)-len(rest)].Pos, "unexpected '%s' after %s name", rest[0], s.Kind)
 		}
 	}
