@@ -151,9 +151,9 @@ func freePort(t *testing.T) string {
 }
 
 // startGohap runs the binary on cfg and waits until addr accepts.
-func startGohap(t *testing.T, cfg, addr string, env []string) *exec.Cmd {
+func startGohap(t *testing.T, cfg, addr string, env []string, args ...string) *exec.Cmd {
 	bin := buildGohap(t)
-	cmd := exec.Command(bin, "-d", "-f", cfg)
+	cmd := exec.Command(bin, append([]string{"-d", "-f", cfg}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
@@ -291,7 +291,11 @@ func TestDemoConfig(t *testing.T) {
 	cfgPath := filepath.Join(dir, "demo.cfg")
 	os.WriteFile(cfgPath, bytes.ReplaceAll(src, []byte("127.0.0.1:8080"), []byte(fe)), 0o644)
 	vars := "GOHAP_VARS=" + filepath.Join(dir, "vars")
-	startGohap(t, cfgPath, fe, []string{vars})
+	pidfile := filepath.Join(dir, "gohap.pid")
+	cmd := startGohap(t, cfgPath, fe, []string{vars}, "-p", pidfile)
+	if b, err := os.ReadFile(pidfile); err != nil || strings.TrimSpace(string(b)) != fmt.Sprint(cmd.Process.Pid) {
+		t.Errorf("pid file: %q, %v; want %d", b, err, cmd.Process.Pid)
+	}
 	get := func(path string) (int, string) {
 		c, err := net.Dial("tcp", fe)
 		if err != nil {
@@ -309,9 +313,9 @@ func TestDemoConfig(t *testing.T) {
 	if code, body := get("/"); code != 200 || !strings.Contains(body, "Welcome to the demo site") {
 		t.Fatalf("/: %d %q", code, body)
 	}
-	cmd := exec.Command(gohapBin, "-S", "maintenance_mode=true")
-	cmd.Env = append(os.Environ(), vars)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	set := exec.Command(gohapBin, "-S", "maintenance_mode=true")
+	set.Env = append(os.Environ(), vars)
+	if out, err := set.CombinedOutput(); err != nil {
 		t.Fatalf("-S: %v %s", err, out)
 	}
 	if code, body := get("/"); code != 503 || !strings.Contains(body, "Down for maintenance") {
