@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // bufSize is the size of every connection's read buffer: HAProxy's
@@ -196,7 +197,7 @@ func (b *rbuf) rawStep(fd uintptr) bool {
 		return false
 	}
 	for {
-		n, err := syscall.Read(int(fd), b.buf[b.w:])
+		n, err := sysRead(int(fd), b.buf[b.w:])
 		switch err {
 		case syscall.EINTR:
 			continue
@@ -208,11 +209,27 @@ func (b *rbuf) rawStep(fd uintptr) bool {
 			n = 0
 		}
 		b.rawN, b.rawErr = n, nil
-		if err != nil {
+		if err != 0 {
 			b.rawErr = os.NewSyscallError("read", err)
 		}
 		return true
 	}
+}
+
+// sysRead and sysWrite are read(2) and write(2) on a non-blocking
+// descriptor without the scheduler's system call bookkeeping. They never
+// block, so the goroutine keeps its P: with syscall.Read and Write, a call
+// that the kernel makes long (loopback delivery, the peer's wake-up, this
+// thread's preemption) lets sysmon hand the P to another thread, which
+// costs a thread wake-up and sleep, and keeps sysmon polling every 20 µs.
+func sysRead(fd int, p []byte) (int, syscall.Errno) {
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return int(r), e
+}
+
+func sysWrite(fd int, p []byte) (int, syscall.Errno) {
+	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return int(r), e
 }
 
 // discard drops n buffered bytes.

@@ -113,11 +113,11 @@ func (b *wbuf) flushFD(fd int) bool {
 		return false
 	}
 	for b.n > 0 {
-		n, err := syscall.Write(fd, b.buf[:b.n])
+		n, err := sysWrite(fd, b.buf[:b.n])
 		if err == syscall.EINTR {
 			continue
 		}
-		if err != nil || n <= 0 {
+		if err != 0 || n <= 0 {
 			return false
 		}
 		copy(b.buf, b.buf[n:b.n])
