@@ -87,7 +87,7 @@ func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 	if srv.DownInter == 0 {
 		srv.DownInter = srv.Inter
 	}
-	srv.ProxyProtocol, srv.CheckTLS = d.proxyProto, d.checkSSL
+	srv.ProxyProtocol, srv.CheckTLS, srv.ShutdownOnDown = d.proxyProto, d.checkSSL, d.shutdownOnDown
 	if d.ssl {
 		if d.caFile != "" {
 			d.caFile = c.basePath(st.Pos, c.paths.caBase, d.caFile)

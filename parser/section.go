@@ -53,6 +53,8 @@ type serverDefaults struct {
 	crt        string
 	checkSSL   bool
 	proxyProto int
+	// shutdownOnDown is "on-marked-down shutdown-sessions".
+	shutdownOnDown bool
 }
 
 // newSettings returns HAProxy's built-in defaults: mode tcp, 3 retries,

@@ -19,8 +19,15 @@ var serverTLSValues = map[string]func(d *serverDefaults, v string) error{
 		return nil
 	},
 	"ca-file": func(d *serverDefaults, v string) error { d.caFile = v; return nil },
-	"crt":     func(d *serverDefaults, v string) error { d.crt = v; return nil },
-	"alpn":    func(d *serverDefaults, v string) error { d.alpn = strings.Split(v, ","); return nil },
+	"on-marked-down": func(d *serverDefaults, v string) error {
+		if v != "shutdown-sessions" {
+			return fmt.Errorf("only 'shutdown-sessions' is supported, got '%s'", v)
+		}
+		d.shutdownOnDown = true
+		return nil
+	},
+	"crt":  func(d *serverDefaults, v string) error { d.crt = v; return nil },
+	"alpn": func(d *serverDefaults, v string) error { d.alpn = strings.Split(v, ","); return nil },
 	"sni": func(d *serverDefaults, v string) error {
 		// A sample expression in haproxy; gohap takes a fixed name.
 		name, ok := strings.CutPrefix(v, "str(")

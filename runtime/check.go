@@ -323,6 +323,9 @@ func (c *checker) result(r checkResult) {
 		if s.health == 0 && s.up.Load() {
 			s.up.Store(false)
 			c.logDown(r)
+			if s.cfg.ShutdownOnDown {
+				s.shutdownSessions()
+			}
 		}
 		return
 	}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -17,6 +18,10 @@ type serverState struct {
 	cur atomic.Int64 // connections currently served
 	// drain: up, but out of load balancing (disable-on-404, "NOLB").
 	drain atomic.Bool
+	// active are the server's open connections, tracked only for
+	// on-marked-down shutdown-sessions. Guarded by activeMu.
+	activeMu sync.Mutex
+	active   map[*srvConn]net.Conn
 	// health is HAProxy's check counter, 0..rise+fall-1; the server is up
 	// while it is >= rise. Owned by the check loop.
 	health int
@@ -163,6 +168,33 @@ func (p *idlePool) put(sc *srvConn) bool {
 }
 
 // closeAll closes the idle connections and refuses new ones.
+// track records an open connection of a server whose sessions are shut
+// down when it goes down.
+func (s *serverState) track(sc *srvConn, c net.Conn) {
+	s.activeMu.Lock()
+	if s.active == nil {
+		s.active = map[*srvConn]net.Conn{}
+	}
+	s.active[sc] = c
+	s.activeMu.Unlock()
+}
+
+func (s *serverState) untrack(sc *srvConn) {
+	s.activeMu.Lock()
+	delete(s.active, sc)
+	s.activeMu.Unlock()
+}
+
+// shutdownSessions closes every connection to the server, busy or idle:
+// the sessions using them end, as with haproxy's shutdown-sessions.
+func (s *serverState) shutdownSessions() {
+	s.activeMu.Lock()
+	for _, c := range s.active {
+		c.Close()
+	}
+	s.activeMu.Unlock()
+}
+
 func (p *idlePool) closeAll() {
 	p.mu.Lock()
 	conns := p.conns

@@ -185,11 +185,17 @@ func (e *Engine) newSrvConn(c net.Conn, st *serverState) *srvConn {
 	}
 	sc.reset(c)
 	sc.s, sc.reused = st, false
+	if st.cfg.ShutdownOnDown {
+		st.track(sc, c)
+	}
 	return sc
 }
 
 // closeSrv closes sc and recycles its buffers.
 func (e *Engine) closeSrv(sc *srvConn) {
+	if sc.s != nil && sc.s.cfg.ShutdownOnDown {
+		sc.s.untrack(sc)
+	}
 	sc.c.Close()
 	sc.c, sc.in.c, sc.dw.c, sc.s = nil, nil, nil, nil
 	sc.out.Reset(&sc.dw)

@@ -207,6 +207,9 @@ type Server struct {
 	// checks use it too when CheckTLS is set.
 	TLS      *tls.Config
 	CheckTLS bool
+	// ShutdownOnDown closes the server's connections when it is marked
+	// down ("on-marked-down shutdown-sessions").
+	ShutdownOnDown bool
 	// ProxyProtocol is the PROXY protocol version sent first on each
 	// connection ("send-proxy": 1, "send-proxy-v2": 2), 0 for none.
 	ProxyProtocol int

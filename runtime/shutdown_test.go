@@ -1,0 +1,82 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// echoListener echoes every connection until the test ends; closing the
+// listener keeps the connections already open.
+func echoListener(t *testing.T) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// TestShutdownSessionsOnDown opens a TCP tunnel to each of two servers,
+// then makes their checks fail: the tunnel to the server with
+// "on-marked-down shutdown-sessions" is closed, the other one lives on.
+func TestShutdownSessionsOnDown(t *testing.T) {
+	kill, keep := echoListener(t), echoListener(t)
+	e := startConfig(t, fmt.Sprintf(`
+defaults
+    mode tcp
+    timeout client 10s
+    timeout server 10s
+    timeout connect 1s
+frontend kill
+    bind 127.0.0.1:0
+    default_backend kill
+frontend keep
+    bind 127.0.0.1:0
+    default_backend keep
+backend kill
+    server s %s check inter 50ms fall 1 on-marked-down shutdown-sessions
+backend keep
+    server s %s check inter 50ms fall 1
+`, kill.Addr(), keep.Addr()))
+	tunnel := func(fe string) net.Conn {
+		c, err := net.Dial("tcp", e.Addrs(fe)[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.Write([]byte("ping"))
+		buf := make([]byte, 4)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+			t.Fatalf("%s: echo %q %v", fe, buf, err)
+		}
+		return c
+	}
+	ck, cp := tunnel("kill"), tunnel("keep")
+	kill.Close()
+	keep.Close()
+	waitUp(t, e, 0, 0, false)
+	waitUp(t, e, 1, 0, false)
+	ck.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := ck.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("shutdown-sessions: tunnel still open after the server went down (%d, %v)", n, err)
+	}
+	cp.Write([]byte("pong"))
+	buf := make([]byte, 4)
+	cp.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.ReadFull(cp, buf); err != nil || string(buf) != "pong" {
+		t.Errorf("without the option the tunnel must live on: %q %v", buf, err)
+	}
+}
