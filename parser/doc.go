@@ -101,6 +101,7 @@ var keywordNotes = map[string]string{
 	"default_backend": "",
 	"server-template": "PREFIX NUM|LOW-HIGH ADDR OPTIONS: numbered servers with the written address (no DNS discovery: warning for names)",
 	"default-path":    "current, config, parent, origin PATH",
+	"cookie":          "NAME insert [indirect] [nocache] [httponly] [secure] [domain D] [attr A]; servers: cookie VALUE",
 	"crt-base":        "base directory of relative crt paths",
 	"ca-base":         "base directory of relative ca-file paths",
 }

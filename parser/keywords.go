@@ -161,7 +161,7 @@ func firstArg(args []string) string {
 // without them would change what clients get, so they are errors.
 var unsupportedNames = []string{
 	// proxies
-	"cookie", "stick-table", "stick", "hash-type",
+	"stick-table", "stick", "hash-type",
 	"hash-balance-factor", "compression", "errorloc", "errorloc302", "errorloc303",
 	"source", "dispatch", "filter", "use-server", "persist",
 	"http-send-name-header", "unique-id-header", "dynamic-cookie-key",

@@ -20,6 +20,7 @@ var proxyKeywords = []keyword{
 	{name: "errorfile", where: secProxy, apply: kwErrorfile},
 	{name: "errorfiles", where: secProxy, apply: kwErrorfiles},
 	{name: "redirect", where: secFrontend | secBackend, apply: kwRedirect},
+	{name: "cookie", where: secBE, apply: kwCookie},
 	{name: "option", where: secProxy, apply: kwOption},
 	{name: "no option", where: secProxy, apply: kwOption},
 	{name: "default-server", where: secBE, apply: kwDefaultServer},
@@ -344,4 +345,46 @@ func kwPersistRule(c *compiler, p *proxy, g *Generic, args []string) {
 	if c.cond(p, g.Cond) != nil {
 		c.warnf(g.Pos, "'%s' has no effect: gohap has no cookie or stick-table persistence", c.value(g.Keyword))
 	}
+}
+
+// kwCookie is "cookie NAME insert [indirect] [nocache] [httponly] [secure]
+// [domain D] [attr A]": persistence with a cookie gohap inserts. The
+// rewrite and prefix modes, and the options that change the cookie's
+// value (maxidle, maxlife, dynamic), are not supported.
+func kwCookie(c *compiler, p *proxy, g *Generic, args []string) {
+	if len(args) < 2 || args[1] != "insert" {
+		c.errorf(g.Pos, "'cookie' is supported in 'insert' mode only: cookie NAME insert [options]")
+		return
+	}
+	ck := &rules.Cookie{Name: args[0], Prefix: []byte(args[0] + "=")}
+	attrs := "; path=/"
+	var flags string
+	for i := 2; i < len(args); i++ {
+		switch args[i] {
+		case "indirect":
+			ck.Indirect = true
+		case "nocache":
+			ck.NoCache = true
+		case "httponly":
+			flags += "; HttpOnly"
+		case "secure":
+			flags += "; Secure"
+		case "domain", "attr":
+			if i+1 >= len(args) {
+				c.errorf(g.Args[i].Pos, "cookie option '%s' expects a value", args[i])
+				return
+			}
+			if args[i] == "domain" {
+				attrs += "; domain=" + args[i+1]
+			} else {
+				flags += "; " + args[i+1]
+			}
+			i++
+		default:
+			c.errorf(g.Args[i].Pos, "cookie option '%s' is not supported", args[i])
+			return
+		}
+	}
+	ck.Attrs = []byte(attrs + flags)
+	p.set.cookie = ck
 }

@@ -88,6 +88,7 @@ func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 		srv.DownInter = srv.Inter
 	}
 	srv.ProxyProtocol, srv.CheckTLS, srv.ShutdownOnDown = d.proxyProto, d.checkSSL, d.shutdownOnDown
+	srv.Cookie = d.cookie
 	if d.ssl {
 		if d.caFile != "" {
 			d.caFile = c.basePath(st.Pos, c.paths.caBase, d.caFile)

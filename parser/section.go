@@ -28,6 +28,7 @@ type proxySettings struct {
 	defaultBackend *Word
 	monitorURI     string
 	stats          statsConfig
+	cookie         *rules.Cookie
 }
 
 // serverDefaults are "default-server" settings, with HAProxy's defaults.
@@ -55,6 +56,7 @@ type serverDefaults struct {
 	proxyProto int
 	// shutdownOnDown is "on-marked-down shutdown-sessions".
 	shutdownOnDown bool
+	cookie         string
 }
 
 // newSettings returns HAProxy's built-in defaults: mode tcp, 3 retries,
@@ -256,6 +258,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.Options = p.set.options
 		p.be.Balance = p.set.balance
 		p.be.Retries = p.set.retries
+		p.be.Cookie = p.set.cookie
 		p.be.Check = c.freezeCheck(p)
 		if p.fe == nil {
 			p.be.Stats = c.freezeStats(p)

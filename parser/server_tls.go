@@ -19,6 +19,7 @@ var serverTLSValues = map[string]func(d *serverDefaults, v string) error{
 		return nil
 	},
 	"ca-file": func(d *serverDefaults, v string) error { d.caFile = v; return nil },
+	"cookie":  func(d *serverDefaults, v string) error { d.cookie = v; return nil },
 	"on-marked-down": func(d *serverDefaults, v string) error {
 		if v != "shutdown-sessions" {
 			return fmt.Errorf("only 'shutdown-sessions' is supported, got '%s'", v)

@@ -150,6 +150,9 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 	if len(be.HTTPResponse) > 0 || len(fe.HTTPResponse) > 0 {
 		hdrs = s.responseRules(fe, be, status, hdrs)
 	}
+	if be.Cookie != nil {
+		hdrs = s.insertCookie(be.Cookie, status, hdrs)
+	}
 	if status == 101 {
 		s.writeStatus(hdrs)
 		s.out.WriteString("\r\n")

@@ -17,7 +17,14 @@ const retryDelay = time.Second
 // response; it reports whether the client connection stays open.
 func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	be := bs.cfg
-	srv := s.take(bs) // a slot on srv, queued while all servers are full
+	var srv, byCookie *serverState
+	if be.Cookie != nil {
+		srv = s.cookiePick(bs)
+		byCookie = srv
+	}
+	if srv == nil {
+		srv = s.take(bs) // a slot on srv, queued while all servers are full
+	}
 	if srv == nil {
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
@@ -29,6 +36,7 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	srv = moveSlot(srv, sc.s)
 	defer srv.release()
 	s.setCur(sc.c)
+	s.cookieSrv, s.cookieValid = srv, byCookie != nil && byCookie == srv
 
 	srvClose := fe.Options.HTTPServerClose || fe.Options.HTTPClose ||
 		be.Options.HTTPServerClose || be.Options.HTTPClose

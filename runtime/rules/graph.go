@@ -150,8 +150,10 @@ type Backend struct {
 	Retries  int // connection retries, HAProxy's default is 3
 	// HTTPRequest are the backend's own "http-request" rules, run after
 	// the frontend picked this backend.
-	HTTPRequest  []Rule
-	Redirects    []Rule // as Frontend.Redirects
+	HTTPRequest []Rule
+	Redirects   []Rule // as Frontend.Redirects
+	// Cookie is cookie persistence ("cookie NAME insert"); nil: none.
+	Cookie       *Cookie
 	HTTPResponse []Rule // as Frontend.HTTPResponse
 	Errors       ErrorSet
 	Options      Options
@@ -207,6 +209,9 @@ type Server struct {
 	// checks use it too when CheckTLS is set.
 	TLS      *tls.Config
 	CheckTLS bool
+	// Cookie is the value that names this server in the backend's
+	// persistence cookie ("cookie VALUE"); empty: none.
+	Cookie string
 	// ShutdownOnDown closes the server's connections when it is marked
 	// down ("on-marked-down shutdown-sessions").
 	ShutdownOnDown bool
