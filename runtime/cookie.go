@@ -70,15 +70,17 @@ func cacheable(req *rules.Request, status int, hdrs []rules.Header) bool {
 		h := &hdrs[i]
 		switch {
 		case bytes.EqualFold(h.Name, cacheControlName):
-			for _, d := range bytes.Split(h.Value, []byte(",")) {
-				d = bytes.ToLower(bytes.TrimSpace(d))
+			for rest := h.Value; len(rest) > 0; {
+				var d []byte
+				d, rest, _ = bytes.Cut(rest, []byte(","))
+				d = bytes.TrimSpace(d)
+				name, v, hasValue := bytes.Cut(d, []byte("="))
 				switch {
-				case bytes.Equal(d, []byte("public")), bytes.Equal(d, []byte("private")),
-					bytes.Equal(d, []byte("no-cache")), bytes.Equal(d, []byte("no-store")):
+				case !hasValue && (bytes.EqualFold(d, []byte("public")) || bytes.EqualFold(d, []byte("private")) ||
+					bytes.EqualFold(d, []byte("no-cache")) || bytes.EqualFold(d, []byte("no-store"))):
 					return false
-				case bytes.HasPrefix(d, []byte("max-age=")), bytes.HasPrefix(d, []byte("s-maxage=")):
-					v := d[bytes.IndexByte(d, '=')+1:]
-					if len(v) == 0 || bytes.Equal(v, []byte("0")) {
+				case bytes.EqualFold(name, []byte("max-age")), bytes.EqualFold(name, []byte("s-maxage")):
+					if len(v) == 0 || string(v) == "0" {
 						return false
 					}
 					fresh = true

@@ -38,3 +38,14 @@ func TestCacheable(t *testing.T) {
 		}
 	}
 }
+
+func TestCacheableAllocatesNothing(t *testing.T) {
+	req := &rules.Request{Method: []byte("GET")}
+	hdrs := []rules.Header{{Name: []byte("Cache-Control"), Value: []byte("Max-Age=60, must-revalidate")}}
+	if !cacheable(req, 200, hdrs) {
+		t.Fatal("max-age=60 (any case) is cacheable")
+	}
+	if n := testing.AllocsPerRun(100, func() { cacheable(req, 200, hdrs) }); n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+}
