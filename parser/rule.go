@@ -31,6 +31,10 @@ func (c *compiler) useBackend(p *proxy, u *UseBackend) {
 // ruleStmt compiles an http-request rule; other rule kinds are not
 // supported yet.
 func (c *compiler) ruleStmt(where section, p *proxy, r *RuleStmt) {
+	if r.Kind == "tcp-request" {
+		c.tcpRequest(where, p, r)
+		return
+	}
 	if r.Kind != "http-request" && r.Kind != "http-response" {
 		c.errorf(r.Pos, "'%s' is not supported", r.Kind)
 		return

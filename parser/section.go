@@ -234,6 +234,9 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.fe.Errors = p.set.errors
 		p.fe.Options = p.set.options
 		p.fe.Stats = c.freezeStats(p)
+		if p.fe.Mode == rules.ModeHTTP && len(p.fe.TCPContent) > 0 {
+			c.errorf(p.pos, "'tcp-request content' rules in a 'mode http' proxy are not supported")
+		}
 		if p.fe.Mode == rules.ModeHTTP && p.fe.Timeouts.Client == 0 {
 			c.warnf(p.pos, "missing timeouts for %s '%s': 'timeout client' is not set", p.kind, p.name)
 		}

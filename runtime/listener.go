@@ -79,7 +79,7 @@ func (l *listener) serve() {
 // parker owns them then.
 func (l *listener) run(s *session, sem chan struct{}) {
 	fe := l.e.gen.Load().frontend(s.feIndex, s.feName)
-	if fe != nil {
+	if fe != nil && (len(fe.TCPConnection) == 0 || s.acceptConn(fe)) {
 		if fe.Mode == rules.ModeHTTP {
 			s.serveHTTP()
 		} else {

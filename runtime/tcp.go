@@ -1,6 +1,10 @@
 package runtime
 
-import "gohap/runtime/rules"
+import (
+	"time"
+
+	"gohap/runtime/rules"
+)
 
 // serveTCP proxies a "mode tcp" connection: pick a backend (switching
 // rules see only the addresses), a server, connect with retries, then
@@ -10,6 +14,13 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	t := &s.txn
 	t.Reset()
 	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, gen
+	if len(fe.TCPContent) > 0 || fe.InspectDelay > 0 {
+		s.inspect(fe)
+		t.Payload = s.in.data()
+		if rules.Run(fe.TCPContent, t) == rules.Reject {
+			return
+		}
+	}
 	be := fe.DefaultBackend
 	for i := range fe.Switching {
 		if sw := &fe.Switching[i]; sw.Cond.Eval(t) {
@@ -35,4 +46,37 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	s.tunnel(&sc.side, fe, be)
 	s.setCur(nil)
 	s.e.closeSrv(sc)
+}
+
+// inspect waits, up to the frontend's inspect-delay, for the client's
+// first bytes, and for a whole TLS record when they start one, so that
+// content rules and use_backend can read them (req.ssl_sni). What it
+// reads stays buffered and goes to the server first.
+func (s *session) inspect(fe *rules.Frontend) {
+	if fe.InspectDelay <= 0 {
+		return // as in haproxy: the rules see an empty buffer
+	}
+	s.c.SetReadDeadline(time.Now().Add(fe.InspectDelay))
+	for {
+		p := s.in.data()
+		if len(p) > 0 && (p[0] != 0x16 || rules.HelloComplete(p)) {
+			break
+		}
+		if _, err := s.in.fill(); err != nil {
+			if isTimeout(err) {
+				s.in.err = nil // the delay ran out: go on with what came
+			}
+			break
+		}
+	}
+	s.c.SetReadDeadline(time.Time{})
+}
+
+// acceptConn runs the tcp-request connection rules of a new connection
+// and reports whether they accept it.
+func (s *session) acceptConn(fe *rules.Frontend) bool {
+	t := &s.txn
+	t.Reset()
+	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, s.e.gen.Load()
+	return rules.Run(fe.TCPConnection, t) != rules.Reject
 }

@@ -16,9 +16,11 @@ const (
 	Stop
 	// Answer: the request is answered with Txn.Reply; nothing is forwarded.
 	Answer
+	// Reject: the connection is closed at once (tcp-request ... reject).
+	Reject
 )
 
-var verdictNames = [...]string{"continue", "stop", "answer"}
+var verdictNames = [...]string{"continue", "stop", "answer", "reject"}
 
 func (v Verdict) String() string { return verdictNames[v] }
 
@@ -58,6 +60,12 @@ func (a ReplyAction) Exec(t *Txn) Verdict {
 	t.Reply = a.Reply
 	return Answer
 }
+
+// RejectAction closes the connection: "tcp-request ... reject".
+type RejectAction struct{}
+
+// Exec rejects.
+func (RejectAction) Exec(*Txn) Verdict { return Reject }
 
 // AllowAction stops the evaluation of the remaining rules of the list.
 type AllowAction struct{}

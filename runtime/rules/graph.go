@@ -105,6 +105,13 @@ type Frontend struct {
 	// HTTPResponse are the "http-response" rules, run on the response
 	// head: the backend's first, then the frontend's.
 	HTTPResponse []Rule
+	// TCPConnection are the "tcp-request connection" rules, run when a
+	// connection is accepted; TCPContent the "tcp-request content"
+	// rules, run in mode tcp once the client sent its first bytes or
+	// InspectDelay passed (0: at once, on nothing).
+	TCPConnection []Rule
+	TCPContent    []Rule
+	InspectDelay  time.Duration
 	// Switching are the "use_backend" rules, tried in order after the
 	// http-request rules; the first whose condition holds picks the
 	// backend, else DefaultBackend (nil: the request gets a 503).

@@ -102,6 +102,9 @@ type Txn struct {
 	Vars       VarStore
 	State      StateView
 
+	// Payload is what the client sent first, read by the runtime for
+	// tcp-request content rules (req.ssl_sni, req.len); nil in HTTP.
+	Payload []byte
 	// TLS reports whether the client connection is TLS (ssl_fc); SNI is
 	// the server name the client asked for (ssl_fc_sni), if any.
 	TLS bool
@@ -133,7 +136,7 @@ func (t *Txn) Reset() {
 	t.Resp.Status, t.Resp.Headers, t.InResponse = 0, nil, false
 	t.Src, t.Dst = netip.AddrPort{}, netip.AddrPort{}
 	t.Reply = nil
-	t.TLS, t.SNI = false, nil
+	t.TLS, t.SNI, t.Payload = false, nil, nil
 	t.reply.Raw = t.reply.Raw[:0]
 	t.scratch = t.scratch[:0]
 	t.owned = t.owned[:0]

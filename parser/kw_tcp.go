@@ -1,0 +1,66 @@
+package parser
+
+import "gohap/runtime/rules"
+
+// tcpRequest compiles "tcp-request inspect-delay TIME" and
+// "tcp-request connection|content accept|reject [cond]" in frontends.
+// Other actions (track-sc, set-var, lua...) are not supported.
+func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
+	args := c.values(r.Args)
+	if where&secFrontend == 0 || p.fe == nil {
+		c.errorf(r.Pos, "'tcp-request' is supported in 'frontend' and 'listen' sections only")
+		return
+	}
+	if len(args) == 0 {
+		c.errorf(r.Pos, "'tcp-request' expects 'connection', 'content' or 'inspect-delay'")
+		return
+	}
+	switch args[0] {
+	case "inspect-delay":
+		if len(args) != 2 || r.Cond != nil {
+			c.errorf(r.Pos, "'tcp-request inspect-delay' expects a time")
+			return
+		}
+		d, err := parseTime(args[1])
+		if err != nil {
+			c.errorf(r.Args[1].Pos, "tcp-request inspect-delay: %v", err)
+			return
+		}
+		p.fe.InspectDelay = d
+		return
+	case "connection", "content":
+	default:
+		c.errorf(r.Args[0].Pos, "'tcp-request %s' is not supported", args[0])
+		return
+	}
+	if len(args) < 2 {
+		c.errorf(r.Pos, "'tcp-request %s' expects an action", args[0])
+		return
+	}
+	var act rules.Action
+	switch args[1] {
+	case "accept":
+		act = rules.AllowAction{}
+	case "reject":
+		act = rules.RejectAction{}
+	default:
+		c.errorf(r.Args[1].Pos, "'tcp-request %s %s' is not supported", args[0], args[1])
+		return
+	}
+	if len(args) > 2 {
+		c.errorf(r.Args[2].Pos, "unexpected '%s' after 'tcp-request %s %s'", args[2], args[0], args[1])
+		return
+	}
+	var cond *rules.Cond
+	if r.Cond != nil {
+		if cond = c.cond(p, r.Cond); cond == nil {
+			return
+		}
+	}
+	rule := rules.Rule{Pos: posString(r.Pos), Cond: cond, Action: act}
+	if args[0] == "connection" {
+		p.fe.TCPConnection = append(p.fe.TCPConnection, rule)
+		return
+	}
+	p.fe.TCPContent = append(p.fe.TCPContent, rule)
+}

@@ -1,0 +1,92 @@
+package runtime
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestSNIRouting is TLS passthrough: mode tcp, the ClientHello inspected
+// for its server name, the connection relayed to the backend that holds
+// the certificate, untouched.
+func TestSNIRouting(t *testing.T) {
+	backend := func(name string) net.Addr {
+		ln, _ := tlsListener(t, name)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					fmt.Fprintf(c, "hello from %s\n", name)
+				}()
+			}
+		}()
+		return ln.Addr()
+	}
+	a, b := backend("a.example"), backend("b.example")
+	plain := serveConns(t, func(c net.Conn) { io.WriteString(c, "plain\n") })
+	e := startConfig(t, fmt.Sprintf(`
+defaults
+    mode tcp
+    timeout client 5s
+    timeout server 5s
+    timeout connect 1s
+frontend tls_in
+    bind 127.0.0.1:0
+    tcp-request connection reject if { src 127.0.0.2 }
+    tcp-request inspect-delay 2s
+    tcp-request content accept if { req_ssl_hello_type 1 }
+    tcp-request content accept if { req.len gt 0 } !{ req.ssl_hello_type -m found }
+    tcp-request content reject
+    use_backend a if { req_ssl_sni -i a.example }
+    use_backend b if { req.ssl_sni -m end .b.example } || { req.ssl_sni b.example }
+    default_backend other
+backend a
+    server s %s
+backend b
+    server s %s
+backend other
+    server s %s
+`, a, b, plain))
+	fe := e.Addrs("tls_in")[0].String()
+	for sni, want := range map[string]string{"a.example": "a.example", "b.example": "b.example", "www.b.example": "b.example"} {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", fe, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("%s: %v", sni, err)
+		}
+		cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName
+		line, _ := io.ReadAll(c)
+		c.Close()
+		if cn != want || string(line) != "hello from "+want+"\n" {
+			t.Errorf("SNI %s: certificate %s, %q; want %s", sni, cn, line, want)
+		}
+	}
+	// Not TLS: accepted by the second rule, default backend.
+	c, err := net.Dial("tcp", fe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "PING\r\n")
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if got, _ := io.ReadAll(c); string(got) != "plain\n" {
+		t.Errorf("plain client: %q", got)
+	}
+	c.Close()
+	// Rejected at the connection stage.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 2 * time.Second}
+	c, err = d.Dial("tcp", fe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if got, err := io.ReadAll(c); len(got) != 0 || err != nil {
+		t.Errorf("rejected client got %q, %v", got, err)
+	}
+	c.Close()
+}
