@@ -1,15 +1,27 @@
 package parser
 
-import "gohap/runtime/rules"
+import (
+	"time"
+
+	"gohap/runtime/rules"
+)
 
 // tcpRequest compiles "tcp-request inspect-delay TIME" and
 // "tcp-request connection|content accept|reject [cond]" in frontends.
 // Other actions (track-sc, set-var, lua...) are not supported.
 func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 	args := c.values(r.Args)
-	if where&secFrontend == 0 || p.fe == nil {
-		c.errorf(r.Pos, "'tcp-request' is supported in 'frontend' and 'listen' sections only")
+	if where == secDefaults {
+		c.errorf(r.Pos, "'tcp-request' in 'defaults' section is not supported")
 		return
+	}
+	// In a backend, only content rules: they run once it is chosen.
+	var inspect *time.Duration
+	var content *[]rules.Rule
+	if p.fe != nil {
+		inspect, content = &p.fe.InspectDelay, &p.fe.TCPContent
+	} else {
+		inspect, content = &p.be.InspectDelay, &p.be.TCPContent
 	}
 	if len(args) == 0 {
 		c.errorf(r.Pos, "'tcp-request' expects 'connection', 'content' or 'inspect-delay'")
@@ -26,7 +38,7 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 			c.errorf(r.Args[1].Pos, "tcp-request inspect-delay: %v", err)
 			return
 		}
-		p.fe.InspectDelay = d
+		*inspect = d
 		return
 	case "connection", "content":
 	default:
@@ -59,8 +71,12 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 	}
 	rule := rules.Rule{Pos: posString(r.Pos), Cond: cond, Action: act}
 	if args[0] == "connection" {
+		if p.fe == nil {
+			c.errorf(r.Pos, "'tcp-request connection' is not allowed in 'backend' section")
+			return
+		}
 		p.fe.TCPConnection = append(p.fe.TCPConnection, rule)
 		return
 	}
-	p.fe.TCPContent = append(p.fe.TCPContent, rule)
+	*content = append(*content, rule)
 }

@@ -262,6 +262,9 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.Balance = p.set.balance
 		p.be.Retries = p.set.retries
 		p.be.Cookie = p.set.cookie
+		if p.be.Mode == rules.ModeHTTP && len(p.be.TCPContent) > 0 && p.fe == nil {
+			c.errorf(p.pos, "'tcp-request content' rules in a 'mode http' proxy are not supported")
+		}
 		p.be.Check = c.freezeCheck(p)
 		if p.fe == nil {
 			p.be.Stats = c.freezeStats(p)

@@ -32,6 +32,13 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if bs == nil {
 		return
 	}
+	if len(be.TCPContent) > 0 || be.InspectDelay > 0 {
+		s.inspectFor(be.InspectDelay)
+		t.Payload = s.in.data()
+		if rules.Run(be.TCPContent, t) == rules.Reject {
+			return
+		}
+	}
 	srv := s.take(bs)
 	if srv == nil {
 		return
@@ -52,11 +59,15 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 // first bytes, and for a whole TLS record when they start one, so that
 // content rules and use_backend can read them (req.ssl_sni). What it
 // reads stays buffered and goes to the server first.
-func (s *session) inspect(fe *rules.Frontend) {
-	if fe.InspectDelay <= 0 {
-		return // as in haproxy: the rules see an empty buffer
+func (s *session) inspect(fe *rules.Frontend) { s.inspectFor(fe.InspectDelay) }
+
+// inspectFor waits as inspect does, up to delay; 0 does not wait, as in
+// haproxy: the rules see what is there.
+func (s *session) inspectFor(delay time.Duration) {
+	if delay <= 0 {
+		return
 	}
-	s.c.SetReadDeadline(time.Now().Add(fe.InspectDelay))
+	s.c.SetReadDeadline(time.Now().Add(delay))
 	for {
 		p := s.in.data()
 		if len(p) > 0 && (p[0] != 0x16 || rules.HelloComplete(p)) {

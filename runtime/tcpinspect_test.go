@@ -90,3 +90,40 @@ backend other
 	}
 	c.Close()
 }
+
+// TestBackendContentReject: a backend's own tcp-request content rules run
+// once it is chosen (corpus 051's reject_backend).
+func TestBackendContentReject(t *testing.T) {
+	ok := serveConns(t, func(c net.Conn) { io.WriteString(c, "served\n") })
+	e := startConfig(t, fmt.Sprintf(`
+defaults
+    mode tcp
+    timeout client 5s
+    timeout server 5s
+    timeout connect 1s
+frontend in
+    bind 127.0.0.1:0
+    tcp-request inspect-delay 1s
+    use_backend reject_backend if { req.len gt 0 } { req.len lt 4 }
+    default_backend ok
+backend ok
+    server s %s
+backend reject_backend
+    tcp-request content reject
+    server s %s
+`, ok, ok))
+	fe := e.Addrs("in")[0].String()
+	for msg, want := range map[string]string{"long message": "served\n", "no": ""} {
+		c, err := net.Dial("tcp", fe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, msg)
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		got, _ := io.ReadAll(c)
+		c.Close()
+		if string(got) != want {
+			t.Errorf("%q: got %q, want %q", msg, got, want)
+		}
+	}
+}

@@ -160,7 +160,11 @@ type Backend struct {
 	HTTPRequest []Rule
 	Redirects   []Rule // as Frontend.Redirects
 	// Cookie is cookie persistence ("cookie NAME insert"); nil: none.
-	Cookie       *Cookie
+	Cookie *Cookie
+	// TCPContent and InspectDelay are the backend's own "tcp-request
+	// content" rules (mode tcp), run once it is chosen.
+	TCPContent   []Rule
+	InspectDelay time.Duration
 	HTTPResponse []Rule // as Frontend.HTTPResponse
 	Errors       ErrorSet
 	Options      Options
