@@ -85,7 +85,7 @@ func KeywordMarkdown() string {
 
 // keywordNotes describe implemented table keywords.
 var keywordNotes = map[string]string{
-	"balance":         "roundrobin, static-rr, leastconn, first, source, random",
+	"balance":         "roundrobin, static-rr, leastconn, first, source, random, random(N)",
 	"default-server":  "same options as server",
 	"errorfile":       "raw HTTP response file, re-emitted as HAProxy does",
 	"maxconn":         "global: process limit; in proxies: warning",

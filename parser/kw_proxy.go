@@ -105,6 +105,15 @@ func kwBalance(c *compiler, p *proxy, g *Generic, args []string) {
 	if !c.wantArgs(g, "balance", args, 1, 8) {
 		return
 	}
+	draws := 2
+	if n, ok := strings.CutPrefix(args[0], "random("); ok && strings.HasSuffix(n, ")") {
+		v, err := parseInt(strings.TrimSuffix(n, ")"), 1, 1<<16)
+		if err != nil {
+			c.errorf(g.Args[0].Pos, "balance random: %v", err)
+			return
+		}
+		args[0], draws = "random", v
+	}
 	a, ok := rules.ParseAlgo(args[0])
 	if !ok {
 		switch args[0] {
@@ -119,7 +128,7 @@ func kwBalance(c *compiler, p *proxy, g *Generic, args []string) {
 		c.errorf(g.Args[1].Pos, "'balance %s' takes no argument", args[0])
 		return
 	}
-	p.set.balance = a
+	p.set.balance, p.set.randomDraws = a, draws
 }
 
 func kwRetries(c *compiler, p *proxy, g *Generic, args []string) {

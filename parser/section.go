@@ -18,11 +18,13 @@ type proxySettings struct {
 	mode     rules.Mode
 	timeouts rules.Timeouts
 	balance  rules.Algo
-	retries  int
-	options  rules.Options
-	errors   rules.ErrorSet
-	server   serverDefaults
-	check    checkSettings // health checks, see kw_check.go
+	// randomDraws is the N of "balance random(N)".
+	randomDraws int
+	retries     int
+	options     rules.Options
+	errors      rules.ErrorSet
+	server      serverDefaults
+	check       checkSettings // health checks, see kw_check.go
 	// defaultBackend and monitorURI may come from a defaults section; the
 	// backend is resolved for each frontend that inherits it.
 	defaultBackend *Word
@@ -63,10 +65,11 @@ type serverDefaults struct {
 // checks every 2s with rise 2 and fall 3.
 func newSettings() *proxySettings {
 	return &proxySettings{
-		mode:    rules.ModeTCP,
-		retries: 3,
-		options: rules.Options{ForwardForHeader: "x-forwarded-for"},
-		server:  serverDefaults{inter: 2 * time.Second, rise: 2, fall: 3, weight: 1},
+		mode:        rules.ModeTCP,
+		retries:     3,
+		randomDraws: 2,
+		options:     rules.Options{ForwardForHeader: "x-forwarded-for"},
+		server:      serverDefaults{inter: 2 * time.Second, rise: 2, fall: 3, weight: 1},
 	}
 }
 
@@ -260,6 +263,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.Errors = p.set.errors
 		p.be.Options = p.set.options
 		p.be.Balance = p.set.balance
+		p.be.RandomDraws = p.set.randomDraws
 		p.be.Retries = p.set.retries
 		p.be.Cookie = p.set.cookie
 		if p.be.Mode == rules.ModeHTTP && len(p.be.TCPContent) > 0 && p.fe == nil {

@@ -33,7 +33,7 @@ func newBalancer(a rules.Algo, b *backendState) Balancer {
 	case rules.AlgoSource:
 		return source{}
 	case rules.AlgoRandom:
-		return random{}
+		return random{draws: max(b.cfg.RandomDraws, 1)}
 	}
 	return newRoundRobin(b)
 }
@@ -205,18 +205,17 @@ func weightedAt(set []*serverState, x uint64, avoid *serverState) *serverState {
 	return nil
 }
 
-// random draws two servers by weight and keeps the less loaded one, as
-// HAProxy's "random" with its default of two draws.
-type random struct{}
+// random draws servers by weight and keeps the least loaded, as
+// HAProxy's "random(draws)", 2 draws by default.
+type random struct{ draws int }
 
-func (random) Pick(set []*serverState, _ bool, _ []byte, avoid *serverState) *serverState {
+func (r random) Pick(set []*serverState, _ bool, _ []byte, avoid *serverState) *serverState {
 	a := weightedAt(set, rand.Uint64(), avoid)
-	b := weightedAt(set, rand.Uint64(), avoid)
-	if a == nil || b == nil {
-		return a
-	}
-	if b.cur.Load()*int64(weight(a)) < a.cur.Load()*int64(weight(b)) {
-		return b
+	for i := 1; i < r.draws && a != nil; i++ {
+		b := weightedAt(set, rand.Uint64(), avoid)
+		if b != nil && b.cur.Load()*int64(weight(a)) < a.cur.Load()*int64(weight(b)) {
+			a = b
+		}
 	}
 	return a
 }

@@ -146,3 +146,31 @@ func TestStartBindError(t *testing.T) {
 	}
 	e.Close()
 }
+
+// TestRandomDraws: random(N) keeps the least loaded of N weighted draws,
+// so a loaded server is chosen only when every draw lands on it.
+func TestRandomDraws(t *testing.T) {
+	be := &rules.Backend{Name: "b", Balance: rules.AlgoRandom, RandomDraws: 8}
+	for i := 0; i < 2; i++ {
+		be.Servers = append(be.Servers, &rules.Server{Name: "a" + itoa(i), Index: i, Backend: be, Weight: 1})
+	}
+	bs := newBackendState(be)
+	bs.active[0].cur.Store(100)
+	loaded := 0
+	for i := 0; i < 400; i++ {
+		if bs.pick(nil, nil) == bs.active[0] {
+			loaded++
+		}
+	}
+	// 1 in 256 per pick with 8 draws; one draw would give about 200.
+	if loaded > 12 {
+		t.Errorf("the loaded server was picked %d times of 400", loaded)
+	}
+	p, err := compileString("backend b\n    balance random(8)\n    server s 127.0.0.1:1\n")
+	if err != nil || p.Graph.Backends[0].RandomDraws != 8 {
+		t.Fatalf("random(8): %v %+v", err, p)
+	}
+	if _, err := compileString("backend b\n    balance random(0)\n"); err == nil {
+		t.Error("random(0) accepted")
+	}
+}

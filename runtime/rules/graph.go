@@ -147,14 +147,17 @@ type Switch struct {
 // Backend is a proxy that forwards to servers: a "backend" section, or the
 // backend half of a "listen" section.
 type Backend struct {
-	Name     string
-	Pos      string
-	Index    int // position in Graph.Backends
-	Mode     Mode
-	Balance  Algo
-	Servers  []*Server
-	Timeouts Timeouts
-	Retries  int // connection retries, HAProxy's default is 3
+	Name    string
+	Pos     string
+	Index   int // position in Graph.Backends
+	Mode    Mode
+	Balance Algo
+	// RandomDraws is how many servers "balance random(N)" draws to keep
+	// the least loaded (2 by default).
+	RandomDraws int
+	Servers     []*Server
+	Timeouts    Timeouts
+	Retries     int // connection retries, HAProxy's default is 3
 	// HTTPRequest are the backend's own "http-request" rules, run after
 	// the frontend picked this backend.
 	HTTPRequest []Rule
