@@ -109,6 +109,39 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 		return c.headerEdit(p, r, name, rest, false)
 	case "del-header", "replace-header":
 		return c.headerEdit(p, r, name, rest, false)
+	case "set-path", "set-uri", "set-query", "set-method":
+		if len(rest) != 1 || rest[0] == "" { // haproxy counts "" as missing
+			c.errorf(r.Pos, "'http-request %s' expects one value", name)
+			return nil
+		}
+		if name == "set-method" {
+			return rules.SetMethodAction{Method: []byte(rest[0])}
+		}
+		value := c.format(p, r.Args[1].Pos, rest[0])
+		if value == nil {
+			return nil
+		}
+		part := map[string]rules.URIPart{"set-uri": rules.URIWhole, "set-path": rules.URIPath, "set-query": rules.URIQuery}[name]
+		return &rules.SetURIAction{Part: part, Value: value}
+	case "replace-path", "replace-uri":
+		if len(rest) != 2 {
+			c.errorf(r.Pos, "'http-request %s' expects a regex and a replacement", name)
+			return nil
+		}
+		re, err := regexp.Compile(rest[0])
+		if err != nil {
+			c.errorf(r.Args[1].Pos, "invalid regex '%s': %v", rest[0], err)
+			return nil
+		}
+		if strings.Contains(rest[1], "%") {
+			c.errorf(r.Args[2].Pos, "log-format replacements ('%s') are not supported", rest[1])
+			return nil
+		}
+		part := rules.URIWhole
+		if name == "replace-path" {
+			part = rules.URIPath
+		}
+		return &rules.ReplaceURIAction{Part: part, Re: re, Template: []byte(backrefTemplate(rest[1]))}
 	}
 	c.errorf(r.Args[0].Pos, "'http-request %s' is not supported", name)
 	return nil

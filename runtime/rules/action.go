@@ -114,7 +114,8 @@ func (a *HeaderAction) Exec(t *Txn) Verdict {
 }
 
 // ReplaceHeaderAction is "replace-header NAME REGEX FMT": each value of
-// the header that the regex matches as a whole is replaced by FMT, where
+// the header that the regex matches becomes FMT (the whole value, as in
+// haproxy), where
 // \1 to \9 are the regex's groups.
 type ReplaceHeaderAction struct {
 	Name []byte
@@ -136,7 +137,7 @@ func (a *ReplaceHeaderAction) Exec(t *Txn) Verdict {
 			continue
 		}
 		m := a.Re.FindSubmatchIndex(h.Value)
-		if m == nil || m[0] != 0 || m[1] != len(h.Value) {
+		if m == nil {
 			continue
 		}
 		t.fmtBuf = a.Re.Expand(t.fmtBuf[:0], a.Template, h.Value, m)
