@@ -187,14 +187,7 @@ frontend f
     http-request return status 202 if f one last fh
     http-request return status 203
 `
-	p, err := ParseFile("t.cfg", src, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Compile([]*Parsed{p}, Config{Var: store.Resolve})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustCompile(t, src, Config{Var: store.Resolve})
 	fe := res.Graph.Frontends[0]
 	run := func(h ...string) string { return pickBackend(fe, newTxn("GET", "/", store, fakeState{}, h...)) }
 	if got := run("X-List", "a, b"); got != "reply:201" {
@@ -226,14 +219,7 @@ frontend f
     http-request return status 202 if ! { path_beg /x }
     http-request return status 203
 `
-	p, err := ParseFile("t.cfg", src, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Compile([]*Parsed{p}, Config{Var: store.Resolve})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustCompile(t, src, Config{Var: store.Resolve})
 	fe := res.Graph.Frontends[0]
 	for uri, want := range map[string]string{"/a.json": "reply:201", "/a.html": "reply:202", "/api/a.json": "reply:202", "/x.json": "reply:203"} {
 		if got := pickBackend(fe, newTxn("GET", uri, store, fakeState{})); got != want {
@@ -243,14 +229,7 @@ frontend f
 }
 
 func TestServerTemplate(t *testing.T) {
-	p, err := ParseFile("t.cfg", "backend b\n    default-server inter 3s\n    server-template web- 3 127.0.0.1:80 check resolvers docker init-addr libc,none\n    server-template x 5-6 127.0.0.1:81\n", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Compile([]*Parsed{p}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustCompile(t, "backend b\n    default-server inter 3s\n    server-template web- 3 127.0.0.1:80 check resolvers docker init-addr libc,none\n    server-template x 5-6 127.0.0.1:81\n", Config{})
 	var got []string
 	for _, s := range res.Graph.Backends[0].Servers {
 		got = append(got, s.Name+"="+s.Addr)
@@ -262,4 +241,19 @@ func TestServerTemplate(t *testing.T) {
 	if g := strings.Join(got, " "); g != want {
 		t.Errorf("servers: %s, want %s", g, want)
 	}
+}
+
+// mustCompile parses and compiles src as file t.cfg, failing the test on
+// any error.
+func mustCompile(t testing.TB, src string, cfg Config) *Result {
+	t.Helper()
+	p, err := ParseFile("t.cfg", src, cfg.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compile([]*Parsed{p}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

@@ -139,14 +139,7 @@ backend c
 // TestMysqlCheckPacket compares the login gohap sends with the bytes
 // captured from haproxy 2.6 for "option mysql-check user root".
 func TestMysqlCheckPacket(t *testing.T) {
-	p, err := ParseFile("t.cfg", "backend b\n    option mysql-check user root\n    server s 127.0.0.1:3306 check\n", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Compile([]*Parsed{p}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustCompile(t, "backend b\n    option mysql-check user root\n    server s 127.0.0.1:3306 check\n", Config{})
 	steps := res.Graph.Backends[0].Check.Steps
 	const captured = "260000010082000000800001210000000000000000000000000000000000000000000000726f6f7400000100000001"
 	if len(steps) != 3 || hex.EncodeToString(steps[1].Data) != captured {

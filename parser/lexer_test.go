@@ -164,14 +164,7 @@ func lexPos(line int) lexer.Position { return lexer.Position{Filename: "t.cfg", 
 
 func TestBindAddresses(t *testing.T) {
 	src := "frontend f\n    bind :::6443,127.0.0.1:80-82,ipv6@[::1]:90,*:91,unix@/tmp/x.sock,fd@3,abns@gohap\n"
-	p, err := ParseFile("t.cfg", src, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Compile([]*Parsed{p}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustCompile(t, src, Config{})
 	var got []string
 	for _, b := range res.Graph.Frontends[0].Binds {
 		got = append(got, b.Network+" "+b.Addr+" "+string(rune('0'+b.FD+1)))
@@ -187,14 +180,7 @@ func TestBindAddresses(t *testing.T) {
 // does.
 func TestCRLFAndTabs(t *testing.T) {
 	src := "global\r\n\tmaxconn 100\r\n\r\ndefaults\r\n\tmode http\r\nfrontend f\r\n\tbind\t127.0.0.1:8090\r\n\tacl is_a\tpath_beg\t/a\r\n\thttp-request deny if is_a\r\n"
-	p, err := ParseFile("t.cfg", src, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Compile([]*Parsed{p}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustCompile(t, src, Config{})
 	fe := res.Graph.Frontends[0]
 	if len(fe.Binds) != 1 || fe.Binds[0].Addr != "127.0.0.1:8090" || len(fe.HTTPRequest) != 1 || res.Graph.Global.MaxConn != 100 {
 		t.Fatalf("binds %+v, rules %d, maxconn %d", fe.Binds, len(fe.HTTPRequest), res.Graph.Global.MaxConn)
