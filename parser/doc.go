@@ -16,7 +16,7 @@ var statementKeywords = []struct{ name, where, note string }{
 	{"bind", "frontend, listen", "ADDR:PORT lists, *:PORT, :PORT, port ranges, ipv4@, ipv6@, unix@, fd@N"},
 	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], redirect, deny [deny_status], return [status, content-type, string, lf-string, file], set-header, add-header, del-header, replace-header, set-path, set-query, set-uri, replace-path, replace-uri, set-method"},
 	{"http-response", "frontend, backend, listen", "actions: set-header, add-header, del-header, replace-header; backend rules run before frontend rules; fetches status, res.hdr, res.fhdr, res.hdr_cnt"},
-	{"tcp-request", "frontend, listen", "inspect-delay; connection accept|reject; content accept|reject (mode tcp, with req.ssl_sni, req.ssl_hello_type, req.len for TLS passthrough routing)"},
+	{"tcp-request", "frontend, listen", "inspect-delay; connection accept|reject; content accept|reject (mode tcp, with req.ssl_sni, req.ssl_alpn, req.ssl_hello_type, req.len for TLS passthrough routing)"},
 	{"server", "backend, listen", "options: " + strings.Join(append(sortedKeys(serverFlags, serverValues), sortedKeys(serverTLSFlags, serverTLSValues)...), ", ")},
 	{"use_backend", "frontend, listen", "if/unless conditions with !, ||, or, { anonymous ACLs }"},
 }

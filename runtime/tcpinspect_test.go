@@ -29,7 +29,7 @@ func TestSNIRouting(t *testing.T) {
 		}()
 		return ln.Addr()
 	}
-	a, b := backend("a.example"), backend("b.example")
+	a, b, alpnBackend := backend("a.example"), backend("b.example"), backend("alpn.example")
 	plain := serveConns(t, func(c net.Conn) { io.WriteString(c, "plain\n") })
 	e := startConfig(t, fmt.Sprintf(`
 defaults
@@ -44,6 +44,7 @@ frontend tls_in
     tcp-request content accept if { req_ssl_hello_type 1 }
     tcp-request content accept if { req.len gt 0 } !{ req.ssl_hello_type -m found }
     tcp-request content reject
+    use_backend alpn if { req.ssl_alpn acme-tls/1 }
     use_backend a if { req_ssl_sni -i a.example }
     use_backend b if { req.ssl_sni -m end .b.example } || { req.ssl_sni b.example }
     default_backend other
@@ -53,7 +54,9 @@ backend b
     server s %s
 backend other
     server s %s
-`, a, b, plain))
+backend alpn
+    server s %s
+`, a, b, plain, alpnBackend))
 	fe := e.Addrs("tls_in")[0].String()
 	for sni, want := range map[string]string{"a.example": "a.example", "b.example": "b.example", "www.b.example": "b.example"} {
 		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", fe, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
@@ -67,6 +70,15 @@ backend other
 			t.Errorf("SNI %s: certificate %s, %q; want %s", sni, cn, line, want)
 		}
 	}
+	// An ACME TLS-ALPN client goes by its protocol, whatever its name.
+	c0, err := tls.Dial("tcp", fe, &tls.Config{ServerName: "a.example", InsecureSkipVerify: true, NextProtos: []string{"x-other", "acme-tls/1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cn := c0.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "alpn.example" {
+		t.Errorf("alpn acme-tls/1 went to %s", cn)
+	}
+	c0.Close()
 	// Not TLS: accepted by the second rule, default backend.
 	c, err := net.Dial("tcp", fe)
 	if err != nil {

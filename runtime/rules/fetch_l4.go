@@ -7,6 +7,7 @@ var payloadFetches = []Fetch{
 	{Name: "req_ssl_sni", Out: TypeStr, New: newConst(fetchSSLSNI{})},
 	{Name: "req.ssl_hello_type", Out: TypeInt, New: newConst(fetchHelloType{})},
 	{Name: "req_ssl_hello_type", Out: TypeInt, New: newConst(fetchHelloType{})},
+	{Name: "req.ssl_alpn", Out: TypeStr, New: newConst(fetchSSLALPN{})},
 	{Name: "req.len", Out: TypeInt, New: newConst(fetchReqLen{})},
 	{Name: "req_len", Out: TypeInt, New: newConst(fetchReqLen{})},
 }
@@ -44,13 +45,47 @@ func (fetchReqLen) Fetch(t *Txn, s *Sample) bool {
 type fetchSSLSNI struct{}
 
 func (fetchSSLSNI) Fetch(t *Txn, s *Sample) bool {
-	name := clientHelloSNI(t.Payload)
-	s.Type, s.Str = TypeStr, name
-	return name != nil
+	ext := helloExtension(t.Payload, 0) // server_name
+	if len(ext) < 5 || ext[2] != 0 {
+		return false
+	}
+	l := int(binary.BigEndian.Uint16(ext[3:]))
+	if len(ext) < 5+l {
+		return false
+	}
+	s.Type, s.Str = TypeStr, ext[5:5+l]
+	return true
 }
 
-// clientHelloSNI walks a ClientHello record to its server_name extension.
-func clientHelloSNI(p []byte) []byte {
+// fetchSSLALPN yields each protocol of the ClientHello's ALPN extension
+// (req.ssl_alpn): an ACL matches when any of them does.
+type fetchSSLALPN struct{}
+
+func (fetchSSLALPN) Fetch(t *Txn, s *Sample) bool {
+	ext := helloExtension(t.Payload, 16) // application_layer_protocol_negotiation
+	if len(ext) < 2 {
+		return false
+	}
+	list := ext[2:min(len(ext), 2+int(binary.BigEndian.Uint16(ext)))]
+	for i := 0; len(list) > 0; i++ { // s.ctx: the protocol to return
+		n := int(list[0])
+		if len(list) < 1+n {
+			return false
+		}
+		if i == s.ctx {
+			s.Type, s.Str = TypeStr, list[1:1+n]
+			s.ctx++
+			s.More = len(list) > 1+n
+			return true
+		}
+		list = list[1+n:]
+	}
+	return false
+}
+
+// helloExtension returns the data of extension typ of the ClientHello
+// record at the start of p, or nil.
+func helloExtension(p []byte, typ uint16) []byte {
 	if len(p) < 9 || p[0] != 0x16 || p[5] != 1 || !HelloComplete(p) {
 		return nil
 	}
@@ -77,20 +112,14 @@ func clientHelloSNI(p []byte) []byte {
 	}
 	p = p[2:] // extensions length
 	for len(p) >= 4 {
-		typ, n := binary.BigEndian.Uint16(p), int(binary.BigEndian.Uint16(p[2:]))
+		t, n := binary.BigEndian.Uint16(p), int(binary.BigEndian.Uint16(p[2:]))
 		if len(p) < 4+n {
 			return nil
 		}
-		ext := p[4 : 4+n]
+		if t == typ {
+			return p[4 : 4+n]
+		}
 		p = p[4+n:]
-		if typ != 0 || len(ext) < 5 || ext[2] != 0 {
-			continue
-		}
-		l := int(binary.BigEndian.Uint16(ext[3:]))
-		if len(ext) < 5+l {
-			return nil
-		}
-		return ext[5 : 5+l]
 	}
 	return nil
 }
