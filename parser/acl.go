@@ -149,6 +149,8 @@ func splitConverters(s string) []string {
 type compiledFetch struct {
 	def      *rules.Fetch
 	fetch    rules.Fetcher
+	convs    []rules.Converter
+	out      rules.Type      // the output type after the converters
 	kind     rules.MatchKind // the ACL keyword's match method, if haveKind
 	haveKind bool
 }
@@ -160,10 +162,6 @@ func (c *compiler) sampleFetch(p *proxy, pos lexer.Position, text string, acl bo
 	name, args, ok := splitCall(parts[0])
 	if !ok {
 		c.errorf(pos, "missing ')' in '%s'", parts[0])
-		return nil
-	}
-	if len(parts) > 1 {
-		c.errorf(pos, "converter '%s' is not supported", parts[1])
 		return nil
 	}
 	out := &compiledFetch{}
@@ -190,7 +188,21 @@ func (c *compiler) sampleFetch(p *proxy, pos lexer.Position, text string, acl bo
 		c.errorf(pos, "%v", err)
 		return nil
 	}
-	out.def, out.fetch = f, fetch
+	out.def, out.fetch, out.out = f, fetch, f.Out
+	for _, part := range parts[1:] {
+		cname, cargs, ok := splitCall(part)
+		cv, found := rules.LookupConv(cname)
+		if !ok || !found {
+			c.errorf(pos, "converter '%s' is not supported", part)
+			return nil
+		}
+		conv, err := rules.NewConv(cv, cargs)
+		if err != nil {
+			c.errorf(pos, "%v", err)
+			return nil
+		}
+		out.convs, out.out = append(out.convs, conv), cv.Out
+	}
 	return out
 }
 
@@ -202,6 +214,9 @@ func (c *compiler) expr(p *proxy, e *Expr) *rules.Expr {
 		return nil
 	}
 	f, fetch, kind, haveKind := sf.def, sf.fetch, sf.kind, sf.haveKind
+	if len(sf.convs) > 0 && !haveKind {
+		kind, haveKind = rules.DefaultMatch(&rules.Fetch{Out: sf.out}), true
+	}
 	words := c.values(e.Args)
 	icase := false
 	var patterns []string
@@ -266,7 +281,7 @@ func (c *compiler) expr(p *proxy, e *Expr) *rules.Expr {
 		c.errorf(pos, "%v", err)
 		return nil
 	}
-	return rules.NewExpr(fetch, nil, m)
+	return rules.NewExpr(fetch, sf.convs, m)
 }
 
 // patternFile reads ACL patterns from a file: one a line, blank lines and

@@ -11,7 +11,7 @@ import (
 // statementKeywords are the keywords with their own grammar production,
 // described for the README next to the table-driven ones.
 var statementKeywords = []struct{ name, where, note string }{
-	{"acl", "frontend, backend, listen", "fetches: " + strings.Join(sortedFetches(), ", ") + "; flags -i -m -f --"},
+	{"acl", "frontend, backend, listen", "fetches: " + strings.Join(sortedFetches(), ", ") + "; converters: base64, bool, field, hex, length, lower, not, regsub, upper, word; flags -i -m -f --"},
 	{"acl variable", "frontend, backend, listen", "gohap extension: runtime variable in shared memory, set with gohap -S"},
 	{"bind", "frontend, listen", "ADDR:PORT lists, *:PORT, :PORT, port ranges, ipv4@, ipv6@, unix@, fd@N"},
 	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], redirect, deny [deny_status], return [status, content-type, string, lf-string, file], set-header, add-header, del-header, replace-header, set-path, set-query, set-uri, replace-path, replace-uri, set-method"},

@@ -257,3 +257,36 @@ func mustCompile(t testing.TB, src string, cfg Config) *Result {
 	}
 	return res
 }
+
+func TestConverters(t *testing.T) {
+	res := mustCompile(t, `
+frontend f
+    mode http
+    bind :80
+    acl api hdr(host),lower -m beg api.
+    http-request set-header X-Swap "%[req.hdr(x-a),regsub(^(.)(.),\2\1)]"
+    http-request set-header X-Len "%[req.hdr(x-a),length]"
+    http-request set-header X-Api yes if api
+`, Config{})
+	fe := res.Graph.Frontends[0]
+	run := func(host string) map[string]string {
+		tx := newTxn("GET", "/", nil, fakeState{}, "Host", host, "X-A", "abcd")
+		rules.Run(fe.HTTPRequest, tx)
+		got := map[string]string{}
+		for _, h := range tx.Req.Headers {
+			got[string(h.Name)] = string(h.Value)
+		}
+		return got
+	}
+	if got := run("API.example.com"); got["x-swap"] != "bacd" || got["x-len"] != "4" || got["x-api"] != "yes" {
+		t.Errorf("headers %v", got)
+	}
+	if got := run("www.example.com"); got["x-api"] != "" {
+		t.Errorf("x-api set for www: %v", got)
+	}
+	api := fe.HTTPRequest[2].Cond
+	tx := newTxn("GET", "/", nil, fakeState{}, "Host", "API.example.com")
+	if n := testing.AllocsPerRun(100, func() { api.Eval(tx) }); n != 0 {
+		t.Errorf("converter in an ACL: %v allocations", n)
+	}
+}

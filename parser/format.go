@@ -39,7 +39,7 @@ func (c *compiler) format(p *proxy, pos lexer.Position, s string) *rules.Format 
 			if sf == nil {
 				return nil
 			}
-			b.Sample(sf.fetch)
+			b.Sample(sf.fetch, sf.convs...)
 			s = s[end+1:]
 		default:
 			n := 0

@@ -13,6 +13,7 @@ type Format struct {
 type formatPart struct {
 	lit   []byte
 	fetch Fetcher // nil for a literal
+	convs []Converter
 }
 
 // FormatBuilder assembles a Format part by part.
@@ -27,9 +28,10 @@ func (b *FormatBuilder) Lit(s string) {
 	b.f.parts = append(b.f.parts, formatPart{lit: []byte(s)})
 }
 
-// Sample appends the string form of a fetch's first value.
-func (b *FormatBuilder) Sample(f Fetcher) {
-	b.f.parts = append(b.f.parts, formatPart{fetch: f})
+// Sample appends the string form of a fetch's first value, through
+// converters.
+func (b *FormatBuilder) Sample(f Fetcher, convs ...Converter) {
+	b.f.parts = append(b.f.parts, formatPart{fetch: f, convs: convs})
 }
 
 // Format returns the built format.
@@ -55,7 +57,16 @@ func (f *Format) Append(t *Txn, dst []byte) []byte {
 		}
 		s := &t.smp
 		*s = Sample{}
-		if p.fetch.Fetch(t, s) {
+		if !p.fetch.Fetch(t, s) {
+			continue
+		}
+		ok := true
+		for _, c := range p.convs {
+			if ok = c.Convert(t, s); !ok {
+				break
+			}
+		}
+		if ok {
 			dst = appendSample(t, dst, s)
 		}
 	}

@@ -127,6 +127,8 @@ type Txn struct {
 	owned []byte
 	// fmtBuf is where formats are evaluated before being kept.
 	fmtBuf []byte
+	// convBuf holds what converters produce during the request.
+	convBuf []byte
 }
 
 // Reset clears t for the next request, keeping buffer capacity.
@@ -138,6 +140,7 @@ func (t *Txn) Reset() {
 	t.Reply = nil
 	t.TLS, t.SNI, t.Payload = false, nil, nil
 	t.reply.Raw = t.reply.Raw[:0]
+	t.convBuf = t.convBuf[:0]
 	t.scratch = t.scratch[:0]
 	t.owned = t.owned[:0]
 	t.smp = Sample{}
