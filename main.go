@@ -27,8 +27,11 @@ const (
 	compatVersion = "2.6"
 )
 
-// features are what feature() in .if blocks reports as present.
-var features = []string{"LINUX_SPLICE", "POLL", "EPOLL", "CPU_AFFINITY", "TPROXY", "GETADDRINFO", "THREAD"}
+// features are what feature() in .if blocks reports as present: only
+// what gohap really has. OPENSSL stands for TLS, which gohap terminates
+// and originates with Go's crypto/tls, because configurations test it
+// before their "ssl" lines.
+var features = []string{"EPOLL", "THREAD", "OPENSSL"}
 
 func main() {
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))

@@ -87,7 +87,7 @@ func TestVersionAndCC(t *testing.T) {
 	if code, out, _ := runCLI("-v"); code != 0 || !strings.Contains(out, "HAProxy-compatible 2.6") {
 		t.Errorf("-v: %d %q", code, out)
 	}
-	for expr, want := range map[string]int{"version_atleast(2.4)": 0, "version_before(2.6)": 1, "defined(GOHAP_SURELY_UNSET)": 1, "bogus(": 2} {
+	for expr, want := range map[string]int{"version_atleast(2.4)": 0, "version_before(2.6)": 1, "defined(GOHAP_SURELY_UNSET)": 1, "bogus(": 2, "feature(OPENSSL)": 0, "feature(LUA)": 1, "feature(TPROXY)": 1} {
 		if code, _, _ := runCLI("-cc", expr); code != want {
 			t.Errorf("-cc %s: exit %d, want %d", expr, code, want)
 		}
