@@ -162,7 +162,7 @@ func firstArg(args []string) string {
 var unsupportedNames = []string{
 	// proxies
 	"stick-table", "stick", "hash-type",
-	"hash-balance-factor", "compression", "errorloc", "errorloc302", "errorloc303",
+	"hash-balance-factor", "compression",
 	"source", "dispatch", "filter", "use-server", "persist",
 	"http-send-name-header", "unique-id-header", "dynamic-cookie-key",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",

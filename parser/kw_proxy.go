@@ -19,6 +19,9 @@ var proxyKeywords = []keyword{
 	{name: "monitor", where: secFrontend, apply: kwMonitor},
 	{name: "errorfile", where: secProxy, apply: kwErrorfile},
 	{name: "errorfiles", where: secProxy, apply: kwErrorfiles},
+	{name: "errorloc", where: secProxy, apply: kwErrorloc},
+	{name: "errorloc302", where: secProxy, apply: kwErrorloc},
+	{name: "errorloc303", where: secProxy, apply: kwErrorloc},
 	{name: "redirect", where: secFrontend | secBackend, apply: kwRedirect},
 	{name: "cookie", where: secBE, apply: kwCookie},
 	{name: "option", where: secProxy, apply: kwOption},
@@ -396,4 +399,36 @@ func kwCookie(c *compiler, p *proxy, g *Generic, args []string) {
 	}
 	ck.Attrs = []byte(attrs + flags)
 	p.set.cookie = ck
+}
+
+// kwErrorloc is "errorloc[302|303] CODE URL": the error is answered with a
+// redirect to URL (302, or 303 for errorloc303), as haproxy writes it.
+func kwErrorloc(c *compiler, p *proxy, g *Generic, args []string) {
+	kw := c.value(g.Keyword)
+	if !c.wantArgs(g, kw, args, 2, 2) {
+		return
+	}
+	code, err := parseInt(args[0], 100, 999)
+	if err != nil {
+		c.errorf(g.Args[0].Pos, "%s: %v", kw, err)
+		return
+	}
+	if !rules.ErrorCodes(code) {
+		c.warnf(g.Args[0].Pos, "status code '%d' not handled by '%s', error relocation will be ignored", code, kw)
+		return
+	}
+	status := 302
+	if kw == "errorloc303" {
+		status = 303
+	}
+	raw := fmt.Sprintf("HTTP/1.1 %d %s\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: %s\r\n\r\n", status, rules.Reason(status), args[1])
+	r, err := rules.ParseReply([]byte(raw))
+	if err != nil {
+		c.errorf(g.Args[1].Pos, "%s: %v", kw, err)
+		return
+	}
+	if p.set.errors == nil {
+		p.set.errors = rules.ErrorSet{}
+	}
+	p.set.errors[code] = r
 }
