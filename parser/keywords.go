@@ -166,7 +166,7 @@ var unsupportedNames = []string{
 	"source", "dispatch", "filter", "use-server", "persist",
 	"http-send-name-header", "unique-id-header", "dynamic-cookie-key",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",
-	"http-error", "rate-limit", "declare", "capture", "fullconn", "max-keep-alive-queue",
+	"http-error", "rate-limit", "declare",
 	// global
 	"lua-load", "lua-load-per-thread", "lua-prepend-path", "setenv", "presetenv", "resetenv",
 	"unsetenv", "h1-case-adjust", "h1-case-adjust-file", "51degrees-data-file", "wurfl-data-file",
@@ -176,7 +176,7 @@ var unsupportedNames = []string{
 
 // Names that only tune HAProxy's internals, logging or management.
 var tuningNames = []string{
-	"log", "log-format", "log-format-sd", "error-log-format", "log-tag",
+	"log", "log-format", "capture", "fullconn", "max-keep-alive-queue", "log-format-sd", "error-log-format", "log-tag",
 	"description", "backlog", "http-reuse", "log-send-hostname", "log-tag", "unique-id-format",
 	"id", "bind-process", "grace", "http-restrict-req-hdr-names",
 	// global
