@@ -395,41 +395,11 @@ backend app
     server s1 ${S1} maxconn 1
 `
 	_, fe, _ := loadEngine(t, cfg, map[string]string{"S1": srv.addr, "Q": "3s"})
-	first := make(chan int)
-	go func() {
-		c, err := net.Dial("tcp", fe)
-		if err != nil {
-			first <- 0
-			return
-		}
-		defer c.Close()
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			first <- 0
-			return
-		}
-		first <- resp.StatusCode
-	}()
+	first := asyncGet(fe)
 	for n.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	second := make(chan int)
-	go func() {
-		c, err := net.Dial("tcp", fe)
-		if err != nil {
-			second <- 0
-			return
-		}
-		defer c.Close()
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			second <- 0
-			return
-		}
-		second <- resp.StatusCode
-	}()
+	second := asyncGet(fe)
 	time.Sleep(100 * time.Millisecond)
 	if n.Load() != 1 {
 		t.Fatal("second request reached the server past maxconn")
@@ -669,4 +639,26 @@ backend app
 	if hc != 503 || gc != 503 || hb != gb {
 		t.Fatalf("haproxy %d %q, gohap %d %q", hc, hb, gc, gb)
 	}
+}
+
+// asyncGet sends one GET to fe in the background; the channel gets the
+// status, or 0 when the request failed.
+func asyncGet(fe string) <-chan int {
+	status := make(chan int, 1)
+	go func() {
+		c, err := net.Dial("tcp", fe)
+		if err != nil {
+			status <- 0
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			status <- 0
+			return
+		}
+		status <- resp.StatusCode
+	}()
+	return status
 }
