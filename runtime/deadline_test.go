@@ -1,0 +1,75 @@
+package runtime
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"gohap/runtime/rules"
+)
+
+// slowServer answers "/fast" at once and "/slow" never (until the test
+// ends), on the same keep-alive connection.
+func slowServer(t *testing.T) *rawServer {
+	block := make(chan struct{})
+	srv := newRawServer(t, func(head string, _ []byte) string {
+		if strings.HasPrefix(head, "GET /slow") {
+			<-block
+			return ""
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	})
+	t.Cleanup(func() { close(block) })
+	return srv
+}
+
+// TestServerTimeoutNotEarly checks that the server timeout counts from
+// the request that waits, on a reused server connection: a deadline left
+// from the first request must not cut the second one short. It guards
+// any lazier handling of read deadlines.
+func TestServerTimeoutNotEarly(t *testing.T) {
+	srv := slowServer(t)
+	g := newGraph(rules.ModeHTTP)
+	be := g.backend("be", srv.addr())
+	const d = 400 * time.Millisecond
+	be.Timeouts.Server = d
+	_, addr, _ := start(t, g)
+	c := dial(t, addr)
+	if _, st, _ := func() (string, int, string) {
+		c.send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+		return c.response("GET")
+	}(); st != 200 {
+		t.Fatalf("status %d, want 200", st)
+	}
+	time.Sleep(d / 16) // less than d/8: the deadline is not moved
+	t0 := time.Now()
+	c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	_, st, _ := c.response("GET")
+	if el := time.Since(t0); st != 504 || el < d {
+		t.Fatalf("status %d after %v, want 504 after %v or more", st, el, d)
+	}
+}
+
+// TestCloseAbortsServerWait checks that Engine.Close ends a session
+// waiting for a server's response at once, not when the server timeout
+// runs out.
+func TestCloseAbortsServerWait(t *testing.T) {
+	srv := slowServer(t)
+	g := newGraph(rules.ModeHTTP)
+	g.backend("be", srv.addr())
+	e, addr, _ := start(t, g)
+	c := dial(t, addr)
+	if _, st, _ := func() (string, int, string) {
+		c.send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+		return c.response("GET")
+	}(); st != 200 {
+		t.Fatalf("status %d, want 200", st)
+	}
+	c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(50 * time.Millisecond)
+	t0 := time.Now()
+	e.Close()
+	if el := time.Since(t0); el > time.Second {
+		t.Fatalf("Close took %v with a request waiting for its server (timeout 5s)", el)
+	}
+}
