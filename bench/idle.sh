@@ -9,38 +9,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-9800}
-ulimit -n "$(ulimit -Hn)"
-out=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null; rm -rf "$out"' EXIT
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export BE_PORT=$(freeport)
+. bench/lib.sh
 HA_PORT=$(freeport)
 GO_PORT=$(freeport)
-cat > "$out/nginx.conf" <<NGX
-worker_processes 1;
-pid $out/nginx.pid;
-error_log $out/nginx.err;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$BE_PORT;
-        location / { return 200 "hello from nginx\n"; }
-    }
-}
-NGX
-nginx -c "$out/nginx.conf"
-if [ -n "${GOHAP_BIN:-}" ]; then cp "$GOHAP_BIN" "$out/gohap"; else go build -o "$out/gohap" .; fi
+build_gohap
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; } # kB
 
 measure() { # name pid port
     local before after
-    for _ in $(seq 100); do
-        if curl -s -o /dev/null "http://127.0.0.1:$3/"; then break; fi
-        sleep 0.1
-    done
+    wait_http "$3"
     before=$(rss "$2")
     mkfifo "$out/hold.$1"
     python3 bench/idle.py "$3" "$N" < "$out/hold.$1" > "$out/ready.$1" &

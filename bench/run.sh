@@ -20,45 +20,17 @@ if ! need haproxy || ! need nginx || ! need wrk; then
     apt-get install -y -qq haproxy nginx-light wrk >/dev/null
 fi
 
-# haproxy needs two descriptors per connection of maxconn.
-ulimit -n 100000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-
-out=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null; [ -n "${KEEP:-}" ] && cp "$out"/*.log /tmp/ ; rm -rf "$out"' EXIT
-
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export BE_PORT=$(freeport)
+. bench/lib.sh
 HA_PORT=$(freeport)
 GO_PORT=$(freeport)
 
-# nginx: one worker, a short body, keep-alive without limit.
-cat > "$out/nginx.conf" <<NGX
-worker_processes 1;
-pid $out/nginx.pid;
-error_log $out/nginx.err;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$BE_PORT;
-        location / { return 200 "hello from nginx\n"; }
-    }
-}
-NGX
-nginx -c "$out/nginx.conf"
-
-# GOHAP_BIN: a prebuilt gohap to measure instead of building this tree.
-if [ -n "${GOHAP_BIN:-}" ]; then cp "$GOHAP_BIN" "$out/gohap"; else go build -o "$out/gohap" .; fi
+build_gohap
 FE_PORT=$HA_PORT haproxy -db -f bench/bench.cfg >"$out/haproxy.log" 2>&1 &
 PID_haproxy=$!
 FE_PORT=$GO_PORT GOHAP_VARS="$out/vars" "$out/gohap" -q -f bench/bench.cfg >"$out/gohap.log" 2>&1 &
 PID_gohap=$!
 for port in $BE_PORT $HA_PORT $GO_PORT; do
-    for _ in $(seq 100); do
-        if curl -s -o /dev/null "http://127.0.0.1:$port$URLPATH"; then break; fi
-        sleep 0.1
-    done
+    wait_http "$port" "$URLPATH"
 done
 
 # ms converts wrk's latency ("850.00us", "1.23ms", "1.01s") to milliseconds.

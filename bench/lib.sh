@@ -1,0 +1,45 @@
+# Shared setup of the bench scripts: sourced, not run.
+#
+# After sourcing: $out is a scratch directory removed on exit (with every
+# background job and nginx stopped), BE_PORT is exported and nginx serves
+# a short body on it, one worker, keep-alive without limit.
+
+# haproxy needs two descriptors per connection of maxconn.
+ulimit -n 100000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+out=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null; [ -n "${KEEP:-}" ] && cp "$out"/*.log /tmp/ ; rm -rf "$out"' EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+export BE_PORT=$(freeport)
+cat > "$out/nginx.conf" <<NGX
+worker_processes 1;
+pid $out/nginx.pid;
+error_log $out/nginx.err;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    server {
+        listen 127.0.0.1:$BE_PORT;
+        location / { return 200 "hello from nginx\n"; }
+    }
+}
+NGX
+nginx -c "$out/nginx.conf"
+
+# wait_http PORT [PATH]: wait up to 10 s until PORT answers HTTP.
+wait_http() {
+    for _ in $(seq 100); do
+        if curl -s -o /dev/null "http://127.0.0.1:$1${2:-/}"; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# build_gohap [TAGS]: $out/gohap, from GOHAP_BIN (a prebuilt binary to
+# measure) or built from this tree.
+build_gohap() {
+    if [ -n "${GOHAP_BIN:-}" ]; then cp "$GOHAP_BIN" "$out/gohap"; else go build ${1:+-tags "$1"} -o "$out/gohap" .; fi
+}
