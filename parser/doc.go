@@ -13,7 +13,7 @@ import (
 var statementKeywords = []struct{ name, where, note string }{
 	{"acl", "frontend, backend, listen", "fetches: " + strings.Join(sortedFetches(), ", ") + "; converters: base64, bool, field, hex, length, lower, not, regsub, upper, word; flags -i -m -f --"},
 	{"acl variable", "frontend, backend, listen", "gohap extension: runtime variable in shared memory, set with gohap -S"},
-	{"bind", "frontend, listen", "ADDR:PORT lists, *:PORT, :PORT, port ranges, ipv4@, ipv6@, unix@, fd@N"},
+	{"bind", "frontend, listen", "ADDR:PORT lists, *:PORT, :PORT, port ranges, ipv4@, ipv6@, unix@, abns@, fd@N; ssl crt, alpn, ssl-min-ver, ssl-max-ver, no-tlsv1x, ca-file, verify, accept-proxy"},
 	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], redirect, deny [deny_status], return [status, content-type, string, lf-string, file], set-header, add-header, del-header, replace-header, set-path, set-query, set-uri, replace-path, replace-uri, set-method"},
 	{"http-response", "frontend, backend, listen", "actions: set-header, add-header, del-header, replace-header; backend rules run before frontend rules; fetches status, res.hdr, res.fhdr, res.hdr_cnt"},
 	{"tcp-request", "frontend, listen", "inspect-delay; connection accept|reject; content accept|reject (mode tcp, with req.ssl_sni, req.ssl_alpn, req.ssl_hello_type, req.len for TLS passthrough routing)"},

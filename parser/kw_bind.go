@@ -18,7 +18,12 @@ var bindTuning = map[string]bool{"v4v6": false, "v6only": false, "transparent": 
 func (c *compiler) bind(p *proxy, st *BindStmt) {
 	opts := c.values(st.Opts)
 	var t bindTLS
+	acceptProxy := false
 	for i := 0; i < len(opts); i++ {
+		if opts[i] == "accept-proxy" {
+			acceptProxy = true
+			continue
+		}
 		switch opts[i] {
 		case "crt":
 			if i+1 < len(opts) {
@@ -54,6 +59,11 @@ func (c *compiler) bind(p *proxy, st *BindStmt) {
 	}
 	first := len(p.fe.Binds)
 	c.bindAddrs(p, st.Addr, c.value(st.Addr))
+	if acceptProxy {
+		for i := first; i < len(p.fe.Binds); i++ {
+			p.fe.Binds[i].AcceptProxy = true
+		}
+	}
 	if !t.ssl {
 		if len(t.crts) > 0 {
 			c.warnf(st.Pos, "'crt' without 'ssl': the certificate is not used")

@@ -140,7 +140,7 @@ func (e *Engine) Start() error {
 				}
 				return fmt.Errorf("frontend %s: cannot bind %s: %w", fe.Name, bindName(b), err)
 			}
-			lns = append(lns, &listener{e: e, ln: ln, feIndex: fi, feName: fe.Name})
+			lns = append(lns, &listener{e: e, ln: ln, feIndex: fi, feName: fe.Name, acceptProxy: b.AcceptProxy, tls: b.TLS})
 		}
 	}
 	e.started = true
@@ -178,7 +178,8 @@ func bind(b rules.Bind) (net.Listener, error) {
 		network = "tcp"
 	}
 	ln, err := net.Listen(network, b.Addr)
-	if err != nil || b.TLS == nil {
+	if err != nil || b.TLS == nil || b.AcceptProxy {
+		// With accept-proxy, TLS starts after the header, per connection.
 		return ln, err
 	}
 	// The handshake runs on the first read, in the connection's goroutine.

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"time"
@@ -14,6 +15,10 @@ type listener struct {
 	ln      net.Listener
 	feIndex int
 	feName  string
+	// acceptProxy: read a PROXY header first, then start TLS with tls
+	// (nil: none) on the connection itself.
+	acceptProxy bool
+	tls         *tls.Config
 }
 
 // serve accepts connections until the listener is closed, starting one
@@ -70,8 +75,28 @@ func (l *listener) serve() {
 			return
 		}
 		l.e.wg.Add(1)
-		go l.run(s, sem)
+		if l.acceptProxy {
+			go l.runProxied(s, sem)
+		} else {
+			go l.run(s, sem)
+		}
 	}
+}
+
+// runProxied reads the PROXY header of a new connection, then serves it
+// as run does; a connection without a valid header is closed.
+func (l *listener) runProxied(s *session, sem chan struct{}) {
+	if !s.acceptProxy(l.tls, l.e.gen.Load().frontend(s.feIndex, s.feName)) {
+		s.c.Close()
+		l.e.untrack(s)
+		l.e.putSession(s)
+		if sem != nil {
+			<-sem
+		}
+		l.e.wg.Done()
+		return
+	}
+	l.run(s, sem)
 }
 
 // run serves s, then closes its connection and gives back its maxconn

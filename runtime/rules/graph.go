@@ -78,6 +78,9 @@ type Bind struct {
 	FD int
 	// TLS, when set, terminates TLS on the listener ("ssl crt ...").
 	TLS *tls.Config
+	// AcceptProxy: each connection starts with a PROXY protocol header
+	// (v1 or v2) that gives the client's addresses ("accept-proxy").
+	AcceptProxy bool
 }
 
 // Frontend is a proxy that accepts connections: a "frontend" section, or
