@@ -24,6 +24,7 @@ var proxyKeywords = []keyword{
 	{name: "errorloc303", where: secProxy, apply: kwErrorloc},
 	{name: "redirect", where: secFrontend | secBackend, apply: kwRedirect},
 	{name: "cookie", where: secBE, apply: kwCookie},
+	{name: "http-send-name-header", where: secBE, apply: kwSendNameHeader},
 	{name: "option", where: secProxy, apply: kwOption},
 	{name: "no option", where: secProxy, apply: kwOption},
 	{name: "default-server", where: secBE, apply: kwDefaultServer},
@@ -431,4 +432,14 @@ func kwErrorloc(c *compiler, p *proxy, g *Generic, args []string) {
 		p.set.errors = rules.ErrorSet{}
 	}
 	p.set.errors[code] = r
+}
+
+// kwSendNameHeader is "http-send-name-header NAME": the request sent to
+// a server carries the server's name in header NAME.
+func kwSendNameHeader(c *compiler, p *proxy, g *Generic, args []string) {
+	if len(args) != 1 {
+		c.errorf(g.Pos, "'http-send-name-header' requires a header string")
+		return
+	}
+	p.set.sendName = strings.ToLower(args[0])
 }

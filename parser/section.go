@@ -31,6 +31,7 @@ type proxySettings struct {
 	monitorURI     string
 	stats          statsConfig
 	cookie         *rules.Cookie
+	sendName       string
 }
 
 // serverDefaults are "default-server" settings, with HAProxy's defaults.
@@ -266,6 +267,9 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.RandomDraws = p.set.randomDraws
 		p.be.Retries = p.set.retries
 		p.be.Cookie = p.set.cookie
+		if p.set.sendName != "" {
+			p.be.SendNameHeader = []byte(p.set.sendName)
+		}
 		if p.be.Mode == rules.ModeHTTP && len(p.be.TCPContent) > 0 && p.fe == nil {
 			c.errorf(p.pos, "'tcp-request content' rules in a 'mode http' proxy are not supported")
 		}

@@ -37,6 +37,10 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	defer srv.release()
 	s.setCur(sc.c)
 	s.cookieSrv, s.cookieValid = srv, byCookie != nil && byCookie == srv
+	if h := be.SendNameHeader; h != nil {
+		s.txn.Req.DelHeader(h)
+		s.txn.Req.Headers = append(s.txn.Req.Headers, rules.Header{Name: h, Value: srv.name})
+	}
 
 	srvClose := fe.Options.HTTPServerClose || fe.Options.HTTPClose ||
 		be.Options.HTTPServerClose || be.Options.HTTPClose

@@ -16,6 +16,8 @@ type serverState struct {
 	be  *backendState
 	up  atomic.Bool  // HAProxy's "running": health >= rise
 	cur atomic.Int64 // connections currently served
+	// name is cfg.Name as bytes, for http-send-name-header.
+	name []byte
 	// drain: up, but out of load balancing (disable-on-404, "NOLB").
 	drain atomic.Bool
 	// active are the server's open connections, tracked only for
@@ -54,7 +56,7 @@ type backendState struct {
 func newBackendState(b *rules.Backend) *backendState {
 	bs := &backendState{cfg: b}
 	for _, s := range b.Servers {
-		ss := &serverState{cfg: s, be: bs}
+		ss := &serverState{cfg: s, be: bs, name: []byte(s.Name)}
 		rise := s.Rise
 		if rise <= 0 {
 			rise = 2

@@ -167,6 +167,9 @@ type Backend struct {
 	Redirects   []Rule // as Frontend.Redirects
 	// Cookie is cookie persistence ("cookie NAME insert"); nil: none.
 	Cookie *Cookie
+	// SendNameHeader names the request header that carries the chosen
+	// server's name ("http-send-name-header"); empty: none.
+	SendNameHeader []byte
 	// TCPContent and InspectDelay are the backend's own "tcp-request
 	// content" rules (mode tcp), run once it is chosen.
 	TCPContent   []Rule
