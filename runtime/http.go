@@ -107,9 +107,7 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		}
 		return false
 	}
-	t := &s.txn
-	t.Reset()
-	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, gen
+	t := s.startTxn(gen)
 	if s.tls != nil {
 		if s.nreq == 0 {
 			s.sni = append(s.sni[:0], s.tls.ConnectionState().ServerName...)

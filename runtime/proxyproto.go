@@ -134,15 +134,7 @@ func (s *session) acceptProxy(cfg *tls.Config, fe *rules.Frontend) bool {
 		if ok {
 			s.in.discard(n)
 			if src.IsValid() {
-				s.src, s.dst = src, dst
-				a := src.Addr().Unmap()
-				if a.Is4() {
-					b := a.As4()
-					s.srcLen = copy(s.srcKey[:], b[:])
-				} else {
-					b := a.As16()
-					s.srcLen = copy(s.srcKey[:], b[:])
-				}
+				s.setAddrs(src, dst)
 			}
 			break
 		}

@@ -11,15 +11,9 @@ import (
 // relay both ways until both sides closed.
 func (s *session) serveTCP(fe *rules.Frontend) {
 	gen := s.e.gen.Load()
-	t := &s.txn
-	t.Reset()
-	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, gen
-	if len(fe.TCPContent) > 0 || fe.InspectDelay > 0 {
-		s.inspect(fe)
-		t.Payload = s.in.data()
-		if rules.Run(fe.TCPContent, t) == rules.Reject {
-			return
-		}
+	t := s.startTxn(gen)
+	if !s.contentRules(fe.InspectDelay, fe.TCPContent) {
+		return
 	}
 	be := fe.DefaultBackend
 	for i := range fe.Switching {
@@ -32,12 +26,8 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if bs == nil {
 		return
 	}
-	if len(be.TCPContent) > 0 || be.InspectDelay > 0 {
-		s.inspectFor(be.InspectDelay)
-		t.Payload = s.in.data()
-		if rules.Run(be.TCPContent, t) == rules.Reject {
-			return
-		}
+	if !s.contentRules(be.InspectDelay, be.TCPContent) {
+		return
 	}
 	srv := s.take(bs)
 	if srv == nil {
@@ -55,15 +45,12 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	s.e.closeSrv(sc)
 }
 
-// inspect waits, up to the frontend's inspect-delay, for the client's
+// inspect waits, up to delay (a proxy's inspect-delay), for the client's
 // first bytes, and for a whole TLS record when they start one, so that
 // content rules and use_backend can read them (req.ssl_sni). What it
-// reads stays buffered and goes to the server first.
-func (s *session) inspect(fe *rules.Frontend) { s.inspectFor(fe.InspectDelay) }
-
-// inspectFor waits as inspect does, up to delay; 0 does not wait, as in
-// haproxy: the rules see what is there.
-func (s *session) inspectFor(delay time.Duration) {
+// reads stays buffered and goes to the server first. With no delay it
+// does not wait: as in haproxy, the rules see what is there.
+func (s *session) inspect(delay time.Duration) {
 	if delay <= 0 {
 		return
 	}
@@ -86,8 +73,26 @@ func (s *session) inspectFor(delay time.Duration) {
 // acceptConn runs the tcp-request connection rules of a new connection
 // and reports whether they accept it.
 func (s *session) acceptConn(fe *rules.Frontend) bool {
+	return rules.Run(fe.TCPConnection, s.startTxn(s.e.gen.Load())) != rules.Reject
+}
+
+// startTxn resets the session's Txn for a new request or connection stage
+// and gives it the connection's addresses, the variables and gen's state.
+func (s *session) startTxn(gen *generation) *rules.Txn {
 	t := &s.txn
 	t.Reset()
-	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, s.e.gen.Load()
-	return rules.Run(fe.TCPConnection, t) != rules.Reject
+	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, gen
+	return t
+}
+
+// contentRules waits up to delay for the client's first bytes (inspect),
+// then runs tcp-request content rules on them; it reports false when they
+// reject the connection.
+func (s *session) contentRules(delay time.Duration, list []rules.Rule) bool {
+	if len(list) == 0 && delay <= 0 {
+		return true
+	}
+	s.inspect(delay)
+	s.txn.Payload = s.in.data()
+	return rules.Run(list, &s.txn) != rules.Reject
 }

@@ -125,10 +125,17 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
 	s.ln, s.sem, s.parked = nil, nil, false
 	s.aborted, s.curConn, s.curSeen = false, nil, nil
-	s.src, s.dst = addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
+	s.setAddrs(addrPort(c.RemoteAddr()), addrPort(c.LocalAddr()))
 	s.tls, _ = c.(*tls.Conn)
 	s.sni = s.sni[:0]
-	a := s.src.Addr().Unmap()
+	return s
+}
+
+// setAddrs records the client's address src and the address dst it
+// reached, with src's bytes as the source-hashing key.
+func (s *session) setAddrs(src, dst netip.AddrPort) {
+	s.src, s.dst = src, dst
+	a := src.Addr().Unmap()
 	if a.Is4() {
 		b := a.As4()
 		s.srcLen = copy(s.srcKey[:], b[:])
@@ -136,7 +143,6 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 		b := a.As16()
 		s.srcLen = copy(s.srcKey[:], b[:])
 	}
-	return s
 }
 
 func (e *Engine) putSession(s *session) {
