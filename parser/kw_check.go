@@ -97,19 +97,28 @@ func optHTTPChk(c *compiler, p *proxy, g *Generic, args []string) {
 
 // optTCPCheck is "option tcp-check".
 func optTCPCheck(c *compiler, p *proxy, g *Generic, args []string) {
-	if c.value(g.Keyword) == "no" {
-		c.errorf(g.Pos, "negation/default is not supported for option 'tcp-check'")
-		return
-	}
-	if len(args) > 0 {
+	if c.value(g.Keyword) != "no" && len(args) > 0 {
 		c.errorf(g.Args[1].Pos, "'option tcp-check' takes no argument")
 		return
 	}
-	if p.be == nil && p.kind != "defaults" {
-		c.warnf(g.Pos, "'option tcp-check' ignored because %s '%s' has no backend capability", p.kind, p.name)
-		return
+	if checkOptionApplies(c, p, g, "tcp-check") {
+		p.set.check.kind = rules.CheckTCPRules
 	}
-	p.set.check.kind = rules.CheckTCPRules
+}
+
+// checkOptionApplies reports whether a check option may act here: it has
+// no "no" form, and it is ignored (with haproxy's warning) in a proxy
+// without a backend.
+func checkOptionApplies(c *compiler, p *proxy, g *Generic, name string) bool {
+	if c.value(g.Keyword) == "no" {
+		c.errorf(g.Pos, "negation/default is not supported for option '%s'", name)
+		return false
+	}
+	if p.be == nil && p.kind != "defaults" {
+		c.warnf(g.Pos, "'option %s' ignored because %s '%s' has no backend capability", name, p.kind, p.name)
+		return false
+	}
+	return true
 }
 
 // kwHTTPCheck is "http-check send|expect|comment ...".

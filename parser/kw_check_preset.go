@@ -15,12 +15,7 @@ var sslHello, _ = hex.DecodeString("16030000790100007503006b04c68a484150524f5859
 // presetCheck installs tcp-check steps for an "option" that is a fixed
 // check sequence in haproxy.
 func presetCheck(c *compiler, p *proxy, g *Generic, name string, steps []rules.CheckStep) {
-	if c.value(g.Keyword) == "no" {
-		c.errorf(g.Pos, "negation/default is not supported for option '%s'", name)
-		return
-	}
-	if p.be == nil && p.kind != "defaults" {
-		c.warnf(g.Pos, "'option %s' ignored because %s '%s' has no backend capability", name, p.kind, p.name)
+	if !checkOptionApplies(c, p, g, name) {
 		return
 	}
 	cs := &p.set.check
