@@ -169,7 +169,7 @@ func printNotes(w io.Writer, res *parser.Result, quiet bool) {
 	}
 }
 
-// serve runs the proxy until SIGINT or SIGTERM.
+// serve runs the proxy until SIGINT or SIGTERM; SIGUSR2 reloads it.
 func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	store, err := shm.Open(ctx.String("vars"))
 	if err != nil {
@@ -203,10 +203,34 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	}
 	logger.Printf("gohap %s started, %d frontend(s), variables in %s", version, len(res.Graph.Frontends), store.Path())
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
-	logger.Printf("received %s, stopping", s)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2)
+	for s := range sig {
+		if s == syscall.SIGUSR2 {
+			reload(eng, files, store, stderr, logger, ctx.Bool("q"))
+			continue
+		}
+		logger.Printf("received %s, stopping", s)
+		break
+	}
 	return eng.Close()
+}
+
+// reload reads the configuration files again and, if they check, makes
+// them the running configuration; SIGUSR2 asks for it, as it asks
+// haproxy's master. A configuration with errors changes nothing.
+func reload(eng *runtime.Engine, files []string, store *shm.Store, stderr io.Writer, logger *log.Logger, quiet bool) {
+	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve})
+	if err != nil {
+		printConfigError(stderr, err)
+		logger.Printf("reload failed: the configuration has errors; still running the previous one")
+		return
+	}
+	printNotes(stderr, res, quiet)
+	if err := eng.Reload(res.Graph); err != nil {
+		logger.Printf("reload failed: %v; still running the previous configuration", err)
+		return
+	}
+	logger.Printf("reloaded, %d frontend(s)", len(res.Graph.Frontends))
 }
 
 // setVars handles "-S NAME=VALUE" (set) and "-S NAME" (print). Every

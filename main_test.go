@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gohap/internal/syncbuf"
 )
 
 // gohapBin is the binary built once for the tests that run gohap as a
@@ -151,12 +153,12 @@ func freePort(t *testing.T) string {
 }
 
 // startGohap runs the binary on cfg and waits until addr accepts.
-func startGohap(t *testing.T, cfg, addr string, env []string, args ...string) *exec.Cmd {
+func startGohap(t *testing.T, cfg, addr string, env []string, args ...string) (*exec.Cmd, *syncbuf.Buffer) {
 	bin := buildGohap(t)
 	cmd := exec.Command(bin, append([]string{"-d", "-f", cfg}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs := &syncbuf.Buffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +181,7 @@ func startGohap(t *testing.T, cfg, addr string, env []string, args ...string) *e
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return cmd
+			return cmd, logs
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("gohap did not listen on %s: %v\n%s", addr, err, logs.String())
@@ -292,7 +294,7 @@ func TestDemoConfig(t *testing.T) {
 	os.WriteFile(cfgPath, bytes.ReplaceAll(src, []byte("127.0.0.1:8080"), []byte(fe)), 0o644)
 	vars := "GOHAP_VARS=" + filepath.Join(dir, "vars")
 	pidfile := filepath.Join(dir, "gohap.pid")
-	cmd := startGohap(t, cfgPath, fe, []string{vars}, "-p", pidfile)
+	cmd, _ := startGohap(t, cfgPath, fe, []string{vars}, "-p", pidfile)
 	if b, err := os.ReadFile(pidfile); err != nil || strings.TrimSpace(string(b)) != fmt.Sprint(cmd.Process.Pid) {
 		t.Errorf("pid file: %q, %v; want %d", b, err, cmd.Process.Pid)
 	}

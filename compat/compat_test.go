@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"gohap/internal/syncbuf"
 	"gohap/parser"
 	"gohap/runtime"
 	"gohap/shm"
@@ -467,24 +468,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// lockedBuffer collects haproxy's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startHAProxy runs tc's config through haproxy in the foreground and
 // waits until the frontend port accepts. haproxy is stopped with SIGTERM,
 // then SIGKILL, when the test ends.
@@ -495,7 +478,7 @@ func startHAProxy(t *testing.T, bin string, tc *testCase, env map[string]string)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("haproxy: %v", err)

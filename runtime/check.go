@@ -109,15 +109,18 @@ func (e *Engine) startChecks(gen *generation) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	gen.stopChecks = cancel
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		<-e.done
-		cancel()
+		select {
+		case <-e.done:
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	for i, c := range cs {
 		c.first = mininter * time.Duration(i) / time.Duration(len(cs))
-		e.checks = append(e.checks, c)
 		e.wg.Add(1)
 		go c.run(ctx)
 	}

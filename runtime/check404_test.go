@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"gohap/internal/syncbuf"
 	"log"
 	"net"
 	"net/http"
@@ -57,7 +58,7 @@ backend app
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuf{}
+	logs := &syncbuf.Buffer{}
 	e, err := New(Config{Graph: res.Graph, Log: log.New(logs, "", 0)})
 	if err != nil {
 		t.Fatal(err)

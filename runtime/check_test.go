@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"gohap/internal/syncbuf"
 	"gohap/parser"
 	"gohap/runtime/rules"
 )
@@ -23,7 +24,7 @@ import (
 // loadEngine compiles cfg (with "${S1}" replaced by env["S1"]) through
 // the parser, starts an engine on it and returns it with the address of
 // frontend "fe" and its log.
-func loadEngine(t *testing.T, cfg string, env map[string]string) (*Engine, string, *logBuf) {
+func loadEngine(t *testing.T, cfg string, env map[string]string) (*Engine, string, *syncbuf.Buffer) {
 	t.Helper()
 	for k, v := range env {
 		cfg = strings.ReplaceAll(cfg, "${"+k+"}", v)
@@ -38,7 +39,7 @@ func loadEngine(t *testing.T, cfg string, env map[string]string) (*Engine, strin
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	lb := &logBuf{}
+	lb := &syncbuf.Buffer{}
 	e, err := New(Config{Graph: res.Graph, Vars: &fakeVars{}, Log: log.New(lb, "", 0)})
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +145,7 @@ func status(t *testing.T, addr, path string) (int, string) {
 	return code, body
 }
 
-func waitLog(t *testing.T, lb *logBuf, s string) {
+func waitLog(t *testing.T, lb *syncbuf.Buffer, s string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for !strings.Contains(lb.String(), s) {
@@ -621,7 +622,7 @@ backend app
 	path := filepath.Join(dir, "h.cfg")
 	os.WriteFile(path, []byte(strings.NewReplacer("${BIND}", hport, "${S1}", srv.addr).Replace(cfg)), 0o600)
 	cmd := exec.Command(hap, "-f", path, "-db")
-	var out logBuf
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -4,13 +4,14 @@
 package runtime
 
 import (
-	"crypto/tls"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -42,7 +43,6 @@ type Engine struct {
 	closed    bool
 	listeners []*listener
 	conns     map[*session]struct{}
-	checks    []*checker
 
 	park       *parker // idle client connections, started on first use
 	parkFailed bool    // epoll is not available
@@ -53,11 +53,26 @@ type Engine struct {
 }
 
 // generation is a Graph with the live state of its backends. A reload
-// would build a new one and swap Engine.gen; requests keep the generation
+// builds a new one and swaps Engine.gen; requests keep the generation
 // they started with.
 type generation struct {
 	g        *rules.Graph
 	backends []*backendState // by rules.Backend.Index
+	// stopChecks ends the generation's health checks; nil before they
+	// start.
+	stopChecks context.CancelFunc
+}
+
+// newGeneration builds the live state of g's backends.
+func newGeneration(g *rules.Graph) (*generation, error) {
+	gen := &generation{g: g}
+	for i, b := range g.Backends {
+		if b.Index != i {
+			return nil, fmt.Errorf("runtime: backend %s has index %d, want %d", b.Name, b.Index, i)
+		}
+		gen.backends = append(gen.backends, newBackendState(b))
+	}
+	return gen, nil
 }
 
 var _ rules.StateView = (*generation)(nil)
@@ -106,12 +121,9 @@ func New(cfg Config) (*Engine, error) {
 	if e.vars == nil {
 		e.vars = noVars{}
 	}
-	gen := &generation{g: cfg.Graph}
-	for i, b := range cfg.Graph.Backends {
-		if b.Index != i {
-			return nil, fmt.Errorf("runtime: backend %s has index %d, want %d", b.Name, b.Index, i)
-		}
-		gen.backends = append(gen.backends, newBackendState(b))
+	gen, err := newGeneration(cfg.Graph)
+	if err != nil {
+		return nil, err
 	}
 	e.gen.Store(gen)
 	return e, nil
@@ -130,32 +142,97 @@ func (e *Engine) Start() error {
 		return errors.New("runtime: engine already started")
 	}
 	gen := e.gen.Load()
-	var lns []*listener
-	for fi, fe := range gen.g.Frontends {
-		for _, b := range fe.Binds {
-			ln, err := bind(b)
-			if err != nil {
-				for _, l := range lns {
-					l.ln.Close()
-				}
-				return fmt.Errorf("frontend %s: cannot bind %s: %w", fe.Name, bindName(b), err)
-			}
-			lns = append(lns, &listener{e: e, ln: ln, feIndex: fi, feName: fe.Name, acceptProxy: b.AcceptProxy, tls: b.TLS})
-		}
+	plan, err := e.bindAll(gen, nil)
+	if err != nil {
+		return err
 	}
 	e.started = true
-	e.listeners = lns
 	e.startChecks(gen)
-	for _, l := range lns {
-		e.wg.Add(1)
-		go l.serve()
-	}
+	e.listeners = e.useListeners(plan)
 	return nil
+}
+
+// binding is one listener of a configuration and what it serves: a new
+// one, or one a reload takes over from the configuration before.
+type binding struct {
+	l     *listener
+	cfg   *listenCfg
+	fresh bool
+}
+
+// bindAll opens a listener for every bind of gen's frontends, taking over
+// the listener of old that already holds the address. On error it closes
+// what it opened and old stays as it was.
+func (e *Engine) bindAll(gen *generation, old []*listener) ([]binding, error) {
+	// An old listener is found by the address its bind line gave, or by
+	// the one it got ("127.0.0.1:0" binds a port the new line may name).
+	free := make(map[string]*listener, 2*len(old))
+	for _, l := range old {
+		if !strings.HasSuffix(l.key, ":0") { // port 0: any port, not this one
+			free[l.key] = l
+		}
+		free[l.ln.Addr().Network()+"@"+l.ln.Addr().String()] = l
+	}
+	taken := make(map[*listener]bool, len(old))
+	var plan []binding
+	for fi, fe := range gen.g.Frontends {
+		for _, b := range fe.Binds {
+			cfg := &listenCfg{feIndex: fi, feName: fe.Name, acceptProxy: b.AcceptProxy, tls: b.TLS}
+			key := bindKey(b)
+			if l := free[key]; l != nil && !taken[l] {
+				taken[l] = true
+				plan = append(plan, binding{l: l, cfg: cfg})
+				continue
+			}
+			ln, err := bind(b)
+			if err != nil {
+				for _, p := range plan {
+					if p.fresh {
+						p.l.ln.Close()
+					}
+				}
+				return nil, fmt.Errorf("frontend %s: cannot bind %s: %w", fe.Name, bindName(b), err)
+			}
+			plan = append(plan, binding{l: &listener{e: e, ln: ln, key: key}, cfg: cfg, fresh: true})
+		}
+	}
+	return plan, nil
+}
+
+// useListeners gives each listener of plan its configuration and starts
+// the accept loops of the new ones; it returns the listeners. Called with
+// e.mu held.
+func (e *Engine) useListeners(plan []binding) []*listener {
+	lns := make([]*listener, 0, len(plan))
+	for _, p := range plan {
+		p.l.cfg.Store(p.cfg)
+		lns = append(lns, p.l)
+	}
+	for _, p := range plan {
+		if p.fresh {
+			e.wg.Add(1)
+			go p.l.serve()
+		}
+	}
+	return lns
 }
 
 // useFD reports whether b names an inherited socket: FD > 0, or FD 0 with
 // no address (a zero Bind with an address binds the address).
 func useFD(b rules.Bind) bool { return b.FD > 0 || (b.FD == 0 && b.Addr == "") }
+
+// bindKey names the socket a bind opens; a reload keeps the listener of a
+// key the new configuration still has.
+func bindKey(b rules.Bind) string {
+	if useFD(b) {
+		return fmt.Sprintf("fd@%d", b.FD)
+	}
+	network := b.Network
+	if network == "" {
+		network = "tcp"
+	}
+	return network + "@" + b.Addr
+}
 
 func bindName(b rules.Bind) string {
 	if useFD(b) {
@@ -177,13 +254,8 @@ func bind(b rules.Bind) (net.Listener, error) {
 	if network == "" {
 		network = "tcp"
 	}
-	ln, err := net.Listen(network, b.Addr)
-	if err != nil || b.TLS == nil || b.AcceptProxy {
-		// With accept-proxy, TLS starts after the header, per connection.
-		return ln, err
-	}
-	// The handshake runs on the first read, in the connection's goroutine.
-	return tls.NewListener(ln, b.TLS), nil
+	// TLS starts per connection, in listener.serve.
+	return net.Listen(network, b.Addr)
 }
 
 // Addrs returns the addresses frontend is bound to, in bind order; nil
@@ -193,7 +265,7 @@ func (e *Engine) Addrs(frontend string) []net.Addr {
 	defer e.mu.Unlock()
 	var out []net.Addr
 	for _, l := range e.listeners {
-		if l.feName == frontend {
+		if l.cfg.Load().feName == frontend {
 			out = append(out, l.ln.Addr())
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"gohap/internal/syncbuf"
 	"gohap/runtime/rules"
 )
 
@@ -113,28 +114,10 @@ func (g *graph) cond(t testing.TB, fetch string, args []string, kind rules.Match
 	return &rules.Cond{Or: [][]rules.Term{{{ACL: acl}}}}
 }
 
-// logBuf is a concurrency-safe log sink.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // start runs an engine on g and returns it with the frontend's address.
-func start(t testing.TB, g *graph) (*Engine, string, *logBuf) {
+func start(t testing.TB, g *graph) (*Engine, string, *syncbuf.Buffer) {
 	t.Helper()
-	lb := &logBuf{}
+	lb := &syncbuf.Buffer{}
 	e, err := New(Config{Graph: g.g, Vars: &fakeVars{}, Log: log.New(lb, "", 0)})
 	if err != nil {
 		t.Fatal(err)

@@ -107,6 +107,13 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		}
 		return false
 	}
+	if g := s.e.gen.Load(); g != gen {
+		// A reload came while the connection waited: the request runs
+		// on the configuration of the moment it arrived.
+		if gen, fe = g, g.frontend(s.feIndex, s.feName); fe == nil {
+			return false
+		}
+	}
 	t := s.startTxn(gen)
 	if s.tls != nil {
 		if s.nreq == 0 {

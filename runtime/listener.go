@@ -4,15 +4,24 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"gohap/runtime/rules"
 )
 
-// listener is one bound address of a frontend and its accept loop.
+// listener is one bound address of a frontend and its accept loop. A
+// reload that keeps the address keeps the listener and swaps its cfg, so
+// no connection is refused while the configuration changes.
 type listener struct {
-	e       *Engine
-	ln      net.Listener
+	e   *Engine
+	ln  net.Listener
+	key string // bindKey of the address
+	cfg atomic.Pointer[listenCfg]
+}
+
+// listenCfg is what a listener takes from its frontend's bind line.
+type listenCfg struct {
 	feIndex int
 	feName  string
 	// acceptProxy: read a PROXY header first, then start TLS with tls
@@ -25,9 +34,12 @@ type listener struct {
 // goroutine per connection.
 func (l *listener) serve() {
 	defer l.e.wg.Done()
+	// The maxconn slots are the listener's: a reload that keeps the
+	// listener keeps its limit.
 	var sem chan struct{}
 	gen := l.e.gen.Load()
-	fe := gen.frontend(l.feIndex, l.feName)
+	lc := l.cfg.Load()
+	fe := gen.frontend(lc.feIndex, lc.feName)
 	maxConn := 0
 	if fe != nil {
 		maxConn = fe.MaxConn
@@ -64,7 +76,13 @@ func (l *listener) serve() {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		s := l.e.newSession(c, l.feIndex, l.feName)
+		lc := l.cfg.Load()
+		if lc.tls != nil && !lc.acceptProxy {
+			// The handshake runs on the first read, in the connection's
+			// goroutine.
+			c = tls.Server(c, lc.tls)
+		}
+		s := l.e.newSession(c, lc.feIndex, lc.feName)
 		s.ln, s.sem = l, sem
 		if !l.e.track(s) {
 			c.Close()
@@ -75,8 +93,8 @@ func (l *listener) serve() {
 			return
 		}
 		l.e.wg.Add(1)
-		if l.acceptProxy {
-			go l.runProxied(s, sem)
+		if lc.acceptProxy {
+			go l.runProxied(s, lc.tls, sem)
 		} else {
 			go l.run(s, sem)
 		}
@@ -85,8 +103,8 @@ func (l *listener) serve() {
 
 // runProxied reads the PROXY header of a new connection, then serves it
 // as run does; a connection without a valid header is closed.
-func (l *listener) runProxied(s *session, sem chan struct{}) {
-	if !s.acceptProxy(l.tls, l.e.gen.Load().frontend(s.feIndex, s.feName)) {
+func (l *listener) runProxied(s *session, tlsCfg *tls.Config, sem chan struct{}) {
+	if !s.acceptProxy(tlsCfg, l.e.gen.Load().frontend(s.feIndex, s.feName)) {
 		s.c.Close()
 		l.e.untrack(s)
 		l.e.putSession(s)
