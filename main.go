@@ -9,6 +9,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -182,6 +183,7 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 		return &exitError{1, ""}
 	}
 	printNotes(stderr, res, ctx.Bool("q"))
+	setThreads(res.Graph.Global.NbThread)
 	logger := log.New(stderr, "", log.LstdFlags)
 	eng, err := runtime.New(runtime.Config{Graph: res.Graph, Vars: store, Log: logger})
 	if err != nil {
@@ -215,6 +217,15 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	return eng.Close()
 }
 
+// setThreads applies global nbthread: the number of threads that run Go
+// code at once. Without it, Go's default (one per CPU) stays, as
+// haproxy's nbthread defaults to the CPUs it may run on.
+func setThreads(n int) {
+	if n > 0 {
+		goruntime.GOMAXPROCS(n)
+	}
+}
+
 // reload reads the configuration files again and, if they check, makes
 // them the running configuration; SIGUSR2 asks for it, as it asks
 // haproxy's master. A configuration with errors changes nothing.
@@ -230,6 +241,7 @@ func reload(eng *runtime.Engine, files []string, store *shm.Store, stderr io.Wri
 		logger.Printf("reload failed: %v; still running the previous configuration", err)
 		return
 	}
+	setThreads(res.Graph.Global.NbThread)
 	logger.Printf("reloaded, %d frontend(s)", len(res.Graph.Frontends))
 }
 

@@ -93,6 +93,7 @@ var keywordNotes = map[string]string{
 	"errorloc303":           "CODE URL: a 303 redirect instead of the error",
 	"maxconn":               "global: process limit; in proxies: warning",
 	"mode":                  "http, tcp",
+	"nbthread":              "sets GOMAXPROCS, the number of threads running Go code",
 	"monitor":               "monitor fail if/unless COND",
 	"monitor-uri":           "answered before any rule: 200, or 503 when monitor fail holds",
 	"option":                "see below",

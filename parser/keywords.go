@@ -180,7 +180,7 @@ var tuningNames = []string{
 	"description", "backlog", "http-reuse", "log-send-hostname", "log-tag", "unique-id-format",
 	"id", "bind-process", "grace", "http-restrict-req-hdr-names",
 	// global
-	"daemon", "nbthread", "cpu-map", "chroot", "user", "group", "uid", "gid", "ulimit-n",
+	"daemon", "cpu-map", "chroot", "user", "group", "uid", "gid", "ulimit-n",
 	"master-worker", "node", "hard-stop-after", "maxconnrate",
 	"maxsessrate", "maxsslconn", "maxsslrate", "maxpipes", "maxcomprate", "maxcompcpuusage",
 	"maxzlibmem", "noepoll", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport", "spread-checks",

@@ -146,3 +146,18 @@ func TestMysqlCheckPacket(t *testing.T) {
 		t.Fatalf("steps %d, login %x\nwant %s", len(steps), steps[1].Data, captured)
 	}
 }
+
+func TestNbthread(t *testing.T) {
+	res, err := compileString(t, "global\n    nbthread 3\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Graph.Global.NbThread; got != 3 {
+		t.Errorf("nbthread 3 compiled to %d", got)
+	}
+	for _, bad := range []string{"0", "65", "two"} {
+		if _, err := compileString(t, "global\n    nbthread "+bad+"\n"); err == nil || !strings.Contains(err.Error(), "nbthread") {
+			t.Errorf("nbthread %s: error %v, want one naming nbthread", bad, err)
+		}
+	}
+}

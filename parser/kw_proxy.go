@@ -36,6 +36,7 @@ var proxyKeywords = []keyword{
 var globalKeywords = []keyword{
 	{name: "maxconn", where: secGlobal | secProxy, apply: kwMaxconn},
 	{name: "pidfile", where: secGlobal, apply: kwPidfile},
+	{name: "nbthread", where: secGlobal, apply: kwNbthread},
 	{name: "default-path", where: secGlobal, apply: kwDefaultPath},
 	{name: "crt-base", where: secGlobal, apply: kwCrtBase},
 	{name: "ca-base", where: secGlobal, apply: kwCABase},
@@ -323,6 +324,21 @@ func kwMaxconn(c *compiler, p *proxy, g *Generic, args []string) {
 		return
 	}
 	c.warnf(g.Pos, "'maxconn' in a proxy only tunes HAProxy's queueing; gohap ignores it")
+}
+
+// maxThreads is haproxy 2.6's default MAX_THREADS on 64-bit builds.
+const maxThreads = 64
+
+func kwNbthread(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "nbthread", args, 1, 1) {
+		return
+	}
+	n, err := parseInt(args[0], 1, maxThreads)
+	if err != nil {
+		c.errorf(g.Args[0].Pos, "nbthread: %v", err)
+		return
+	}
+	c.g.Global.NbThread = n
 }
 
 func kwPidfile(c *compiler, p *proxy, g *Generic, args []string) {

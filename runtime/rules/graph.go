@@ -29,6 +29,9 @@ type Graph struct {
 type Global struct {
 	MaxConn int // 0 means no limit
 	PIDFile string
+	// NbThread is how many threads run the proxy (GOMAXPROCS); 0 leaves
+	// Go's default, one per CPU, which is haproxy's default too.
+	NbThread int
 }
 
 // Var is a runtime variable declared by "acl variable" or read by
