@@ -6,9 +6,10 @@ import (
 	"gohap/runtime/rules"
 )
 
-// tcpRequest compiles "tcp-request inspect-delay TIME" and
-// "tcp-request connection|content accept|reject [cond]" in frontends.
-// Other actions (track-sc, set-var, lua...) are not supported.
+// tcpRequest compiles "tcp-request inspect-delay TIME" and "tcp-request
+// connection|session|content ACTION [cond]" with the actions accept,
+// reject, set-var, set-var-fmt and unset-var. Other actions (track-sc,
+// lua...) are not supported.
 func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 	args := c.values(r.Args)
 	if where == secDefaults {
@@ -40,7 +41,7 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 		}
 		*inspect = d
 		return
-	case "connection", "content":
+	case "connection", "session", "content":
 	default:
 		c.errorf(r.Args[0].Pos, "'tcp-request %s' is not supported", args[0])
 		return
@@ -50,17 +51,21 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 		return
 	}
 	var act rules.Action
-	switch args[1] {
-	case "accept":
+	switch {
+	case isVarAction(args[1]):
+		where := map[string]ruleSet{"connection": inTCPConnection, "session": inTCPSession, "content": inRequest}[args[0]]
+		if act = c.varAction(p, r, args, 1, where); act == nil {
+			return
+		}
+	case len(args) > 2 && (args[1] == "accept" || args[1] == "reject"):
+		c.errorf(r.Args[2].Pos, "unexpected '%s' after 'tcp-request %s %s'", args[2], args[0], args[1])
+		return
+	case args[1] == "accept":
 		act = rules.AllowAction{}
-	case "reject":
+	case args[1] == "reject":
 		act = rules.RejectAction{}
 	default:
 		c.errorf(r.Args[1].Pos, "'tcp-request %s %s' is not supported", args[0], args[1])
-		return
-	}
-	if len(args) > 2 {
-		c.errorf(r.Args[2].Pos, "unexpected '%s' after 'tcp-request %s %s'", args[2], args[0], args[1])
 		return
 	}
 	var cond *rules.Cond
@@ -70,12 +75,16 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 		}
 	}
 	rule := rules.Rule{Pos: posString(r.Pos), Cond: cond, Action: act}
-	if args[0] == "connection" {
+	if args[0] != "content" {
 		if p.fe == nil {
-			c.errorf(r.Pos, "'tcp-request connection' is not allowed in 'backend' section")
+			c.errorf(r.Pos, "'tcp-request %s' is not allowed in 'backend' section", args[0])
 			return
 		}
-		p.fe.TCPConnection = append(p.fe.TCPConnection, rule)
+		if args[0] == "connection" {
+			p.fe.TCPConnection = append(p.fe.TCPConnection, rule)
+		} else {
+			p.fe.TCPSession = append(p.fe.TCPSession, rule)
+		}
 		return
 	}
 	*content = append(*content, rule)

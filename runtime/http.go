@@ -150,15 +150,13 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	if st := fe.Stats; st != nil && st.Match(t) {
 		return s.serveStats(gen, st, fe, nil)
 	}
-	be := fe.DefaultBackend
-	for i := range fe.Switching {
-		if sw := &fe.Switching[i]; sw.Cond.Eval(t) {
-			be = sw.Backend
-			break
-		}
-	}
+	be := fe.PickBackend(t)
 	if be == nil {
 		return s.reply(rules.Lookup(503, fe.Errors), fe, nil)
+	}
+	if be.Mode != fe.Mode {
+		// A dynamic name chose a tcp backend: haproxy closes.
+		return false
 	}
 	if rules.Run(be.HTTPRequest, t) == rules.Answer || rules.Run(be.Redirects, t) == rules.Answer {
 		return s.reply(t.Reply, fe, be)

@@ -2,9 +2,12 @@ package runtime
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 	"syscall"
 	"time"
+
+	"gohap/runtime/rules"
 )
 
 // parker holds idle keep-alive client connections without a goroutine,
@@ -35,6 +38,10 @@ type parked struct {
 	feName  string
 	nreq    int
 	timer   *time.Timer // the keep-alive timeout; nil: none
+	// The client's addresses (they may come from a PROXY header) and
+	// its session variables, for the session that resumes it.
+	src, dst netip.AddrPort
+	sess     rules.SessVars
 }
 
 func newParker(e *Engine) (*parker, error) {
@@ -94,7 +101,8 @@ func (s *session) park(deadline time.Time) bool {
 	if s.in.rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
 		return false
 	}
-	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq}
+	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq,
+		src: s.src, dst: s.dst}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -104,6 +112,7 @@ func (s *session) park(deadline time.Time) bool {
 	if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
 		return false
 	}
+	s.txn.SwapSess(&pc.sess)
 	p.conns[fd] = pc
 	if !deadline.IsZero() {
 		pc.timer = time.AfterFunc(time.Until(deadline), func() { p.expire(pc) })
@@ -188,6 +197,8 @@ func (p *parker) resume(pc *parked) {
 	e := p.e
 	s := e.newSession(pc.c, pc.feIndex, pc.feName)
 	s.nreq, s.ln, s.sem = pc.nreq, pc.l, pc.sem
+	s.setAddrs(pc.src, pc.dst)
+	s.txn.SwapSess(&pc.sess)
 	if !e.track(s) {
 		e.putSession(s)
 		p.end(pc)

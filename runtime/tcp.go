@@ -15,15 +15,9 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if !s.contentRules(fe.InspectDelay, fe.TCPContent) {
 		return
 	}
-	be := fe.DefaultBackend
-	for i := range fe.Switching {
-		if sw := &fe.Switching[i]; sw.Cond.Eval(t) {
-			be = sw.Backend
-			break
-		}
-	}
+	be := fe.PickBackend(t)
 	bs := gen.backend(be)
-	if bs == nil {
+	if bs == nil || be.Mode != fe.Mode {
 		return
 	}
 	if !s.contentRules(be.InspectDelay, be.TCPContent) {
@@ -70,10 +64,14 @@ func (s *session) inspect(delay time.Duration) {
 	s.c.SetReadDeadline(time.Time{})
 }
 
-// acceptConn runs the tcp-request connection rules of a new connection
-// and reports whether they accept it.
+// acceptConn runs the tcp-request connection rules of a new connection,
+// then its tcp-request session rules, and reports whether they accept it.
 func (s *session) acceptConn(fe *rules.Frontend) bool {
-	return rules.Run(fe.TCPConnection, s.startTxn(s.e.gen.Load())) != rules.Reject
+	if len(fe.TCPConnection) == 0 && len(fe.TCPSession) == 0 {
+		return true
+	}
+	t := s.startTxn(s.e.gen.Load())
+	return rules.Run(fe.TCPConnection, t) != rules.Reject && rules.Run(fe.TCPSession, t) != rules.Reject
 }
 
 // startTxn resets the session's Txn for a new request or connection stage
@@ -82,6 +80,8 @@ func (s *session) startTxn(gen *generation) *rules.Txn {
 	t := &s.txn
 	t.Reset()
 	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, gen
+	t.TLS = s.tls != nil
+	t.UseVarTable(&gen.g.VarTable)
 	return t
 }
 

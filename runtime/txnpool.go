@@ -150,6 +150,7 @@ func (e *Engine) putSession(s *session) {
 	s.in.rc, s.ln, s.sem = nil, nil, nil
 	s.out.Reset(&s.dw)
 	s.txn.Reset()
+	s.txn.EndSession()
 	s.mu.Lock()
 	s.curConn, s.curSeen = nil, nil
 	s.mu.Unlock()
