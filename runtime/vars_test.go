@@ -156,3 +156,33 @@ func rawGet(t *testing.T, addr, be string) (string, error) {
 	b, err := io.ReadAll(c)
 	return string(b), err
 }
+
+// TestSessVarsAcrossReload: a reload that renumbers the variables keeps a
+// connection's sess variables by name.
+func TestSessVarsAcrossReload(t *testing.T) {
+	const conf = `
+defaults
+    mode http
+    timeout client 5s
+frontend fe
+    bind %s
+%s    http-request set-var(sess.a) path if { path /set }
+    http-request return status 200 content-type text/plain lf-string "a=%%[var(sess.a)]"
+`
+	e := startConfig(t, fmt.Sprintf(conf, "127.0.0.1:0", ""))
+	addr := e.Addrs("fe")[0].String()
+	c := dial(t, addr)
+	if _, body := c.get("/set"); body != "a=/set" {
+		t.Fatalf("before the reload: %q", body)
+	}
+	res, err := compileString(fmt.Sprintf(conf, addr, "    http-request set-var(sess.b) str(b)\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(res.Graph); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := c.get("/"); body != "a=/set" {
+		t.Errorf("after the reload: %q, want a=/set", body)
+	}
+}
