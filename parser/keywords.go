@@ -162,7 +162,7 @@ func firstArg(args []string) string {
 var unsupportedNames = []string{
 	// proxies
 	"stick-table", "stick", "hash-type",
-	"hash-balance-factor", "compression",
+	"hash-balance-factor",
 	"source", "dispatch", "filter", "use-server", "persist",
 	"unique-id-header", "dynamic-cookie-key",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",

@@ -32,6 +32,7 @@ type proxySettings struct {
 	stats          statsConfig
 	cookie         *rules.Cookie
 	sendName       string
+	comp           compSettings
 }
 
 // serverDefaults are "default-server" settings, with HAProxy's defaults.
@@ -81,6 +82,7 @@ func (s *proxySettings) clone() *proxySettings {
 	n.errors = maps.Clone(s.errors)
 	n.stats.users = slices.Clone(s.stats.users)
 	n.stats.scope = slices.Clone(s.stats.scope)
+	n.comp = s.comp.clone()
 	return &n
 }
 
@@ -238,6 +240,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.fe.Errors = p.set.errors
 		p.fe.Options = p.set.options
 		p.fe.Stats = c.freezeStats(p)
+		p.fe.Compression = freezeCompression(&p.set.comp)
 		if p.fe.Mode == rules.ModeHTTP && len(p.fe.TCPContent) > 0 {
 			c.errorf(p.pos, "'tcp-request content' rules in a 'mode http' proxy are not supported")
 		}
@@ -267,6 +270,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.RandomDraws = p.set.randomDraws
 		p.be.Retries = p.set.retries
 		p.be.Cookie = p.set.cookie
+		p.be.Compression = freezeCompression(&p.set.comp)
 		if p.set.sendName != "" {
 			p.be.SendNameHeader = []byte(p.set.sendName)
 		}

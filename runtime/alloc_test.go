@@ -22,45 +22,19 @@ const benchResp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Server: bench\r\n\r
 
 func newLoopback(tb testing.TB) *loopback {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 8192)
-				resp := []byte(benchResp)
-				for {
-					// one request per read: the client sends one at a time
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	addr := fixedServer(tb, benchResp)
 	g := newGraph(rules.ModeHTTP)
 	g.fe.Timeouts.HTTPKeepAlive = time.Second
-	web := g.backend("web", ln.Addr().String())
-	api := g.backend("api", ln.Addr().String())
+	web := g.backend("web", addr)
+	api := g.backend("api", addr)
 	web.Options.ForwardFor = true
 	g.fe.Switching = []rules.Switch{{Cond: g.cond(tb, "path", nil, rules.MatchBeg, "/api"), Backend: api}}
 	g.fe.HTTPRequest = []rules.Rule{
 		{Cond: g.cond(tb, "hdr", []string{"host"}, rules.MatchStr, "blocked"), Action: rules.ReplyAction{Reply: rules.DefaultReply(403)}},
 		{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("x-proxy"), Value: rules.LiteralFormat("gohap")}},
 	}
-	_, addr, _ := start(tb, g)
-	c, err := net.Dial("tcp", addr)
+	_, feAddr, _ := start(tb, g)
+	c, err := net.Dial("tcp", feAddr)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -187,6 +161,22 @@ func BenchmarkProxyParallel(b *testing.B) {
 		l := &loopback{c: c, req: l0.req, buf: make([]byte, 4096), want: l0.want}
 		for pb.Next() {
 			l.do(b)
+		}
+	})
+}
+
+// fixedServer is an allocation-free backend that answers every read
+// with resp: the client sends one request at a time.
+func fixedServer(tb testing.TB, resp string) string {
+	return acceptConns(tb, 0, func(c net.Conn) {
+		buf, out := make([]byte, 8192), []byte(resp)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+			if _, err := c.Write(out); err != nil {
+				return
+			}
 		}
 	})
 }

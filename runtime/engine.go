@@ -50,6 +50,7 @@ type Engine struct {
 	wg       sync.WaitGroup // accept loops, sessions, parked connections and checks
 	sessions sync.Pool      // *session
 	srvConns sync.Pool      // *srvConn
+	comp     compPools      // compression writers
 }
 
 // generation is a Graph with the live state of its backends. A reload

@@ -147,12 +147,23 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 		return fwd502
 	}
 	status := s.resp.status
+	// Whether to compress is decided on the server's head; the head is
+	// rewritten once the rules ran, as haproxy's filter does.
+	comp := s.compAlgo != rules.CompNone && s.compressible(fe, be, ri, status, hdrs)
 	if len(be.HTTPResponse) > 0 || len(fe.HTTPResponse) > 0 {
 		hdrs = s.responseRules(fe, be, status, hdrs)
 	}
 	if be.Cookie != nil {
 		hdrs = s.insertCookie(be.Cookie, status, hdrs)
 	}
+	if comp {
+		hdrs = s.compressHeaders(hdrs, ri, s.compAlgo)
+	}
+	if status == 204 {
+		// haproxy's HTTP/1 output never frames a 204.
+		hdrs = rules.DelHeaders(rules.DelHeaders(hdrs, hdrCL), hdrTrEnc)
+	}
+	s.resp.hdrs = hdrs[:0] // keep the capacity the additions needed
 	if status == 101 {
 		s.writeStatus(hdrs)
 		s.out.WriteString("\r\n")
@@ -177,6 +188,8 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 	if !bodyless {
 		sc.in.timeout = be.Timeouts.Server
 		switch {
+		case comp:
+			err = s.relayCompressed(&sc.in, ri, s.compAlgo)
 		case ri.chunked:
 			s.scratch, err = copyChunked(s.out, &sc.in, s.scratch)
 		case ri.hasCL:

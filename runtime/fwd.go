@@ -17,6 +17,10 @@ const retryDelay = time.Second
 // response; it reports whether the client connection stays open.
 func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	be := bs.cfg
+	s.compAlgo = rules.CompNone
+	if fe.Compression != nil || be.Compression != nil {
+		s.compAlgo = selectCompression(fe, be, &s.txn.Req)
+	}
 	var srv, byCookie *serverState
 	if be.Cookie != nil {
 		srv = s.cookiePick(bs)

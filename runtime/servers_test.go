@@ -11,11 +11,17 @@ import (
 // test ends and runs handle on each, with a 2 s deadline, in its own
 // goroutine. It returns the listener's address.
 func serveConns(t *testing.T, handle func(c net.Conn)) string {
+	return acceptConns(t, 2*time.Second, handle)
+}
+
+// acceptConns is serveConns with deadline d on each connection (0:
+// none, for benchmarks).
+func acceptConns(tb testing.TB, d time.Duration, handle func(c net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	tb.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -24,7 +30,9 @@ func serveConns(t *testing.T, handle func(c net.Conn)) string {
 			}
 			go func() {
 				defer c.Close()
-				c.SetDeadline(time.Now().Add(2 * time.Second))
+				if d > 0 {
+					c.SetDeadline(time.Now().Add(d))
+				}
 				handle(c)
 			}()
 		}

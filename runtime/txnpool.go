@@ -99,6 +99,10 @@ type session struct {
 	isHead   bool // HEAD request: the response has no body
 	bodyDone bool // the request body was read entirely
 	srvKeep  bool // the server connection may serve another request
+	// compAlgo is the compression chosen for the response (CompNone:
+	// none); comp streams it.
+	compAlgo rules.CompAlgo
+	comp     compressor
 
 	mu      sync.Mutex // guards curConn and aborted, for Close
 	curConn net.Conn   // the server connection in use

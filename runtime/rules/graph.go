@@ -134,6 +134,8 @@ type Frontend struct {
 	Options Options
 	// Stats is the statistics page, nil when not enabled.
 	Stats *Stats
+	// Compression compresses responses ("compression"); nil: none.
+	Compression *Compression
 }
 
 // Options are the "option" flags gohap acts on.
@@ -217,6 +219,8 @@ type Backend struct {
 	// Check is what the health checks of servers with "check" send and
 	// expect; nil means a TCP connect check.
 	Check *HealthCheck
+	// Compression is as Frontend.Compression; it takes precedence.
+	Compression *Compression
 }
 
 // Algo is a load-balancing algorithm, as set by "balance".

@@ -69,10 +69,11 @@ func (r *Request) Header(name []byte, from int) int {
 }
 
 // DelHeader removes every header named name.
-func (r *Request) DelHeader(name []byte) { r.Headers = delHeader(r.Headers, name) }
+func (r *Request) DelHeader(name []byte) { r.Headers = DelHeaders(r.Headers, name) }
 
-// delHeader removes every header named name from hdrs, in place.
-func delHeader(hdrs []Header, name []byte) []Header {
+// DelHeaders removes every header named name (compared without case)
+// from hdrs, in place, and returns what is left.
+func DelHeaders(hdrs []Header, name []byte) []Header {
 	out := hdrs[:0]
 	for _, h := range hdrs {
 		if !bytes.EqualFold(h.Name, name) {
