@@ -105,6 +105,12 @@ func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 			c.warnf(st.Pos, "server '%s/%s': %s", p.name, name, w)
 		}
 		srv.TLS = cfg
+		if d.sniExpr != "" {
+			if srv.SNI = c.format(p, st.Pos, "%["+d.sniExpr+"]"); srv.SNI == nil {
+				return
+			}
+			srv.SNIVerify = d.verify != "none"
+		}
 		// Checks go over TLS too unless they have their own address.
 		srv.CheckTLS = srv.CheckTLS || (d.addr == "" && d.port == 0)
 	}

@@ -53,7 +53,8 @@ type serverDefaults struct {
 	ssl        bool
 	verify     string // "none" or "required" (haproxy's default)
 	caFile     string
-	sni        string
+	sni        string // a fixed name: sni str(NAME)
+	sniExpr    string // any other sample expression
 	alpn       []string
 	crt        string
 	checkSSL   bool

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"crypto/tls"
 	"net"
 	"strings"
@@ -104,15 +105,16 @@ const (
 // connect returns a connection to srv: the session's own, an idle one, or
 // a new one, retrying as HAProxy does; nil when all attempts failed.
 func (s *session) connect(bs *backendState, srv *serverState) *srvConn {
+	sni := s.sniFor(srv.cfg)
 	if sc := s.srv; sc != nil {
 		s.srv = nil
-		if sc.s == srv {
+		if sc.s == srv && bytes.Equal(sc.sni, sni) {
 			sc.reused = true
 			return sc
 		}
 		s.idleSrv(sc)
 	}
-	if sc := srv.idle.get(); sc != nil {
+	if sc := srv.idle.get(sni); sc != nil {
 		sc.reused = true
 		return sc
 	}
@@ -128,8 +130,11 @@ func (s *session) dialRetries(bs *backendState, srv *serverState) *srvConn {
 		network, addr := srv.cfg.DialAddr(s.dst)
 		c, err := d.Dial(network, addr)
 		if err == nil {
-			if c, err = s.prepareSrvConn(c, srv.cfg, be.Timeouts.Connect); err == nil {
-				return s.e.newSrvConn(c, srv)
+			sni := s.sniFor(srv.cfg)
+			if c, err = s.prepareSrvConn(c, srv, sni, be.Timeouts.Connect); err == nil {
+				sc := s.e.newSrvConn(c, srv)
+				sc.sni = append(sc.sni, sni...)
+				return sc
 			}
 		}
 		if try >= be.Retries {
@@ -278,7 +283,8 @@ func appendHex(b []byte, n int64) []byte {
 // prepareSrvConn sends the PROXY header and runs the TLS handshake on a
 // new server connection, within the connect timeout; a failure counts as
 // a failed connection attempt.
-func (s *session) prepareSrvConn(c net.Conn, srv *rules.Server, timeout time.Duration) (net.Conn, error) {
+func (s *session) prepareSrvConn(c net.Conn, ss *serverState, sni []byte, timeout time.Duration) (net.Conn, error) {
+	srv := ss.cfg
 	if srv.ProxyProtocol == 0 && srv.TLS == nil {
 		return c, nil
 	}
@@ -290,7 +296,7 @@ func (s *session) prepareSrvConn(c net.Conn, srv *rules.Server, timeout time.Dur
 		err = writeProxyHeader(c, srv.ProxyProtocol, s.src, s.dst)
 	}
 	if err == nil && srv.TLS != nil {
-		tc := tls.Client(c, srv.TLS)
+		tc := tls.Client(c, ss.tlsFor(sni))
 		err = tc.Handshake()
 		c = tc
 	}

@@ -84,6 +84,7 @@ type session struct {
 	cookieSrv   *serverState
 	cookieValid bool
 	cookieBuf   []byte
+	srvSNI      []byte // the server name for the next connection (sniFor)
 	txn         rules.Txn
 	req         msgInfo
 	resp        respHead
@@ -116,6 +117,7 @@ type srvConn struct {
 	side
 	s      *serverState
 	reused bool
+	sni    []byte // the TLS server name it was opened with; nil: none
 }
 
 func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
@@ -201,7 +203,7 @@ func (e *Engine) newSrvConn(c net.Conn, st *serverState) *srvConn {
 		sc = &srvConn{}
 	}
 	sc.reset(c)
-	sc.s, sc.reused = st, false
+	sc.s, sc.reused, sc.sni = st, false, sc.sni[:0]
 	if st.cfg.ShutdownOnDown {
 		st.track(sc, c)
 	}

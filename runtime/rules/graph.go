@@ -269,6 +269,12 @@ type Server struct {
 	// checks use it too when CheckTLS is set.
 	TLS      *tls.Config
 	CheckTLS bool
+	// SNI, when set, is the TLS server name of each connection ("sni
+	// EXPR" other than str(NAME)), evaluated on the request or connection
+	// that opens it; TLS then names no server. With SNIVerify the
+	// server's certificate must match that name.
+	SNI       *Format
+	SNIVerify bool
 	// Cookie is the value that names this server in the backend's
 	// persistence cookie ("cookie VALUE"); empty: none.
 	Cookie string
