@@ -163,7 +163,7 @@ var unsupportedNames = []string{
 	// proxies
 	"stick-table", "stick", "hash-type",
 	"hash-balance-factor",
-	"source", "dispatch", "filter", "use-server", "persist",
+	"dispatch", "filter", "use-server", "persist",
 	"unique-id-header", "dynamic-cookie-key",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",
 	"http-error", "rate-limit", "declare",

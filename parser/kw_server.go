@@ -89,6 +89,7 @@ func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 	}
 	srv.ProxyProtocol, srv.CheckTLS, srv.ShutdownOnDown = d.proxyProto, d.checkSSL, d.shutdownOnDown
 	srv.Cookie = d.cookie
+	srv.Source = d.source
 	if d.ssl {
 		if d.caFile != "" {
 			d.caFile = c.basePath(st.Pos, c.paths.caBase, d.caFile)
@@ -231,6 +232,29 @@ func (c *compiler) serverOptions(d *serverDefaults, opts []*Word, kw string) boo
 		}
 		if set, found := serverTLSFlags[name]; found {
 			set(d)
+			continue
+		}
+		if name == "source" {
+			// ADDR, then "usesrc X" and "interface Y" pairs.
+			args := []string{}
+			for i+1 < len(opts) {
+				v := c.value(opts[i+1])
+				if len(args) > 0 && v != "usesrc" && v != "interface" {
+					break
+				}
+				args = append(args, v)
+				i++
+				if len(args) > 1 && i+1 < len(opts) {
+					args = append(args, c.value(opts[i+1]))
+					i++
+				}
+			}
+			src, err := parseSource(args, true)
+			if err != nil {
+				c.errorf(opts[i].Pos, "%s option 'source': %v", kw, err)
+				return false
+			}
+			d.source = src
 			continue
 		}
 		setv, hasValue := serverValues[name]

@@ -33,6 +33,8 @@ type proxySettings struct {
 	cookie         *rules.Cookie
 	sendName       string
 	comp           compSettings
+	source         *rules.Source // "source": the servers' default
+	retryOn        rules.RetryOn
 }
 
 // serverDefaults are "default-server" settings, with HAProxy's defaults.
@@ -62,6 +64,7 @@ type serverDefaults struct {
 	// shutdownOnDown is "on-marked-down shutdown-sessions".
 	shutdownOnDown bool
 	cookie         string
+	source         *rules.Source
 }
 
 // newSettings returns HAProxy's built-in defaults: mode tcp, 3 retries,
@@ -70,8 +73,9 @@ func newSettings() *proxySettings {
 	return &proxySettings{
 		mode:        rules.ModeTCP,
 		retries:     3,
+		retryOn:     rules.RetryConnFailure,
 		randomDraws: 2,
-		options:     rules.Options{ForwardForHeader: "x-forwarded-for"},
+		options:     rules.Options{ForwardForHeader: "x-forwarded-for", RedispatchAfter: -1},
 		server:      serverDefaults{inter: 2 * time.Second, rise: 2, fall: 3, weight: 1},
 	}
 }
@@ -270,8 +274,17 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.Balance = p.set.balance
 		p.be.RandomDraws = p.set.randomDraws
 		p.be.Retries = p.set.retries
+		p.be.RetryOn = p.set.retryOn
+		if p.be.Mode != rules.ModeHTTP {
+			p.be.RetryOn = rules.RetryConnFailure // ignored outside HTTP, as haproxy does
+		}
 		p.be.Cookie = p.set.cookie
 		p.be.Compression = freezeCompression(&p.set.comp)
+		p.be.Source = p.set.source
+		if src := p.be.Source; src != nil && src.UseSrc == rules.UseSrcHdr && p.be.Mode != rules.ModeHTTP {
+			c.warnf(p.pos, "%s '%s' : ignoring use of header %s as source IP in non-HTTP mode", p.kind, p.name, src.HdrName)
+			p.be.Source = nil
+		}
 		if p.set.sendName != "" {
 			p.be.SendNameHeader = []byte(p.set.sendName)
 		}

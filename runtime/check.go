@@ -228,7 +228,7 @@ func (p *probe) dial(addr string) error {
 			dl = t
 		}
 	}
-	d := net.Dialer{Deadline: dl}
+	d := p.c.s.checkDialer(dl)
 	network := "tcp"
 	if p.c.s.cfg.Network == "unix" && p.c.s.cfg.CheckAddr == "" && addr == p.c.s.cfg.Addr {
 		network = "unix" // a unix socket server, checked on its socket

@@ -14,8 +14,9 @@ import (
 
 var methodHead = []byte("HEAD")
 
-// exchange sends the current request on sc and relays the response to
-// the client.
+// exchange sends the current request on sc and reads the response up to
+// its final head (relaying interim responses): fwdHead, or how it
+// failed.
 func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, srvClose bool) fwdStatus {
 	s.srvKeep = false
 	s.bodyDone = !s.req.hasReqBody()
@@ -23,7 +24,14 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 	sc.dw.setTimeout(be.Timeouts.Server)
 	s.writeRequestHead(sc, fe, be, srvClose)
 	sentBody := false
-	if !s.bodyDone && !s.req.expect100 {
+	switch {
+	case !s.bodyDone && s.replay:
+		// Kept for retry-on: sent from the client buffer, left there.
+		sentBody, s.bodyDone = true, true
+		if err := s.writeReplayBody(sc); err != nil {
+			return fwdEmpty
+		}
+	case !s.bodyDone && !s.req.expect100:
 		sentBody = true
 		if err := s.copyReqBody(sc, fe); err != nil {
 			return fwdAbort
@@ -37,7 +45,7 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 			if sc.reused && !sentBody {
 				return fwdRetry
 			}
-			return fwd502
+			return fwdEmpty
 		}
 	}
 	if d := be.Timeouts.Server; d > 0 {
@@ -54,17 +62,21 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 			case sc.in.flushFailed && sc.reused && !sentBody:
 				return fwdRetry
 			case sc.in.flushFailed:
-				return fwd502
+				return fwdEmpty
 			case isTimeout(err):
 				return fwd504
 			case sc.reused && !sentBody && sc.in.buffered() == 0 && isPeerGone(err):
 				return fwdRetry
+			case err == errHeadTooBig:
+				return fwdJunk
+			case isPeerGone(err) || err == io.ErrUnexpectedEOF:
+				return fwdEmpty // with or without part of a head, as haproxy
 			}
 			return fwd502
 		}
 		sc.reused = false // something came back: no silent retry now
 		if err := parseResponse(sc.in.data()[:n], &s.resp, &s.rinfo); err != nil {
-			return fwd502
+			return fwdJunk
 		}
 		sc.in.discard(n)
 		if s.resp.status >= 200 || s.resp.status == 101 {
@@ -75,7 +87,7 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 		// back for "100 Continue".
 		hdrs, err := processHop(s.resp.hdrs, &s.rinfo, false, &s.hop)
 		if err != nil {
-			return fwd502
+			return fwdJunk
 		}
 		s.writeStatus(hdrs)
 		s.out.WriteString("\r\n")
@@ -92,7 +104,7 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 			}
 		}
 	}
-	return s.relayResponse(fe, be, sc, srvClose)
+	return fwdHead
 }
 
 // isPeerGone reports whether err says the peer closed the connection.

@@ -89,10 +89,12 @@ func (g *graph) backend(name string, addrs ...string) *rules.Backend {
 		Index:   len(g.g.Backends),
 		Mode:    g.fe.Mode,
 		Retries: 3,
+		RetryOn: rules.RetryConnFailure,
 		Timeouts: rules.Timeouts{
 			Connect: time.Second,
 			Server:  5 * time.Second,
 		},
+		Options: rules.Options{RedispatchAfter: -1},
 	}
 	for i, a := range addrs {
 		be.Servers = append(be.Servers, &rules.Server{

@@ -239,9 +239,9 @@ func (s *session) releaseSrv() {
 // idleSrv puts sc in its server's idle pool, or closes it.
 func (s *session) idleSrv(sc *srvConn) {
 	sc.dw.last = time.Time{}
-	// A server reached on the client's port cannot share its idle
-	// connections with clients that came in on another port.
-	if sc.s.cfg.PortFromClient || !sc.s.idle.put(sc) {
+	// A server reached on the client's port, or from the client's
+	// address, cannot share its idle connections with other clients.
+	if sc.s.cfg.PortFromClient || sc.s.transparent() || !sc.s.idle.put(sc) {
 		s.e.closeSrv(sc)
 	}
 }

@@ -30,6 +30,8 @@ type serverState struct {
 	health int
 	idle   idlePool
 	sni    sniConfigs // TLS configurations by server name
+	// srcPort is the last port taken from a "source" port range.
+	srcPort atomic.Uint32
 }
 
 // usable reports whether the server may take new traffic: not disabled,

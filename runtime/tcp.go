@@ -27,6 +27,7 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if srv == nil {
 		return
 	}
+	s.retries, s.direct = 0, false
 	sc := s.dialRetries(bs, srv)
 	if sc == nil {
 		srv.release()

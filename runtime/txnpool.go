@@ -104,6 +104,17 @@ type session struct {
 	// none); comp streams it.
 	compAlgo rules.CompAlgo
 	comp     compressor
+	// Retries of the current request: how many were used (connection
+	// and retry-on alike), whether its server came from persistence,
+	// whether it is kept for retry-on (replay: its body, replayLen bytes,
+	// stays in the client buffer until endReplay), and the status to
+	// answer when no connection could be made.
+	retries    int
+	direct     bool
+	replay     bool
+	replayLen  int
+	replayView rbuf // the kept chunked body, read again by writeReplayBody
+	connFail   int
 
 	mu      sync.Mutex // guards curConn and aborted, for Close
 	curConn net.Conn   // the server connection in use

@@ -148,7 +148,11 @@ type Options struct {
 	HTTPKeepAlive    bool
 	HTTPClose        bool
 	Redispatch       bool
-	AllBackups       bool
+	// RedispatchAfter is the N of "option redispatch N": a retry goes to
+	// another server every Nth retry (N > 0) or on the -Nth before the
+	// last (N < 0; -1, the last, by default); 0 never.
+	RedispatchAfter int
+	AllBackups      bool
 }
 
 // Switch is one "use_backend" rule.
@@ -199,6 +203,9 @@ type Backend struct {
 	Servers     []*Server
 	Timeouts    Timeouts
 	Retries     int // connection retries, HAProxy's default is 3
+	// RetryOn says which failures are retried ("retry-on"); the zero
+	// value retries nothing.
+	RetryOn RetryOn
 	// HTTPRequest are the backend's own "http-request" rules, run after
 	// the frontend picked this backend.
 	HTTPRequest []Rule
@@ -221,6 +228,9 @@ type Backend struct {
 	Check *HealthCheck
 	// Compression is as Frontend.Compression; it takes precedence.
 	Compression *Compression
+	// Source is where connections to servers without their own come
+	// from ("source"); nil: the system's choice.
+	Source *Source
 }
 
 // Algo is a load-balancing algorithm, as set by "balance".
@@ -284,6 +294,8 @@ type Server struct {
 	// ProxyProtocol is the PROXY protocol version sent first on each
 	// connection ("send-proxy": 1, "send-proxy-v2": 2), 0 for none.
 	ProxyProtocol int
+	// Source is the server's own "source"; nil: the backend's.
+	Source *Source
 
 	Weight   int // 1..256, default 1
 	Backup   bool
@@ -334,3 +346,72 @@ type StateView interface {
 	// servers that are up, or when none is, backup servers that are up.
 	Usable(b *Backend) int
 }
+
+// Source is where connections to servers come from: "source" on a
+// backend (the default of its servers) or a server.
+type Source struct {
+	// Addr is the local address to bind; zero lets the system choose.
+	Addr netip.Addr
+	// PortLo..PortHi is the local port, or on a server a range to take
+	// a free one from; 0: the system's choice.
+	PortLo, PortHi uint16
+	// Interface binds connections to a network device; empty: any.
+	Interface string
+	// UseSrc is the address the server sees in full transparent proxy
+	// mode ("usesrc"), which binds with IP_TRANSPARENT; health checks
+	// still use Addr.
+	UseSrc  UseSrc
+	UseAddr netip.AddrPort // for UseSrcAddr
+	// HdrName and HdrOcc are the request header, lower case, and the
+	// occurrence (from 1, or from -1 for the last) whose address
+	// UseSrcHdr presents; none found: Addr.
+	HdrName []byte
+	HdrOcc  int
+}
+
+// UseSrc is the kind of address "usesrc" presents.
+type UseSrc uint8
+
+// The "usesrc" arguments.
+const (
+	UseSrcNone     UseSrc = iota
+	UseSrcAddr            // a fixed address and port
+	UseSrcClient          // the client's address and port
+	UseSrcClientIP        // the client's address, any port
+	UseSrcHdr             // an address in a request header: hdr_ip(NAME,OCC)
+)
+
+// RetryOn is the set of failures after which a request is sent again
+// ("retry-on"), each retry counting against Backend.Retries.
+type RetryOn uint32
+
+// The "retry-on" keywords; statuses are RetryStatus(code).
+const (
+	// RetryConnFailure retries a connection that could not be
+	// established (the default).
+	RetryConnFailure RetryOn = 1 << iota
+	// The rest send the request again, which needs it read whole.
+	RetryEmptyResponse   // closed with nothing received
+	RetryJunkResponse    // something that is not an HTTP response head
+	RetryResponseTimeout // timeout server before the response head
+	Retry0RTTRejected    // early data refused (gohap sends none)
+	retryStatusBase
+)
+
+// retryStatuses are the statuses "retry-on" accepts, in bit order.
+var retryStatuses = [...]int{401, 403, 404, 408, 425, 500, 501, 502, 503, 504}
+
+// RetryStatus returns the bit for a response status, 0 for a status
+// "retry-on" does not take.
+func RetryStatus(code int) RetryOn {
+	for i, c := range retryStatuses {
+		if c == code {
+			return retryStatusBase << i
+		}
+	}
+	return 0
+}
+
+// Replays reports whether r retries anything but connection failures:
+// the request must then be kept until the response head came.
+func (r RetryOn) Replays() bool { return r&^RetryConnFailure != 0 }
