@@ -268,7 +268,9 @@ func (c *compiler) finish() {
 		}
 		listeners += len(p.fe.Binds)
 		check := func(be *rules.Backend, pos lexer.Position) {
-			if be != nil && be.Mode != p.fe.Mode {
+			// A tcp frontend may use an http backend: the connection is
+			// upgraded to HTTP then.
+			if be != nil && be.Mode != p.fe.Mode && p.fe.Mode == rules.ModeHTTP {
 				c.errorf(pos, "%s '%s' cannot use backend '%s': its mode is %s, the frontend's is %s", p.kind, p.name, be.Name, be.Mode, p.fe.Mode)
 			}
 		}

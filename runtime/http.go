@@ -131,6 +131,17 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		s.sendRaw(muxError(400, fe))
 		return false
 	}
+	if fe.Mode != rules.ModeHTTP {
+		// A "mode tcp" frontend upgraded to HTTP by its backend: the
+		// frontend's HTTP settings do not apply.
+		be := s.upgraded(fe, t, head)
+		s.in.discard(n)
+		s.nreq++
+		if be == nil {
+			return false
+		}
+		return s.serveBackend(gen, fe, be)
+	}
 	s.in.discard(n)
 	s.nreq++
 
@@ -158,6 +169,13 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		// A dynamic name chose a tcp backend: haproxy closes.
 		return false
 	}
+	return s.serveBackend(gen, fe, be)
+}
+
+// serveBackend runs the backend's part of a request: its rules, its
+// statistics page, and the forwarding to a server.
+func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Backend) bool {
+	t := &s.txn
 	if rules.Run(be.HTTPRequest, t) == rules.Answer || rules.Run(be.Redirects, t) == rules.Answer {
 		return s.reply(t.Reply, fe, be)
 	}

@@ -17,7 +17,13 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	}
 	be := fe.PickBackend(t)
 	bs := gen.backend(be)
-	if bs == nil || be.Mode != fe.Mode {
+	if bs == nil {
+		return
+	}
+	if be.Mode == rules.ModeHTTP {
+		// The backend upgrades the connection to HTTP, in place.
+		s.upBackend = be
+		s.serveHTTP()
 		return
 	}
 	if !s.contentRules(be.InspectDelay, be.TCPContent) {
@@ -38,6 +44,29 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	s.tunnel(&sc.side, fe, be)
 	s.setCur(nil)
 	s.e.closeSrv(sc)
+}
+
+// upgraded returns the backend of a request on a "mode tcp" frontend
+// upgraded to HTTP: for the first one, the backend that upgraded it;
+// each later one is a new stream, which runs the frontend's content
+// rules (on the request as received) and backend choice again. nil
+// closes the connection.
+func (s *session) upgraded(fe *rules.Frontend, t *rules.Txn, head []byte) *rules.Backend {
+	be := s.upBackend
+	s.upBackend = nil
+	if be != nil {
+		return be
+	}
+	t.Payload = head
+	if rules.Run(fe.TCPContent, t) == rules.Reject {
+		return nil
+	}
+	t.Payload = nil
+	be = fe.PickBackend(t)
+	if be == nil || be.Mode != rules.ModeHTTP {
+		return nil
+	}
+	return be
 }
 
 // inspect waits, up to delay (a proxy's inspect-delay), for the client's

@@ -109,6 +109,9 @@ type session struct {
 	// whether it is kept for retry-on (replay: its body, replayLen bytes,
 	// stays in the client buffer until endReplay), and the status to
 	// answer when no connection could be made.
+	// upBackend is the HTTP backend that upgraded a "mode tcp"
+	// frontend's connection, for its first request.
+	upBackend  *rules.Backend
 	retries    int
 	direct     bool
 	replay     bool
@@ -140,7 +143,7 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 	s.reset(c)
 	s.in.flush = s.out
 	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
-	s.ln, s.sem, s.parked = nil, nil, false
+	s.ln, s.sem, s.parked, s.upBackend = nil, nil, false, nil
 	s.aborted, s.curConn, s.curSeen = false, nil, nil
 	s.setAddrs(addrPort(c.RemoteAddr()), addrPort(c.LocalAddr()))
 	s.tls, _ = c.(*tls.Conn)
