@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"gohap/runtime/rules"
 )
 
 // TestRetryOnKeepAlive checks that a request sent again for retry-on
@@ -63,5 +65,34 @@ func TestChunkedLen(t *testing.T) {
 		if n != c.n || data != c.data || chunks != c.chunks || ok != c.ok {
 			t.Errorf("chunkedLen(%q) = %d %d %d %v, want %d %d %d %v", c.in, n, data, chunks, ok, c.n, c.data, c.chunks, c.ok)
 		}
+	}
+}
+
+// TestRetryOnAllocs checks that keeping a request for retry-on costs no
+// allocation: the body stays in the client buffer.
+func TestRetryOnAllocs(t *testing.T) {
+	g := newGraph(rules.ModeHTTP)
+	be := g.backend("be", fixedServer(t, benchResp))
+	be.RetryOn |= rules.RetryStatus(503) | rules.RetryEmptyResponse
+	_, addr, _ := start(t, g)
+	c := dial(t, addr)
+	req := []byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+	buf := make([]byte, 4096)
+	want := len("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-server: bench\r\n\r\nok")
+	do := func() {
+		c.c.Write(req)
+		for n := 0; n < want; {
+			k, err := c.c.Read(buf[n:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += k
+		}
+	}
+	for range 50 {
+		do()
+	}
+	if n := testing.AllocsPerRun(200, do); n > 0 {
+		t.Fatalf("%v allocations per request kept for retry-on, want 0", n)
 	}
 }
