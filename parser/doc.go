@@ -13,7 +13,7 @@ import (
 var statementKeywords = []struct{ name, where, note string }{
 	{"acl", "frontend, backend, listen", "fetches: " + strings.Join(sortedFetches(), ", ") + "; converters: " + strings.Join(rules.ConvNames(), ", ") + "; flags -i -m -f --"},
 	{"acl variable", "frontend, backend, listen", "gohap extension: runtime variable in shared memory, set with gohap -S"},
-	{"bind", "frontend, listen", "ADDR:PORT lists, *:PORT, :PORT, port ranges, ipv4@, ipv6@, unix@, abns@, fd@N; ssl crt, alpn, ssl-min-ver, ssl-max-ver, no-tlsv1x, ca-file, verify, accept-proxy"},
+	{"bind", "frontend, listen", "ADDR:PORT lists, *:PORT, :PORT, port ranges, ipv4@, ipv6@, unix@, abns@, fd@N; ssl crt, crt-list (SNI filters with ! and wildcards, [options]), alpn, ssl-min-ver, ssl-max-ver, no-tlsv1x, ca-file, verify, accept-proxy"},
 	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], redirect, deny [deny_status], return [status, content-type, string, lf-string, file], set-header, add-header, del-header, replace-header, set-path, set-query, set-uri, replace-path, replace-uri, set-method, set-var(SCOPE.NAME[,COND...]) EXPR, set-var-fmt, unset-var (scopes proc, sess, txn, req, res)"},
 	{"http-response", "frontend, backend, listen", "actions: set-header, add-header, del-header, replace-header, set-var, set-var-fmt, unset-var; backend rules run before frontend rules; fetches status, res.hdr, res.fhdr, res.hdr_cnt"},
 	{"tcp-request", "frontend, listen", "inspect-delay; connection, session and content accept|reject|set-var|set-var-fmt|unset-var (content: mode tcp, with req.ssl_sni, req.ssl_alpn, req.ssl_hello_type, req.len for TLS passthrough routing)"},
