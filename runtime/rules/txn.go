@@ -101,9 +101,6 @@ type Txn struct {
 	Dst        netip.AddrPort
 	Vars       VarStore
 	State      StateView
-	// VarTable names the variables of the Graph t runs on, for LookupVar;
-	// set it with UseVarTable. nil: only run-time names.
-	VarTable *VarTable
 
 	// Payload is what the client sent first, read by the runtime for
 	// tcp-request content rules (req.ssl_sni, req.len); nil in HTTP.
@@ -135,8 +132,11 @@ type Txn struct {
 
 	// vars are the sess, txn, req and res variables (index 0, proc, is
 	// unused: those live in Vars). Reset clears all but sess, which lives
-	// until EndSession; sessTable is the VarTable sess was indexed by.
+	// until EndSession. varTable names the variables of the Graph t runs
+	// on (UseVarTable; nil: only run-time names), sessTable the one sess
+	// was indexed by.
 	vars      [numScopes]varSet
+	varTable  *VarTable
 	sessTable *VarTable
 }
 
