@@ -49,6 +49,14 @@ func (r testResolver) Backend(name string) (*rules.Backend, error) {
 }
 func (testResolver) Var(string, string) (int, error) { return 0, nil }
 func (testResolver) CurrentBackend() *rules.Backend  { return nil }
+func (r testResolver) Table(name string) (*rules.StickTable, error) {
+	for _, t := range r.g.Tables {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return nil, errors.New("no table " + name)
+}
 func (testResolver) Userlist(name string) (*rules.Userlist, error) {
 	return nil, errors.New("no userlist " + name + " in tests")
 }

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"gohap/runtime/rules"
 )
 
 // parker holds idle keep-alive client connections without a goroutine,
@@ -35,6 +37,9 @@ type parked struct {
 	feName  string
 	nreq    int
 	timer   *time.Timer // the keep-alive timeout; nil: none
+	// track are the sticky counters the connection's rules tracked, held
+	// while it is parked.
+	track rules.Trackers
 }
 
 func newParker(e *Engine) (*parker, error) {
@@ -104,6 +109,9 @@ func (s *session) park(deadline time.Time) bool {
 	if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
 		return false
 	}
+	// The counters go with the connection: the loop resumes it only once
+	// p.mu is released.
+	pc.track, s.txn.Track = s.txn.Track, rules.Trackers{}
 	p.conns[fd] = pc
 	if !deadline.IsZero() {
 		pc.timer = time.AfterFunc(time.Until(deadline), func() { p.expire(pc) })
@@ -131,9 +139,11 @@ func (p *parker) expire(pc *parked) {
 	}
 }
 
-// end closes pc and gives back its slot and its count of Engine.wg.
+// end closes pc and gives back its slot, its sticky counters and its
+// count of Engine.wg.
 func (p *parker) end(pc *parked) {
 	pc.c.Close()
+	pc.track.End()
 	if pc.sem != nil {
 		<-pc.sem
 	}
@@ -188,6 +198,7 @@ func (p *parker) resume(pc *parked) {
 	e := p.e
 	s := e.newSession(pc.c, pc.feIndex, pc.feName)
 	s.nreq, s.ln, s.sem = pc.nreq, pc.l, pc.sem
+	s.txn.Track, pc.track, s.accepted = pc.track, rules.Trackers{}, true
 	if !e.track(s) {
 		e.putSession(s)
 		p.end(pc)

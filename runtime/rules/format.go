@@ -57,16 +57,7 @@ func (f *Format) Append(t *Txn, dst []byte) []byte {
 		}
 		s := &t.smp
 		*s = Sample{}
-		if !p.fetch.Fetch(t, s) {
-			continue
-		}
-		ok := true
-		for _, c := range p.convs {
-			if ok = c.Convert(t, s); !ok {
-				break
-			}
-		}
-		if ok {
+		if evalSample(t, p.fetch, p.convs, s) {
 			dst = appendSample(t, dst, s)
 		}
 	}

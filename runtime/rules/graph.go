@@ -23,6 +23,8 @@ type Graph struct {
 	// Vars lists the runtime variables the configuration reads, each
 	// resolved to its shared-memory slot.
 	Vars []Var
+	// Tables are the stick tables, in declaration order.
+	Tables []*StickTable
 }
 
 // Global holds the process-wide settings that gohap acts on.
@@ -112,10 +114,13 @@ type Frontend struct {
 	// head: the backend's first, then the frontend's.
 	HTTPResponse []Rule
 	// TCPConnection are the "tcp-request connection" rules, run when a
-	// connection is accepted; TCPContent the "tcp-request content"
-	// rules, run in mode tcp once the client sent its first bytes or
-	// InspectDelay passed (0: at once, on nothing).
+	// connection is accepted, and TCPSession the "tcp-request session"
+	// rules, run right after them. TCPContent are the "tcp-request
+	// content" rules: in mode tcp, run once the client sent its first
+	// bytes or InspectDelay passed (0: at once, on nothing); in mode
+	// http, run on each request once its head is in.
 	TCPConnection []Rule
+	TCPSession    []Rule
 	TCPContent    []Rule
 	InspectDelay  time.Duration
 	// Switching are the "use_backend" rules, tried in order after the

@@ -110,6 +110,11 @@ type Txn struct {
 	TLS bool
 	SNI []byte
 
+	// Track are the sticky counters sc0 to sc2. Reset keeps those the
+	// connection tracks and stops those of the request; the runtime ends
+	// them all when the connection closes (Trackers.End).
+	Track Trackers
+
 	// Reply is set by an action that answers the request itself
 	// (http-request return, deny); the runtime sends it.
 	Reply *Reply
@@ -129,10 +134,13 @@ type Txn struct {
 	fmtBuf []byte
 	// convBuf holds what converters produce during the request.
 	convBuf []byte
+	// keyBuf is where stick table keys are built.
+	keyBuf []byte
 }
 
 // Reset clears t for the next request, keeping buffer capacity.
 func (t *Txn) Reset() {
+	t.Track.EndRequest()
 	t.Req.Method, t.Req.URI, t.Req.Version = nil, nil, nil
 	t.Req.Headers = t.Req.Headers[:0]
 	t.Resp.Status, t.Resp.Headers, t.InResponse = 0, nil, false
