@@ -131,15 +131,16 @@ func (c *compiler) stickTable(name string, g *Generic) *rules.StickTable {
 	if keyLen > 0 {
 		t.KeyLen = keyLen
 	}
+	// A bad store list is reported, but the table still counts as
+	// declared: rules naming it would only repeat the error.
 	for _, i := range stores {
-		if !c.storeList(t, g.Args[i], args[i]) {
-			return nil
-		}
+		c.storeList(t, g.Args[i], args[i])
 	}
 	return t
 }
 
-// storeList adds the data types of a "store" list to t.
+// storeList adds the data types of a "store" list to t; it reports
+// false after an error.
 func (c *compiler) storeList(t *rules.StickTable, w *Word, list string) bool {
 	for _, item := range splitConverters(list) {
 		item = strings.TrimSpace(item)

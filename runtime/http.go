@@ -105,16 +105,21 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		n, err = readHead(&s.in)
 	}
 	if err != nil {
-		// As in haproxy, each error answered counts as a request, and a
-		// bad one as the client's error too.
+		// As in haproxy, a request that fails counts as a request, and as
+		// the client's error unless it timed out; a keep-alive connection
+		// closed while waiting for its next request counts nothing.
+		started := s.in.buffered() > 0 || s.nreq == 0
 		switch {
 		case err == errHeadTooBig:
 			s.txn.Track.CountRequest()
 			s.txn.Track.CountClientError()
 			s.sendRaw(muxError(400, fe))
-		case isTimeout(err) && (s.in.buffered() > 0 || s.nreq == 0):
+		case isTimeout(err) && started:
 			s.txn.Track.CountRequest()
 			s.sendRaw(muxError(408, fe))
+		case started && !isTimeout(err):
+			s.txn.Track.CountRequest()
+			s.txn.Track.CountClientError()
 		}
 		return false
 	}

@@ -125,7 +125,7 @@ func (f *fetchSticky) Fetch(t *Txn, s *Sample) bool {
 	}
 	if f.other != nil {
 		t.keyBuf = append(t.keyBuf[:0], c.entry.key...)
-		return f.other.fetch(t, t.keyBuf, false, f.data, f.op, s)
+		return f.other.fetch(t.keyBuf, false, f.data, f.op, s)
 	}
 	tb, e := c.table, c.entry
 	sh := tb.lock(e)
@@ -162,12 +162,12 @@ func (f *fetchSrcSticky) Fetch(t *Txn, s *Sample) bool {
 		return false
 	}
 	// Incrementing creates the entry, as haproxy's src_inc_gpc0 does.
-	return f.table.fetch(t, key, f.op == opInc, f.data, f.op, s)
+	return f.table.fetch(key, f.op == opInc, f.data, f.op, s)
 }
 
 // fetch applies op to data type d of the entry of key, created when
 // create is set; a missing entry reads as zero.
-func (tb *StickTable) fetch(t *Txn, key []byte, create bool, d DataType, op stickOp, s *Sample) bool {
+func (tb *StickTable) fetch(key []byte, create bool, d DataType, op stickOp, s *Sample) bool {
 	now := tb.now()
 	var e *stkEntry
 	var sh *stkShard
