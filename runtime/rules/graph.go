@@ -210,12 +210,18 @@ func (a Algo) String() string { return algoNames[a] }
 
 // ParseAlgo returns the algorithm HAProxy names s.
 func ParseAlgo(s string) (Algo, bool) {
-	for i, n := range algoNames {
+	i := nameIndex(algoNames[:], s)
+	return Algo(i), i >= 0
+}
+
+// nameIndex returns the index of s in names, the names of an enum, or -1.
+func nameIndex(names []string, s string) int {
+	for i, n := range names {
 		if n == s {
-			return Algo(i), true
+			return i
 		}
 	}
-	return 0, false
+	return -1
 }
 
 // Server is one "server" line of a backend, frozen. Its live state (up or

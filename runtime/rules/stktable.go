@@ -28,12 +28,8 @@ func (k KeyType) String() string { return keyTypeNames[k] }
 
 // ParseKeyType returns the key type HAProxy names s.
 func ParseKeyType(s string) (KeyType, bool) {
-	for i, n := range keyTypeNames {
-		if n == s {
-			return KeyType(i), true
-		}
-	}
-	return 0, false
+	i := nameIndex(keyTypeNames[:], s)
+	return KeyType(i), i >= 0
 }
 
 // DataType is a value a stick table stores per entry ("store"): a
@@ -76,12 +72,8 @@ func (d DataType) IsRate() bool { return d >= firstRate }
 
 // ParseDataType returns the data type HAProxy names s.
 func ParseDataType(s string) (DataType, bool) {
-	for i, n := range dataTypeNames {
-		if n == s {
-			return DataType(i), true
-		}
-	}
-	return 0, false
+	i := nameIndex(dataTypeNames[:], s)
+	return DataType(i), i >= 0
 }
 
 // stkShards is the number of independently locked parts of a table.
