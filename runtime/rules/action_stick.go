@@ -34,11 +34,8 @@ func (a *TrackAction) Exec(t *Txn) Verdict {
 		return Continue
 	}
 	key, ok := a.Table.keyOf(s, &t.keyBuf)
-	if !ok || !t.Track.track(a.Idx, a.Table, key, a.Conn, a.Backend) {
-		return Continue
-	}
-	if a.HTTP {
-		t.Track[a.Idx].count(DataHTTPReqCnt, DataHTTPReqRate)
+	if ok {
+		t.Track.track(a.Idx, a.Table, key, a.Conn, a.Backend, a.HTTP)
 	}
 	return Continue
 }

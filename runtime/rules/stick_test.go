@@ -148,12 +148,12 @@ func TestTrackers(t *testing.T) {
 		return s.Int
 	}
 	var conn, req Trackers
-	if !conn.track(0, tb, key, true, false) {
+	if !conn.track(0, tb, key, true, false, false) {
 		t.Fatal("track failed")
 	}
 	conn.CountSession()
 	// A request on the same connection tracks the same entry as sc1.
-	if !req.track(1, tb, key, false, false) {
+	if !req.track(1, tb, key, false, false, false) {
 		t.Fatal("track failed")
 	}
 	req.CountRequest()
@@ -210,8 +210,8 @@ func TestTableExpire(t *testing.T) {
 	tb.Expire = 10 * time.Second
 	a, b := []byte{1, 1, 1, 1}, []byte{2, 2, 2, 2}
 	var tr Trackers
-	tr.track(0, tb, a, true, false)
-	tr.track(1, tb, b, true, false)
+	tr.track(0, tb, a, true, false, false)
+	tr.track(1, tb, b, true, false, false)
 	tr[1].release()
 	clock += 10_000
 	// b was released 10s ago: gone; a is tracked: kept however old.
@@ -228,10 +228,10 @@ func TestTableExpire(t *testing.T) {
 		t.Errorf("released expired entry kept: %d entries", n)
 	}
 	// An update pushes the expiry back.
-	tr.track(0, tb, a, true, false)
+	tr.track(0, tb, a, true, false, false)
 	tr.End()
 	clock += 9_000
-	tr.track(0, tb, a, true, false) // an update: the expiry starts again
+	tr.track(0, tb, a, true, false, false) // an update: the expiry starts again
 	tr.End()
 	clock += 9_000
 	if n := tb.Len(); n != 1 {
@@ -245,12 +245,12 @@ func TestTablePurge(t *testing.T) {
 	var tr Trackers
 	key := func(i int) []byte { return []byte{0, 0, 0, byte(i)} }
 	for i := 1; i <= 3; i++ {
-		tr.track(0, tb, key(i), true, false)
+		tr.track(0, tb, key(i), true, false, false)
 		tr.End()
 		clock++
 	}
 	// Full: the least recently updated entry (1) makes room for 4.
-	tr.track(0, tb, key(4), true, false)
+	tr.track(0, tb, key(4), true, false, false)
 	tr.End()
 	var s Sample
 	for i, want := range map[int]int64{1: 0, 2: 1, 3: 1, 4: 1} {
@@ -263,15 +263,15 @@ func TestTablePurge(t *testing.T) {
 	// key gets no entry.
 	var held Trackers
 	for i := 2; i <= 4; i++ {
-		held.track(i-2, tb, key(i), true, false)
+		held.track(i-2, tb, key(i), true, false, false)
 	}
-	if tr.track(0, tb, key(5), true, false) {
+	if tr.track(0, tb, key(5), true, false, false) {
 		t.Error("tracked a new key in a table full of tracked entries")
 	}
 	held.End()
 	// nopurge: a full table refuses new keys.
 	tb.NoPurge = true
-	if tr.track(0, tb, key(6), true, false) {
+	if tr.track(0, tb, key(6), true, false, false) {
 		t.Error("nopurge table took a new key while full")
 	}
 	if n := tb.Len(); n != 3 {
@@ -290,7 +290,7 @@ func TestTableConcurrent(t *testing.T) {
 			defer wg.Done()
 			var tr Trackers
 			for i := range 200 {
-				tr.track(0, tb, []byte("k"+strconv.Itoa((g+i)%16)), false, false)
+				tr.track(0, tb, []byte("k"+strconv.Itoa((g+i)%16)), false, false, false)
 				tr.CountRequest()
 				tr.EndRequest()
 			}

@@ -27,9 +27,9 @@ type Trackers [MaxTrackers]StkCtr
 
 // track makes counter i follow the entry of key in table tb, creating
 // it: the entry counts one more connection, current and total, as in
-// haproxy whatever the rule that tracks it. It returns false when the
-// table is full and may not purge.
-func (tr *Trackers) track(i int, tb *StickTable, key []byte, conn, backend bool) bool {
+// haproxy whatever the rule that tracks it, and with http one more HTTP
+// request. It returns false when the table is full and may not purge.
+func (tr *Trackers) track(i int, tb *StickTable, key []byte, conn, backend, http bool) bool {
 	now := tb.now()
 	e, sh := tb.get(key, now)
 	if e == nil {
@@ -39,8 +39,11 @@ func (tr *Trackers) track(i int, tb *StickTable, key []byte, conn, backend bool)
 	if tb.Store[DataConnCur] {
 		e.cnt[DataConnCur]++
 	}
-	tb.countEvent(sh, e, DataConnCnt, DataConnRate, now)
-	tb.touched(sh, e, now)
+	tb.bump(e, DataConnCnt, DataConnRate, now)
+	if http {
+		tb.bump(e, DataHTTPReqCnt, DataHTTPReqRate, now)
+	}
+	tb.touched(sh, e, now) // tracking starts the expiry again, stored data or not
 	sh.mu.Unlock()
 	tr[i] = StkCtr{table: tb, entry: e, conn: conn, backend: backend}
 	return true

@@ -312,17 +312,22 @@ func (t *StickTable) lock(e *stkEntry) *stkShard {
 // them the table stores. Guarded by e's shard; it reports whether
 // anything was stored, and then e counts as updated.
 func (t *StickTable) countEvent(sh *stkShard, e *stkEntry, cnt, rate DataType, now int64) bool {
-	if !t.Store[cnt] && !t.Store[rate] {
+	if !t.bump(e, cnt, rate, now) {
 		return false
 	}
+	t.touched(sh, e, now)
+	return true
+}
+
+// bump is countEvent without the update of e's place and expiry.
+func (t *StickTable) bump(e *stkEntry, cnt, rate DataType, now int64) bool {
 	if t.Store[cnt] {
 		e.cnt[cnt]++
 	}
 	if t.Store[rate] {
 		e.rate[rate-firstRate].add(now, t.Period[rate], 1)
 	}
-	t.touched(sh, e, now)
-	return true
+	return t.Store[cnt] || t.Store[rate]
 }
 
 // value returns data type d of e at now, and false when the table does
