@@ -98,7 +98,6 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 		backends:  map[string]*rules.Backend{},
 		frontends: map[string]*rules.Frontend{},
 		defaults:  map[string]*proxySettings{},
-		vars:      map[string]int{},
 		errorSets: map[string]rules.ErrorSet{},
 		userlists: map[string]*rules.Userlist{},
 		tables:    map[string]*tableDecl{},
@@ -143,7 +142,6 @@ type compiler struct {
 	// which proxies without "from" inherit.
 	defaults map[string]*proxySettings
 	cur      *proxySettings
-	vars     map[string]int
 	// errorSets are the http-errors sections; userlists the userlist
 	// sections, by name.
 	errorSets map[string]rules.ErrorSet
@@ -228,24 +226,29 @@ func (c *compiler) Userlist(name string) (*rules.Userlist, error) {
 	return nil, fmt.Errorf("no such userlist '%s' (it must be declared before use)", name)
 }
 
-// Var implements rules.Resolver.
-func (c *compiler) Var(scope, name string) (int, error) {
-	if slot, ok := c.vars[name]; ok {
-		return slot, nil
+// Var implements rules.Resolver: a proc variable gets its slot in the
+// shared-memory store, the others the next place of their scope.
+func (c *compiler) Var(scope rules.Scope, name string) (rules.VarRef, error) {
+	vt := &c.g.VarTable
+	if v, ok := vt.Lookup(scope, name); ok {
+		return v, nil
+	}
+	if scope != rules.ScopeProc {
+		return rules.VarRef{Scope: scope, Index: vt.Add(scope, name, vt.Len(scope))}, nil
 	}
 	if err := validVariable(name); err != nil {
-		return 0, err
+		return rules.VarRef{}, err
 	}
-	slot := len(c.vars)
+	slot := vt.Len(rules.ScopeProc)
 	if c.cfg.Var != nil {
 		var err error
 		if slot, err = c.cfg.Var(name); err != nil {
-			return 0, fmt.Errorf("variable '%s': %v", name, err)
+			return rules.VarRef{}, fmt.Errorf("variable '%s': %v", name, err)
 		}
 	}
-	c.vars[name] = slot
+	vt.Add(rules.ScopeProc, name, slot)
 	c.g.Vars = append(c.g.Vars, rules.Var{Name: name, Slot: slot})
-	return slot, nil
+	return rules.VarRef{Scope: rules.ScopeProc, Index: slot}, nil
 }
 
 // validVariable checks a runtime variable name with the store's rules.

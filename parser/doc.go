@@ -11,14 +11,14 @@ import (
 // statementKeywords are the keywords with their own grammar production,
 // described for the README next to the table-driven ones.
 var statementKeywords = []struct{ name, where, note string }{
-	{"acl", "frontend, backend, listen", "fetches: " + strings.Join(sortedFetches(), ", ") + "; sticky counters (see stick-table): sc_*(N), sc0_* to sc2_*, src_*, table_cnt; converters: base64, bool, field, hex, length, lower, not, regsub, upper, word; flags -i -m -f --"},
+	{"acl", "frontend, backend, listen", "fetches: " + strings.Join(sortedFetches(), ", ") + "; sticky counters (see stick-table): sc_*(N), sc0_* to sc2_*, src_*, table_cnt; converters: " + strings.Join(rules.ConvNames(), ", ") + "; flags -i -m -f --"},
 	{"acl variable", "frontend, backend, listen", "gohap extension: runtime variable in shared memory, set with gohap -S"},
 	{"bind", "frontend, listen", "ADDR:PORT lists, *:PORT, :PORT, port ranges, ipv4@, ipv6@, unix@, abns@, fd@N; ssl crt, alpn, ssl-min-ver, ssl-max-ver, no-tlsv1x, ca-file, verify, accept-proxy"},
-	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], redirect, deny [deny_status], return [status, content-type, string, lf-string, file], set-header, add-header, del-header, replace-header, set-path, set-query, set-uri, replace-path, replace-uri, set-method, track-sc0..2 [table], sc-inc-gpc0(N), sc-inc-gpc1(N), sc-set-gpt0(N), silent-drop"},
-	{"http-response", "frontend, backend, listen", "actions: set-header, add-header, del-header, replace-header; backend rules run before frontend rules; fetches status, res.hdr, res.fhdr, res.hdr_cnt"},
-	{"tcp-request", "frontend, backend, listen", "inspect-delay; connection, session and content rules: accept, reject (a reset), silent-drop, track-sc0..2 [table], sc-inc-gpc0(N), sc-inc-gpc1(N), sc-set-gpt0(N); content rules see req.ssl_sni, req.ssl_alpn, req.ssl_hello_type, req.len in mode tcp (TLS passthrough routing), the request head in mode http"},
+	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], redirect, deny [deny_status], return [status, content-type, string, lf-string, file], set-header, add-header, del-header, replace-header, set-path, set-query, set-uri, replace-path, replace-uri, set-method, set-var(SCOPE.NAME[,COND...]) EXPR, set-var-fmt, unset-var (scopes proc, sess, txn, req, res), track-sc0..2 [table], sc-inc-gpc0(N), sc-inc-gpc1(N), sc-set-gpt0(N), silent-drop"},
+	{"http-response", "frontend, backend, listen", "actions: set-header, add-header, del-header, replace-header, set-var, set-var-fmt, unset-var; backend rules run before frontend rules; fetches status, res.hdr, res.fhdr, res.hdr_cnt"},
+	{"tcp-request", "frontend, backend, listen", "inspect-delay; connection, session and content rules: accept, reject (a reset), silent-drop, set-var, set-var-fmt, unset-var, track-sc0..2 [table], sc-inc-gpc0(N), sc-inc-gpc1(N), sc-set-gpt0(N); content rules see req.ssl_sni, req.ssl_alpn, req.ssl_hello_type, req.len in mode tcp (TLS passthrough routing), the request head in mode http"},
 	{"server", "backend, listen", "options: " + strings.Join(append(sortedKeys(serverFlags, serverValues), sortedKeys(serverTLSFlags, serverTLSValues)...), ", ")},
-	{"use_backend", "frontend, listen", "if/unless conditions with !, ||, or, { anonymous ACLs }"},
+	{"use_backend", "frontend, listen", "if/unless conditions with !, ||, or, { anonymous ACLs }; log-format names (use_backend be_%[req.hdr(host),lower]): a name that is no backend leads to default_backend"},
 }
 
 // sortedFetches lists the fetch names but the sticky counter ones, which

@@ -271,7 +271,7 @@ func (c *compiler) stickAction(p *proxy, kind string, words []*Word, args []stri
 		if sf == nil {
 			return nil, true
 		}
-		a.Expr, a.Convs = sf.fetch, sf.convs
+		a.Expr = rules.SampleExpr{Fetch: sf.fetch, Convs: sf.convs}
 		return a, true
 	}
 	return nil, false
@@ -334,7 +334,7 @@ func (c *compiler) trackAction(p *proxy, kind string, words []*Word, args []stri
 		return nil
 	}
 	return &rules.TrackAction{
-		Idx: idx, Table: tb, Key: sf.fetch, Convs: sf.convs,
+		Idx: idx, Table: tb, Key: rules.SampleExpr{Fetch: sf.fetch, Convs: sf.convs},
 		Conn:    stage == stageConn,
 		Backend: p.fe == nil,
 		HTTP:    stage == stageHTTP,

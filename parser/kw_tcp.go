@@ -8,8 +8,8 @@ import (
 
 // tcpRequest compiles "tcp-request inspect-delay TIME" and "tcp-request
 // connection|session|content ACTION [cond]" with the actions accept,
-// reject, silent-drop, track-scN, sc-inc-gpc0/1 and sc-set-gpt0. Other
-// actions (set-var, lua...) are not supported.
+// reject, silent-drop, set-var, set-var-fmt, unset-var, track-scN,
+// sc-inc-gpc0/1 and sc-set-gpt0. Other actions (lua...) are not supported.
 func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 	args := c.values(r.Args)
 	if where == secDefaults {
@@ -55,8 +55,13 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 	}
 	kind := "tcp-request " + args[0]
 	var act rules.Action
-	switch args[1] {
-	case "accept", "reject":
+	switch {
+	case isVarAction(args[1]):
+		where := map[string]ruleSet{"connection": inTCPConnection, "session": inTCPSession, "content": inRequest}[args[0]]
+		if act = c.varAction(p, r, args, 1, where); act == nil {
+			return
+		}
+	case args[1] == "accept" || args[1] == "reject":
 		if len(args) > 2 {
 			c.errorf(r.Args[2].Pos, "unexpected '%s' after '%s %s'", args[2], kind, args[1])
 			return

@@ -104,6 +104,8 @@ func (noVars) Load(_ int, dst []byte) []byte { return dst[:0] }
 
 func (noVars) Equal(int, []byte) bool { return false }
 
+func (noVars) SetSlot(int, []byte) {}
+
 // New checks cfg and builds an Engine; nothing is bound until Start.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Graph == nil {

@@ -36,6 +36,15 @@ func (f *fakeVars) Equal(slot int, v []byte) bool {
 	return bytes.Equal(f.m[slot], v) && f.m[slot] != nil
 }
 
+func (f *fakeVars) SetSlot(slot int, v []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[int][]byte{}
+	}
+	f.m[slot] = append([]byte(nil), v...)
+}
+
 // testResolver resolves backend names for fetches built in tests.
 type testResolver struct{ g *rules.Graph }
 
@@ -47,8 +56,10 @@ func (r testResolver) Backend(name string) (*rules.Backend, error) {
 	}
 	return nil, errors.New("no backend " + name)
 }
-func (testResolver) Var(string, string) (int, error) { return 0, nil }
-func (testResolver) CurrentBackend() *rules.Backend  { return nil }
+func (testResolver) Var(s rules.Scope, _ string) (rules.VarRef, error) {
+	return rules.VarRef{Scope: s}, nil
+}
+func (testResolver) CurrentBackend() *rules.Backend { return nil }
 func (r testResolver) Table(name string) (*rules.StickTable, error) {
 	for _, t := range r.g.Tables {
 		if t.Name == name {

@@ -174,15 +174,13 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	if st := fe.Stats; st != nil && st.Match(t) {
 		return s.serveStats(gen, st, fe, nil)
 	}
-	be := fe.DefaultBackend
-	for i := range fe.Switching {
-		if sw := &fe.Switching[i]; sw.Cond.Eval(t) {
-			be = sw.Backend
-			break
-		}
-	}
+	be := fe.PickBackend(t)
 	if be == nil {
 		return s.reply(rules.Lookup(503, fe.Errors), fe, nil)
+	}
+	if be.Mode != fe.Mode {
+		// A dynamic name chose a tcp backend: haproxy closes.
+		return false
 	}
 	if len(be.TCPContent) > 0 && !s.verdict(rules.Run(be.TCPContent, t)) {
 		return false

@@ -15,15 +15,9 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if !s.contentRules(fe.InspectDelay, fe.TCPContent) {
 		return
 	}
-	be := fe.DefaultBackend
-	for i := range fe.Switching {
-		if sw := &fe.Switching[i]; sw.Cond.Eval(t) {
-			be = sw.Backend
-			break
-		}
-	}
+	be := fe.PickBackend(t)
 	bs := gen.backend(be)
-	if bs == nil {
+	if bs == nil || be.Mode != fe.Mode {
 		return
 	}
 	if !s.contentRules(be.InspectDelay, be.TCPContent) {
@@ -106,6 +100,8 @@ func (s *session) startTxn(gen *generation) *rules.Txn {
 	t := &s.txn
 	t.Reset()
 	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, gen
+	t.TLS = s.tls != nil
+	t.UseVarTable(&gen.g.VarTable)
 	return t
 }
 

@@ -154,6 +154,7 @@ func (e *Engine) putSession(s *session) {
 	s.out.Reset(&s.dw)
 	s.txn.Track.End()
 	s.txn.Reset()
+	s.txn.EndSession()
 	s.mu.Lock()
 	s.curConn, s.curSeen = nil, nil
 	s.mu.Unlock()

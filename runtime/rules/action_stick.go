@@ -12,8 +12,7 @@ import (
 type TrackAction struct {
 	Idx   int // N, 0 to MaxTrackers-1
 	Table *StickTable
-	Key   Fetcher
-	Convs []Converter
+	Key   SampleExpr
 	// Conn: a tcp-request connection or session rule, whose counter is
 	// held for the whole connection.
 	Conn bool
@@ -30,7 +29,7 @@ func (a *TrackAction) Exec(t *Txn) Verdict {
 	}
 	s := &t.smp
 	*s = Sample{}
-	if !evalSample(t, a.Key, a.Convs, s) {
+	if !a.Key.Eval(t, s) {
 		return Continue
 	}
 	key, ok := a.Table.keyOf(s, &t.keyBuf)
@@ -63,9 +62,8 @@ func (a IncGPCAction) Exec(t *Txn) Verdict {
 // tag of tracked counter N to an integer or a sample's value.
 type SetGPT0Action struct {
 	Idx   int
-	Value int64   // when Expr is nil
-	Expr  Fetcher // nil: Value
-	Convs []Converter
+	Value int64      // when Expr.Fetch is nil
+	Expr  SampleExpr // Fetch nil: Value
 }
 
 // Exec sets the tag; nothing happens when N is not tracked, the table
@@ -76,10 +74,10 @@ func (a *SetGPT0Action) Exec(t *Txn) Verdict {
 		return Continue
 	}
 	v := a.Value
-	if a.Expr != nil {
+	if a.Expr.Fetch != nil {
 		s := &t.smp
 		*s = Sample{}
-		if !evalSample(t, a.Expr, a.Convs, s) {
+		if !a.Expr.Eval(t, s) {
 			return Continue
 		}
 		switch s.Type {

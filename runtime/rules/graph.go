@@ -25,6 +25,8 @@ type Graph struct {
 	Vars []Var
 	// Tables are the stick tables, in declaration order.
 	Tables []*StickTable
+	// VarTable names every variable the configuration uses, in all scopes.
+	VarTable VarTable
 }
 
 // Global holds the process-wide settings that gohap acts on.
@@ -153,6 +155,33 @@ type Switch struct {
 	Pos     string
 	Cond    *Cond // nil: always
 	Backend *Backend
+	// Name, when not nil, is a dynamic rule's log-format name
+	// ("use_backend be_%[req.hdr(host),lower]"), looked up per request in
+	// Backends, every backend of the configuration by name; Backend is nil.
+	Name     *Format
+	Backends map[string]*Backend
+}
+
+// PickBackend runs the switching rules for t and returns the backend of
+// the first rule whose condition holds, else DefaultBackend (nil: none).
+// As in haproxy, a dynamic name that names no backend ends the search:
+// DefaultBackend is used, not the next rule.
+func (fe *Frontend) PickBackend(t *Txn) *Backend {
+	for i := range fe.Switching {
+		sw := &fe.Switching[i]
+		if !sw.Cond.Eval(t) {
+			continue
+		}
+		if sw.Name == nil {
+			return sw.Backend
+		}
+		t.fmtBuf = sw.Name.Append(t, t.fmtBuf[:0])
+		if be := sw.Backends[string(t.fmtBuf)]; be != nil {
+			return be
+		}
+		break
+	}
+	return fe.DefaultBackend
 }
 
 // Backend is a proxy that forwards to servers: a "backend" section, or the
@@ -279,8 +308,9 @@ func (s *Server) DialAddr(dst netip.AddrPort) (network, addr string) {
 	return network, s.Addr
 }
 
-// VarStore gives lock-free reads of runtime variables by slot. The shm
-// package implements it; tests use a map-backed fake.
+// VarStore gives lock-free reads of runtime variables (proc scope) by
+// slot, and writes for set-var(proc.NAME). The shm package implements it;
+// tests use a map-backed fake.
 type VarStore interface {
 	// Load appends the variable's current value to dst[:0] and returns it;
 	// an unset variable loads as empty. It must not allocate when
@@ -289,6 +319,10 @@ type VarStore interface {
 	// Equal reports whether the variable holds exactly v, comparing in
 	// place: the per-request "acl variable" check, with no copy.
 	Equal(slot int, v []byte) bool
+	// SetSlot stores v in the variable; an empty v unsets it. It must be
+	// safe for concurrent use and atomic for readers. A value the store
+	// cannot hold is dropped, as haproxy drops a value over its limits.
+	SetSlot(slot int, v []byte)
 }
 
 // StateView reports live server state to fetches such as nbsrv.

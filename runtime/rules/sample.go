@@ -44,17 +44,3 @@ type Fetcher interface {
 type Converter interface {
 	Convert(t *Txn, s *Sample) bool
 }
-
-// evalSample puts the first value of fetch f, through converters convs,
-// in s; it reports false when there is none or a converter fails.
-func evalSample(t *Txn, f Fetcher, convs []Converter, s *Sample) bool {
-	if !f.Fetch(t, s) {
-		return false
-	}
-	for _, c := range convs {
-		if !c.Convert(t, s) {
-			return false
-		}
-	}
-	return true
-}

@@ -101,6 +101,9 @@ type Txn struct {
 	Dst        netip.AddrPort
 	Vars       VarStore
 	State      StateView
+	// VarTable names the variables of the Graph t runs on, for LookupVar;
+	// set it with UseVarTable. nil: only run-time names.
+	VarTable *VarTable
 
 	// Payload is what the client sent first, read by the runtime for
 	// tcp-request content rules (req.ssl_sni, req.len); nil in HTTP.
@@ -136,9 +139,16 @@ type Txn struct {
 	convBuf []byte
 	// keyBuf is where stick table keys are built.
 	keyBuf []byte
+
+	// vars are the sess, txn, req and res variables (index 0, proc, is
+	// unused: those live in Vars). Reset clears all but sess, which lives
+	// until EndSession; sessTable is the VarTable sess was indexed by.
+	vars      [numScopes]varSet
+	sessTable *VarTable
 }
 
-// Reset clears t for the next request, keeping buffer capacity.
+// Reset clears t for the next request, keeping buffer capacity. The
+// session variables stay: EndSession clears them.
 func (t *Txn) Reset() {
 	t.Track.EndRequest()
 	t.Req.Method, t.Req.URI, t.Req.Version = nil, nil, nil
@@ -153,6 +163,9 @@ func (t *Txn) Reset() {
 	t.owned = t.owned[:0]
 	t.smp = Sample{}
 	t.conv = Sample{}
+	for sc := ScopeTxn; sc < numScopes; sc++ {
+		t.vars[sc].clear()
+	}
 }
 
 // keep copies b into storage owned by the Txn for the rest of the request.
