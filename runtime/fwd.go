@@ -60,6 +60,7 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 				s.e.closeSrv(sc)
 			}
 			s.setCur(nil)
+			s.txn.Track.CountResponse(502)
 			return s.reply(rules.Lookup(502, be.Errors, fe.Errors), fe, be)
 		}
 		s.setCur(sc.c)
@@ -78,8 +79,12 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	s.setCur(nil)
 	switch st {
 	case fwd502:
+		// haproxy counts a bad or missing response, and a server
+		// timeout, as the server's failure.
+		s.txn.Track.CountResponse(502)
 		return s.reply(rules.Lookup(502, be.Errors, fe.Errors), fe, be) && s.bodyDone
 	case fwd504:
+		s.txn.Track.CountResponse(504)
 		return s.reply(rules.Lookup(504, be.Errors, fe.Errors), fe, be) && s.bodyDone
 	}
 	return false // fwdAbort, tunnel end

@@ -110,6 +110,11 @@ type Txn struct {
 	TLS bool
 	SNI []byte
 
+	// Track are the sticky counters sc0 to sc2. Reset keeps those the
+	// connection tracks and stops those of the request; the runtime ends
+	// them all when the connection closes (Trackers.End).
+	Track Trackers
+
 	// Reply is set by an action that answers the request itself
 	// (http-request return, deny); the runtime sends it.
 	Reply *Reply
@@ -129,6 +134,8 @@ type Txn struct {
 	fmtBuf []byte
 	// convBuf holds what converters produce during the request.
 	convBuf []byte
+	// keyBuf is where stick table keys are built.
+	keyBuf []byte
 
 	// vars are the sess, txn, req and res variables (index 0, proc, is
 	// unused: those live in Vars). Reset clears all but sess, which lives
@@ -143,6 +150,7 @@ type Txn struct {
 // Reset clears t for the next request, keeping buffer capacity. The
 // session variables stay: EndSession clears them.
 func (t *Txn) Reset() {
+	t.Track.EndRequest()
 	t.Req.Method, t.Req.URI, t.Req.Version = nil, nil, nil
 	t.Req.Headers = t.Req.Headers[:0]
 	t.Resp.Status, t.Resp.Headers, t.InResponse = 0, nil, false
