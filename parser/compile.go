@@ -100,6 +100,7 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 		defaults:  map[string]*proxySettings{},
 		errorSets: map[string]rules.ErrorSet{},
 		userlists: map[string]*rules.Userlist{},
+		tables:    map[string]*tableDecl{},
 		cur:       newSettings(),
 	}
 	if c.cfg.ReadFile == nil {
@@ -112,6 +113,9 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 			c.errs = append(c.errs, f.Truncated)
 		}
 		c.declare(f.File)
+	}
+	for _, f := range files {
+		c.declareTables(f.File)
 	}
 	for _, f := range files {
 		for _, s := range f.File.Sections {
@@ -142,8 +146,10 @@ type compiler struct {
 	// sections, by name.
 	errorSets map[string]rules.ErrorSet
 	userlists map[string]*rules.Userlist
-	proxies   []*proxy
-	paths     pathRules
+	// tables are the stick tables, by proxy name.
+	tables  map[string]*tableDecl
+	proxies []*proxy
+	paths   pathRules
 }
 
 func (c *compiler) errorf(pos lexer.Position, format string, args ...any) {

@@ -161,7 +161,7 @@ func firstArg(args []string) string {
 // without them would change what clients get, so they are errors.
 var unsupportedNames = []string{
 	// proxies
-	"stick-table", "stick", "hash-type",
+	"stick", "hash-type",
 	"hash-balance-factor",
 	"dispatch", "filter", "use-server", "persist",
 	"unique-id-header", "dynamic-cookie-key",

@@ -32,6 +32,7 @@ var proxyKeywords = []keyword{
 	{name: "server-template", where: secBackend, apply: kwServerTemplate},
 	{name: "ignore-persist", where: secFrontend | secBackend, apply: kwPersistRule},
 	{name: "force-persist", where: secFrontend | secBackend, apply: kwPersistRule},
+	{name: "stick-table", where: secFrontend | secBackend, apply: kwStickTable},
 }
 
 var globalKeywords = []keyword{

@@ -107,7 +107,13 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 			return nil
 		}
 		return rules.AllowAction{}
-	case "deny", "return":
+	case "deny":
+		// haproxy counts a denied request as the client's error.
+		if act := c.replyAction(p, r, name, rest); act != nil {
+			return rules.ClientErrAction{Action: act}
+		}
+		return nil
+	case "return":
 		return c.replyAction(p, r, name, rest)
 	case "redirect":
 		return c.redirectAction(r.Args[0].Pos, r.Args[1:], rest)
@@ -119,7 +125,7 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 			c.errorf(r.Args[1].Pos, "'http-request auth' expects nothing or 'realm NAME'")
 			return nil
 		}
-		return rules.ReplyAction{Reply: rules.AuthReply(rules.Lookup(401, p.set.errors), realm)}
+		return rules.ClientErrAction{Action: rules.ReplyAction{Reply: rules.AuthReply(rules.Lookup(401, p.set.errors), realm)}}
 	case "set-header", "add-header":
 		return c.headerEdit(p, r, name, rest, false)
 	case "del-header", "replace-header":
@@ -157,6 +163,9 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 			part = rules.URIPath
 		}
 		return &rules.ReplaceURIAction{Part: part, Re: re, Template: []byte(backrefTemplate(rest[1]))}
+	}
+	if act, handled := c.stickAction(p, "http-request", r.Args, args, stageHTTP); handled {
+		return act
 	}
 	c.errorf(r.Args[0].Pos, "'http-request %s' is not supported", name)
 	return nil

@@ -246,9 +246,6 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.fe.Options = p.set.options
 		p.fe.Stats = c.freezeStats(p)
 		p.fe.Compression = freezeCompression(&p.set.comp)
-		if p.fe.Mode == rules.ModeHTTP && len(p.fe.TCPContent) > 0 {
-			c.errorf(p.pos, "'tcp-request content' rules in a 'mode http' proxy are not supported")
-		}
 		if p.fe.Mode == rules.ModeHTTP && p.fe.Timeouts.Client == 0 {
 			c.warnf(p.pos, "missing timeouts for %s '%s': 'timeout client' is not set", p.kind, p.name)
 		}
@@ -287,9 +284,6 @@ func (c *compiler) freezeProxy(p *proxy) {
 		}
 		if p.set.sendName != "" {
 			p.be.SendNameHeader = []byte(p.set.sendName)
-		}
-		if p.be.Mode == rules.ModeHTTP && len(p.be.TCPContent) > 0 && p.fe == nil {
-			c.errorf(p.pos, "'tcp-request content' rules in a 'mode http' proxy are not supported")
 		}
 		p.be.Check = c.freezeCheck(p)
 		if p.fe == nil {

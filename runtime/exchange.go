@@ -159,6 +159,7 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 		return fwd502
 	}
 	status := s.resp.status
+	s.txn.Track.CountResponse(status)
 	// Whether to compress is decided on the server's head; the head is
 	// rewritten once the rules ran, as haproxy's filter does.
 	comp := s.compAlgo != rules.CompNone && s.compressible(fe, be, ri, status, hdrs)

@@ -90,6 +90,7 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	}
 	if sc == nil {
 		s.setCur(nil)
+		s.txn.Track.CountResponse(502)
 		return s.reply(rules.Lookup(502, be.Errors, fe.Errors), fe, be) && s.bodyDone
 	}
 	switch st {
@@ -106,8 +107,12 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	s.setCur(nil)
 	switch st {
 	case fwd502, fwdEmpty, fwdJunk:
+		// haproxy counts a bad or missing response, and a server
+		// timeout, as the server's failure.
+		s.txn.Track.CountResponse(502)
 		return s.reply(rules.Lookup(502, be.Errors, fe.Errors), fe, be) && s.bodyDone
 	case fwd504:
+		s.txn.Track.CountResponse(504)
 		return s.reply(rules.Lookup(504, be.Errors, fe.Errors), fe, be) && s.bodyDone
 	}
 	return false // fwdAbort, tunnel end

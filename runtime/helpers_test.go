@@ -60,6 +60,14 @@ func (testResolver) Var(s rules.Scope, _ string) (rules.VarRef, error) {
 	return rules.VarRef{Scope: s}, nil
 }
 func (testResolver) CurrentBackend() *rules.Backend { return nil }
+func (r testResolver) Table(name string) (*rules.StickTable, error) {
+	for _, t := range r.g.Tables {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return nil, errors.New("no table " + name)
+}
 func (testResolver) Userlist(name string) (*rules.Userlist, error) {
 	return nil, errors.New("no userlist " + name + " in tests")
 }

@@ -38,6 +38,9 @@ type parked struct {
 	feName  string
 	nreq    int
 	timer   *time.Timer // the keep-alive timeout; nil: none
+	// track are the sticky counters the connection's rules tracked, held
+	// while it is parked.
+	track rules.Trackers
 	// The client's addresses (they may come from a PROXY header) and
 	// its session variables, for the session that resumes it.
 	src, dst netip.AddrPort
@@ -112,6 +115,9 @@ func (s *session) park(deadline time.Time) bool {
 	if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
 		return false
 	}
+	// The counters go with the connection: the loop resumes it only once
+	// p.mu is released.
+	pc.track, s.txn.Track = s.txn.Track, rules.Trackers{}
 	s.txn.SwapSess(&pc.sess)
 	p.conns[fd] = pc
 	if !deadline.IsZero() {
@@ -140,9 +146,11 @@ func (p *parker) expire(pc *parked) {
 	}
 }
 
-// end closes pc and gives back its slot and its count of Engine.wg.
+// end closes pc and gives back its slot, its sticky counters and its
+// count of Engine.wg.
 func (p *parker) end(pc *parked) {
 	pc.c.Close()
+	pc.track.End()
 	if pc.sem != nil {
 		<-pc.sem
 	}
@@ -197,6 +205,7 @@ func (p *parker) resume(pc *parked) {
 	e := p.e
 	s := e.newSession(pc.c, pc.feIndex, pc.feName)
 	s.nreq, s.ln, s.sem = pc.nreq, pc.l, pc.sem
+	s.txn.Track, pc.track, s.accepted = pc.track, rules.Trackers{}, true
 	s.setAddrs(pc.src, pc.dst)
 	s.txn.SwapSess(&pc.sess)
 	if !e.track(s) {

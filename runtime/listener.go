@@ -122,8 +122,7 @@ func (l *listener) runProxied(s *session, tlsCfg *tls.Config, sem chan struct{})
 // parker owns them then.
 func (l *listener) run(s *session, sem chan struct{}) {
 	fe := l.e.gen.Load().frontend(s.feIndex, s.feName)
-	// A connection back from the parker (nreq > 0) passed these rules.
-	if fe != nil && (s.nreq > 0 || s.acceptConn(fe)) {
+	if fe != nil && (s.accepted || s.acceptConn(fe)) {
 		if fe.Mode == rules.ModeHTTP {
 			s.serveHTTP()
 		} else {

@@ -94,14 +94,34 @@ func (s *session) inspect(delay time.Duration) {
 	s.c.SetReadDeadline(time.Time{})
 }
 
-// acceptConn runs the tcp-request connection rules of a new connection,
-// then its tcp-request session rules, and reports whether they accept it.
+// acceptConn runs the tcp-request connection then session rules of a new
+// connection and reports whether they accept it; if so, the session
+// counts on the sticky counters they track.
 func (s *session) acceptConn(fe *rules.Frontend) bool {
 	if len(fe.TCPConnection) == 0 && len(fe.TCPSession) == 0 {
 		return true
 	}
 	t := s.startTxn(s.e.gen.Load())
-	return rules.Run(fe.TCPConnection, t) != rules.Reject && rules.Run(fe.TCPSession, t) != rules.Reject
+	if !s.verdict(rules.Run(fe.TCPConnection, t)) || !s.verdict(rules.Run(fe.TCPSession, t)) {
+		return false
+	}
+	t.Track.CountSession()
+	return true
+}
+
+// verdict acts on what tcp-request rules decided and reports whether the
+// connection goes on: the caller closes a rejected one, a dropped one is
+// gone already.
+func (s *session) verdict(v rules.Verdict) bool {
+	switch v {
+	case rules.Reject:
+		s.resetOnClose()
+		return false
+	case rules.Drop:
+		s.silentDrop()
+		return false
+	}
+	return true
 }
 
 // startTxn resets the session's Txn for a new request or connection stage
@@ -124,5 +144,5 @@ func (s *session) contentRules(delay time.Duration, list []rules.Rule) bool {
 	}
 	s.inspect(delay)
 	s.txn.Payload = s.in.data()
-	return rules.Run(list, &s.txn) != rules.Reject
+	return s.verdict(rules.Run(list, &s.txn))
 }

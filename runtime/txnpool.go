@@ -96,6 +96,9 @@ type session struct {
 	ln          *listener     // the listener that accepted c; nil in tests
 	sem         chan struct{} // its maxconn slots; nil: no limit
 	parked      bool          // c was handed to the parker: not ours any more
+	// accepted: the tcp-request connection rules already accepted c (a
+	// connection resumed from the parker).
+	accepted bool
 	// Per request, set by exchange.
 	isHead   bool // HEAD request: the response has no body
 	bodyDone bool // the request body was read entirely
@@ -143,7 +146,7 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 	s.reset(c)
 	s.in.flush = s.out
 	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
-	s.ln, s.sem, s.parked, s.upBackend = nil, nil, false, nil
+	s.ln, s.sem, s.parked, s.accepted, s.upBackend = nil, nil, false, false, nil
 	s.aborted, s.curConn, s.curSeen = false, nil, nil
 	s.setAddrs(addrPort(c.RemoteAddr()), addrPort(c.LocalAddr()))
 	s.tls, _ = c.(*tls.Conn)
@@ -169,6 +172,7 @@ func (e *Engine) putSession(s *session) {
 	s.c, s.in.c, s.dw.c, s.srv = nil, nil, nil, nil
 	s.in.rc, s.ln, s.sem = nil, nil, nil
 	s.out.Reset(&s.dw)
+	s.txn.Track.End()
 	s.txn.Reset()
 	s.txn.EndSession()
 	s.mu.Lock()

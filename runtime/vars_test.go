@@ -186,3 +186,29 @@ frontend fe
 		t.Errorf("after the reload: %q, want a=/set", body)
 	}
 }
+
+// TestTCPContentSetVar: in mode tcp, tcp-request content rules set txn
+// variables that a log-format use_backend name reads.
+func TestTCPContentSetVar(t *testing.T) {
+	one, two := answering(t, "1"), answering(t, "2")
+	e := startConfig(t, fmt.Sprintf(`
+defaults
+    mode tcp
+    timeout client 5s
+    timeout server 5s
+    timeout connect 1s
+frontend fe
+    bind 127.0.0.1:0
+    tcp-request inspect-delay 1s
+    tcp-request content set-var(txn.be) str(b2) if { req.len gt 0 }
+    use_backend %%[var(txn.be)]
+    default_backend b1
+backend b1
+    server s1 %s
+backend b2
+    server s1 %s
+`, one.addr(), two.addr()))
+	if _, body := dial(t, e.Addrs("fe")[0].String()).get("/"); body != "2" {
+		t.Errorf("body %q, want 2 (backend b2 named by txn.be)", body)
+	}
+}

@@ -18,9 +18,12 @@ const (
 	Answer
 	// Reject: the connection is closed at once (tcp-request ... reject).
 	Reject
+	// Drop: the connection is dropped without telling the client
+	// (silent-drop).
+	Drop
 )
 
-var verdictNames = [...]string{"continue", "stop", "answer", "reject"}
+var verdictNames = [...]string{"continue", "stop", "answer", "reject", "drop"}
 
 func (v Verdict) String() string { return verdictNames[v] }
 

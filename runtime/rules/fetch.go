@@ -15,6 +15,9 @@ type Resolver interface {
 	Var(scope Scope, name string) (VarRef, error)
 	// Userlist returns the userlist section named name.
 	Userlist(name string) (*Userlist, error)
+	// Table returns the stick table of the proxy named name, or of the
+	// proxy being compiled when name is empty.
+	Table(name string) (*StickTable, error)
 	// CurrentBackend is the proxy being compiled, when it has a backend
 	// half; nil in a pure frontend.
 	CurrentBackend() *Backend

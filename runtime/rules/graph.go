@@ -23,6 +23,8 @@ type Graph struct {
 	// Vars lists the runtime variables the configuration reads, each
 	// resolved to its shared-memory slot.
 	Vars []Var
+	// Tables are the stick tables, in declaration order.
+	Tables []*StickTable
 	// VarTable names every variable the configuration uses, in all scopes.
 	VarTable VarTable
 }
@@ -114,16 +116,15 @@ type Frontend struct {
 	// head: the backend's first, then the frontend's.
 	HTTPResponse []Rule
 	// TCPConnection are the "tcp-request connection" rules, run when a
-	// connection is accepted; TCPContent the "tcp-request content"
-	// rules, run in mode tcp once the client sent its first bytes or
-	// InspectDelay passed (0: at once, on nothing).
+	// connection is accepted, and TCPSession the "tcp-request session"
+	// rules, run right after them. TCPContent are the "tcp-request
+	// content" rules: in mode tcp, run once the client sent its first
+	// bytes or InspectDelay passed (0: at once, on nothing); in mode
+	// http, run on each request once its head is in.
 	TCPConnection []Rule
+	TCPSession    []Rule
 	TCPContent    []Rule
 	InspectDelay  time.Duration
-	// TCPSession are the "tcp-request session" rules, run once per
-	// connection after the connection rules, once the PROXY header and
-	// the TLS handshake are done.
-	TCPSession []Rule
 	// Switching are the "use_backend" rules, tried in order after the
 	// http-request rules; the first whose condition holds picks the
 	// backend, else DefaultBackend (nil: the request gets a 503).
@@ -252,12 +253,18 @@ func (a Algo) String() string { return algoNames[a] }
 
 // ParseAlgo returns the algorithm HAProxy names s.
 func ParseAlgo(s string) (Algo, bool) {
-	for i, n := range algoNames {
+	i := nameIndex(algoNames[:], s)
+	return Algo(i), i >= 0
+}
+
+// nameIndex returns the index of s in names, the names of an enum, or -1.
+func nameIndex(names []string, s string) int {
+	for i, n := range names {
 		if n == s {
-			return Algo(i), true
+			return i
 		}
 	}
-	return 0, false
+	return -1
 }
 
 // Server is one "server" line of a backend, frozen. Its live state (up or

@@ -102,9 +102,6 @@ type Txn struct {
 	Dst        netip.AddrPort
 	Vars       VarStore
 	State      StateView
-	// VarTable names the variables of the Graph t runs on, for LookupVar;
-	// set it with UseVarTable. nil: only run-time names.
-	VarTable *VarTable
 
 	// Payload is what the client sent first, read by the runtime for
 	// tcp-request content rules (req.ssl_sni, req.len); nil in HTTP.
@@ -113,6 +110,11 @@ type Txn struct {
 	// the server name the client asked for (ssl_fc_sni), if any.
 	TLS bool
 	SNI []byte
+
+	// Track are the sticky counters sc0 to sc2. Reset keeps those the
+	// connection tracks and stops those of the request; the runtime ends
+	// them all when the connection closes (Trackers.End).
+	Track Trackers
 
 	// Reply is set by an action that answers the request itself
 	// (http-request return, deny); the runtime sends it.
@@ -133,17 +135,23 @@ type Txn struct {
 	fmtBuf []byte
 	// convBuf holds what converters produce during the request.
 	convBuf []byte
+	// keyBuf is where stick table keys are built.
+	keyBuf []byte
 
 	// vars are the sess, txn, req and res variables (index 0, proc, is
 	// unused: those live in Vars). Reset clears all but sess, which lives
-	// until EndSession; sessTable is the VarTable sess was indexed by.
+	// until EndSession. varTable names the variables of the Graph t runs
+	// on (UseVarTable; nil: only run-time names), sessTable the one sess
+	// was indexed by.
 	vars      [numScopes]varSet
+	varTable  *VarTable
 	sessTable *VarTable
 }
 
 // Reset clears t for the next request, keeping buffer capacity. The
 // session variables stay: EndSession clears them.
 func (t *Txn) Reset() {
+	t.Track.EndRequest()
 	t.Req.Method, t.Req.URI, t.Req.Version = nil, nil, nil
 	t.Req.Headers = t.Req.Headers[:0]
 	t.Resp.Status, t.Resp.Headers, t.InResponse = 0, nil, false

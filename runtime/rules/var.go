@@ -235,8 +235,11 @@ func (t *Txn) SetVar(v VarRef, c VarConds, s *Sample) bool {
 	if v.Index < len(vs.vals) {
 		x = &vs.vals[v.Index]
 	}
-	exists := x != nil && x.set
-	if !condsHold(c, exists, exists, exists && x.typ == TypeInt, x, s) {
+	var old *varValue // the value in place, if any
+	if x != nil && x.set {
+		old = x
+	}
+	if !condsHold(c, old != nil, old != nil, old, s) {
 		return false
 	}
 	if x == nil {
@@ -255,7 +258,7 @@ func (t *Txn) SetVar(v VarRef, c VarConds, s *Sample) bool {
 func (t *Txn) setProcVar(slot int, c VarConds, s *Sample) bool {
 	if c != 0 {
 		t.conv.Str = t.Vars.Load(slot, t.conv.Str[:0])
-		if !condsHold(c, true, len(t.conv.Str) > 0, false, nil, s) {
+		if !condsHold(c, true, len(t.conv.Str) > 0, nil, s) {
 			return false
 		}
 	}
@@ -264,8 +267,8 @@ func (t *Txn) setProcVar(slot int, c VarConds, s *Sample) bool {
 }
 
 // condsHold evaluates set-var conditions for the value s and a variable
-// that exists, is set, holds an integer (old, when it does).
-func condsHold(c VarConds, exists, set, isInt bool, old *varValue, s *Sample) bool {
+// that exists, is set, and holds old (nil: no typed value to compare).
+func condsHold(c VarConds, exists, set bool, old *varValue, s *Sample) bool {
 	if c == 0 {
 		return true
 	}
@@ -278,7 +281,7 @@ func condsHold(c VarConds, exists, set, isInt bool, old *varValue, s *Sample) bo
 		return false
 	}
 	// ifgt and iflt compare only two integers; otherwise they hold.
-	if isInt && s.Type == TypeInt {
+	if old != nil && old.typ == TypeInt && s.Type == TypeInt {
 		if c&IfGt != 0 && old.num <= s.Int || c&IfLt != 0 && old.num >= s.Int {
 			return false
 		}
@@ -308,8 +311,8 @@ func (t *Txn) LookupVar(full string, create bool) (VarRef, bool) {
 	if err != nil {
 		return VarRef{}, false
 	}
-	if t.VarTable != nil {
-		if v, ok := t.VarTable.Lookup(scope, name); ok {
+	if t.varTable != nil {
+		if v, ok := t.varTable.Lookup(scope, name); ok {
 			return v, true
 		}
 	}
@@ -317,8 +320,8 @@ func (t *Txn) LookupVar(full string, create bool) (VarRef, bool) {
 		return VarRef{}, false
 	}
 	base := 0
-	if t.VarTable != nil {
-		base = t.VarTable.Len(scope)
+	if t.varTable != nil {
+		base = t.varTable.Len(scope)
 	}
 	vs := &t.vars[scope]
 	for i, n := range vs.names {
@@ -360,7 +363,7 @@ func (t *Txn) EndSession() {
 // new table's places by name; those the new configuration does not name
 // are kept as run-time names.
 func (t *Txn) UseVarTable(vt *VarTable) {
-	t.VarTable = vt
+	t.varTable = vt
 	old := t.sessTable
 	t.sessTable = vt
 	if old == nil || old == vt || !t.vars[ScopeSess].any() {
