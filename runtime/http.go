@@ -218,21 +218,33 @@ func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Ba
 }
 
 // requestRules runs a proxy's http-request rules, then its redirect
-// rules; done reports that they answered the request (keep: the
-// connection stays open) or dropped the connection.
+// rules; done reports that they answered the request (a reply or a
+// service; keep: the connection stays open) or dropped the connection.
 func (s *session) requestRules(list, redirects []rules.Rule, fe *rules.Frontend, be *rules.Backend) (done, keep bool) {
 	t := &s.txn
 	switch rules.Run(list, t) {
 	case rules.Answer:
-		return true, s.reply(t.Reply, fe, be)
+		return true, s.answer(fe, be)
 	case rules.Drop:
 		s.silentDrop()
+		return true, false
+	case rules.Reject:
+		// txn:done() in Lua: closed, nothing sent.
 		return true, false
 	}
 	if rules.Run(redirects, t) == rules.Answer {
 		return true, s.reply(t.Reply, fe, be)
 	}
 	return false, false
+}
+
+// answer sends what the rules answered a request with: a service's
+// response, or a reply; it reports whether the connection stays open.
+func (s *session) answer(fe *rules.Frontend, be *rules.Backend) bool {
+	if s.txn.Service != nil {
+		return s.serveApplet(s.txn.Service, fe, be)
+	}
+	return s.reply(s.txn.Reply, fe, be)
 }
 
 // hasReqBody reports whether the request announced a body.

@@ -34,6 +34,10 @@ func (e *Engine) Reload(g *rules.Graph) error {
 	if err != nil {
 		return err
 	}
+	if err := e.startExtensions(next); err != nil {
+		closeFresh(plan)
+		return err
+	}
 	prev := e.gen.Swap(next)
 	kept := make(map[*listener]bool, len(plan))
 	for _, p := range plan {
@@ -48,6 +52,7 @@ func (e *Engine) Reload(g *rules.Graph) error {
 	if prev.stopChecks != nil {
 		prev.stopChecks()
 	}
+	e.stopExtensions(prev)
 	// Connections to the old servers close as their requests end: the
 	// pools refuse them back.
 	for _, bs := range prev.backends {

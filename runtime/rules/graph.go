@@ -27,6 +27,9 @@ type Graph struct {
 	Tables []*StickTable
 	// VarTable names every variable the configuration uses, in all scopes.
 	VarTable VarTable
+	// Extensions are started with the engine and stopped with it: the
+	// Lua scripts' init functions and tasks ("lua-load").
+	Extensions []Extension
 }
 
 // Global holds the process-wide settings that gohap acts on.
