@@ -147,7 +147,7 @@ func (c *compiler) luaFetch(pos lexer.Position, name string, args []string, wher
 	}
 	f, err := c.scripts.NewFetch(short, args)
 	if err != nil {
-		c.errorf(pos, "unknown fetch method '%s' %s: %s", name, where, c.luaUnknown(err))
+		c.errorf(pos, "unknown fetch method '%s' %s%s", name, where, suggestion(name, c.scripts.Names(lua.KindFetch)))
 		return nil
 	}
 	def := &rules.Fetch{Name: name, MaxArgs: len(args), Out: rules.TypeStr}
@@ -162,7 +162,7 @@ func (c *compiler) luaConv(name string, args []string) (rules.Converter, error) 
 	}
 	cv, err := c.scripts.NewConv(short, args)
 	if err != nil {
-		return nil, fmt.Errorf("unknown converter '%s': %s", name, c.luaUnknown(err))
+		return nil, fmt.Errorf("unknown converter '%s'%s", name, suggestion(name, c.scripts.Names(lua.KindConv)))
 	}
 	return cv, nil
 }

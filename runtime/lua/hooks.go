@@ -55,8 +55,11 @@ func (s *Scripts) ActionArgs(name string) (int, bool) {
 // errs are the proxy's error pages, backend first.
 func (s *Scripts) NewAction(name string, hook Hook, args []string, errs ...rules.ErrorSet) (*Action, error) {
 	i, ok := s.lookup(KindAction, name)
-	if !ok || s.regs[i].hooks&hook == 0 {
+	if !ok {
 		return nil, &UnknownError{KindAction, name}
+	}
+	if have := s.regs[i].hooks; have&hook == 0 {
+		return nil, fmt.Errorf("'lua.%s' is registered for %s, not %s", name, have, hook)
 	}
 	if n := s.regs[i].nargs; len(args) != n {
 		return nil, fmt.Errorf("'lua.%s' expects %d argument(s), got %d", name, n, len(args))

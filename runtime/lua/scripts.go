@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,17 @@ const (
 )
 
 var hookNames = map[string]Hook{"http-req": HookHTTPReq, "http-res": HookHTTPRes, "tcp-req": HookTCPReq, "tcp-res": HookTCPRes}
+
+// String lists the rule sets of h as register_action names them.
+func (h Hook) String() string {
+	var names []string
+	for _, n := range []string{"http-req", "http-res", "tcp-req", "tcp-res"} {
+		if h&hookNames[n] != 0 {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ", ")
+}
 
 // registration is one name a script body registered.
 type registration struct {
