@@ -20,7 +20,11 @@ type loopback struct {
 
 const benchResp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Server: bench\r\n\r\nok"
 
-func newLoopback(tb testing.TB) *loopback {
+func newLoopback(tb testing.TB) *loopback { return newLoopbackWith(tb) }
+
+// newLoopbackWith is newLoopback with extra http-request rules after the
+// usual ones.
+func newLoopbackWith(tb testing.TB, extra ...rules.Rule) *loopback {
 	tb.Helper()
 	addr := fixedServer(tb, benchResp)
 	g := newGraph(rules.ModeHTTP)
@@ -33,6 +37,7 @@ func newLoopback(tb testing.TB) *loopback {
 		{Cond: g.cond(tb, "hdr", []string{"host"}, rules.MatchStr, "blocked"), Action: rules.ReplyAction{Reply: rules.DefaultReply(403)}},
 		{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("x-proxy"), Value: rules.LiteralFormat("gohap")}},
 	}
+	g.fe.HTTPRequest = append(g.fe.HTTPRequest, extra...)
 	_, feAddr, _ := start(tb, g)
 	c, err := net.Dial("tcp", feAddr)
 	if err != nil {

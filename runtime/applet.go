@@ -155,10 +155,17 @@ func (a *httpApplet) WriteHead(status int, reason string, hdrs []rules.Header) e
 	a.headSent = true
 	s := a.s
 	hasLen := false
-	for _, h := range hdrs {
-		if bytes.EqualFold(h.Name, hdrCL) {
-			hasLen = true
+	for i := 0; i < len(hdrs); i++ {
+		if !bytes.EqualFold(hdrs[i].Name, hdrCL) {
+			continue
 		}
+		if status == 204 || status < 200 {
+			// haproxy's HTTP/1 layer gives these no length.
+			hdrs = append(hdrs[:i], hdrs[i+1:]...)
+			i--
+			continue
+		}
+		hasLen = true
 	}
 	a.noBody = s.isHead || status == 204 || status == 304 || status < 200
 	ver11 := s.req.ver11
@@ -270,7 +277,6 @@ func (a *httpApplet) writeReply(r *rules.Reply) {
 }
 
 var (
-	valChunked    = []byte("chunked")
 	http10        = []byte("HTTP/1.0")
 	http11Version = []byte("HTTP/1.1")
 )

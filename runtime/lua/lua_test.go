@@ -2,8 +2,10 @@ package lua
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"gohap/runtime/rules"
@@ -35,7 +37,7 @@ core.register_service("echo", "tcp", function(applet)
 end)
 `
 
-func load(t *testing.T, src string) *Scripts {
+func load(t testing.TB, src string) *Scripts {
 	t.Helper()
 	s := New(nil)
 	if err := s.Load("test.lua", []byte(src)); err != nil {
@@ -166,5 +168,65 @@ func TestLoadErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want %q", src, err, want)
 		}
+	}
+}
+
+// BenchmarkAction runs a Lua action that reads a fetch and sets a header,
+// without the proxy around it.
+func BenchmarkAction(b *testing.B) {
+	s := load(b, `core.register_action("tag", {"http-req"}, function(txn)
+  txn.http:req_set_header("x-path", txn.f:path())
+end)`)
+	a, err := s.NewAction("tag", HookHTTPReq, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tx := newTxn()
+	hdrs := tx.Req.Headers
+	buf := make([]rules.Header, 0, 8)
+	method, uri := []byte("GET"), []byte("/p?q=1")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tx.Reset()
+		tx.Req.Method, tx.Req.URI, tx.Req.Headers = method, uri, append(buf[:0], hdrs...)
+		a.Exec(tx)
+	}
+}
+
+// TestConcurrentCalls runs an action from many goroutines at once: each
+// call gets a state of its own (run with -race).
+func TestConcurrentCalls(t *testing.T) {
+	s := load(t, `
+local calls = 0
+core.register_action("count", {"http-req"}, function(txn)
+  calls = calls + 1
+  txn.http:req_set_header("x-calls", calls)
+  txn.http:req_set_header("x-path", txn.f:path())
+end)`)
+	a, err := s.NewAction("count", HookHTTPReq, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				tx := newTxn()
+				a.Exec(tx)
+				if j := tx.Req.Header([]byte("x-path"), 0); j < 0 || string(tx.Req.Headers[j].Value) != "/p" {
+					errs <- fmt.Sprintf("headers %q", tx.Req.Headers)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

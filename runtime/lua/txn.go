@@ -126,19 +126,20 @@ func lookupFetch(name string) (*rules.Fetch, bool) {
 	return nil, false
 }
 
-// needTxn raises an error when no request is at hand (init, tasks).
-func (st *state) needTxn(what string) *rules.Txn {
+// needTxn raises an error when no request is at hand (init, tasks);
+// class and method name what is called.
+func (st *state) needTxn(class, method string) *rules.Txn {
 	if st.t == nil {
-		st.L.RaiseError("%s is not available outside a request", what)
+		st.L.RaiseError("%s%s is not available outside a request", class, method)
 	}
 	return st.t
 }
 
-// argKey builds the cache key of name called with the arguments from
-// stack index first on, and returns the arguments as text.
-func (st *state) callArgs(name string, first int) (string, []string) {
+// callArgs reads the arguments of a fetch or converter call from stack
+// index first on: st.fetches.key becomes the cache key of name called
+// with them, and args their text (nil when there is none).
+func (st *state) callArgs(name string, first int) (args []string) {
 	L := st.L
-	var args []string
 	k := append(st.fetches.key[:0], name...)
 	for i := first; i <= L.GetTop(); i++ {
 		a, ok := toString(L.Get(i))
@@ -149,7 +150,7 @@ func (st *state) callArgs(name string, first int) (string, []string) {
 		k = append(append(k, 0), a...)
 	}
 	st.fetches.key = k
-	return string(k), args
+	return args
 }
 
 // fetchFunc is the method of the Fetches class for def: it builds the
@@ -157,9 +158,9 @@ func (st *state) callArgs(name string, first int) (string, []string) {
 // Txn. The value is nil when the fetch yields none, or "" from sf.
 func (st *state) fetchFunc(def *rules.Fetch, asText bool) glua.LGFunction {
 	return func(L *glua.LState) int {
-		t := st.needTxn("txn.f:" + def.Name)
-		key, args := st.callArgs(def.Name, 2)
-		f, ok := st.fetches.fetches[key]
+		t := st.needTxn("txn.f:", def.Name)
+		args := st.callArgs(def.Name, 2)
+		f, ok := st.fetches.fetches[string(st.fetches.key)]
 		if !ok {
 			var err error
 			if f, err = rules.NewFetch(def, args, st.resolver()); err != nil {
@@ -168,7 +169,7 @@ func (st *state) fetchFunc(def *rules.Fetch, asText bool) glua.LGFunction {
 			if st.fetches.fetches == nil {
 				st.fetches.fetches = map[string]rules.Fetcher{}
 			}
-			st.fetches.fetches[key] = f
+			st.fetches.fetches[string(st.fetches.key)] = f
 		}
 		if !rules.FetchValue(t, f, nil, &st.smp) {
 			st.pushNone(asText)
@@ -183,14 +184,14 @@ func (st *state) fetchFunc(def *rules.Fetch, asText bool) glua.LGFunction {
 // first argument, as a string.
 func (st *state) convFunc(def *rules.Conv, asText bool) glua.LGFunction {
 	return func(L *glua.LState) int {
-		t := st.needTxn("txn.c:" + def.Name)
+		t := st.needTxn("txn.c:", def.Name)
 		in, ok := toString(L.Get(2))
 		if !ok {
 			st.pushNone(asText)
 			return 1
 		}
-		key, args := st.callArgs(def.Name, 3)
-		c, ok := st.fetches.convs[key]
+		args := st.callArgs(def.Name, 3)
+		c, ok := st.fetches.convs[string(st.fetches.key)]
 		if !ok {
 			var err error
 			if c, err = rules.NewConv(def, args, st.resolver()); err != nil {
@@ -199,7 +200,7 @@ func (st *state) convFunc(def *rules.Conv, asText bool) glua.LGFunction {
 			if st.fetches.convs == nil {
 				st.fetches.convs = map[string]rules.Converter{}
 			}
-			st.fetches.convs[key] = c
+			st.fetches.convs[string(st.fetches.key)] = c
 		}
 		st.smp = rules.Sample{Type: rules.TypeStr, Str: t.KeepString(in)}
 		if !c.Convert(t, &st.smp) {
@@ -269,7 +270,7 @@ func (st *state) setPriv(L *glua.LState) int {
 // txnDone is txn:done([reply]): the transaction ends with the reply, or
 // with the connection closed when there is none.
 func (st *state) txnDone(L *glua.LState) int {
-	st.needTxn("txn:done")
+	st.needTxn("txn:", "done")
 	st.finish = finishClose
 	if tbl, ok := L.Get(2).(*glua.LTable); ok && st.hook&(HookHTTPReq|HookHTTPRes) != 0 {
 		st.finish, st.reply = finishReply, st.buildReply(tbl)
@@ -446,7 +447,7 @@ func (st *state) newHTTPObject() *glua.LTable {
 // httpTxn returns the call's Txn for an HTTP class method, which needs an
 // HTTP request.
 func (st *state) httpTxn(what string) *rules.Txn {
-	t := st.needTxn("txn.http:" + what)
+	t := st.needTxn("txn.http:", what)
 	if st.hook&(HookTCPReq|HookTCPRes) != 0 {
 		st.L.RaiseError("txn.http:%s: not an HTTP transaction", what)
 	}
@@ -482,7 +483,7 @@ func (st *state) newChannel(resp bool) *glua.LTable {
 	L := st.L
 	ch := L.NewTable()
 	payload := func(what string) []byte {
-		t := st.needTxn("channel:" + what)
+		t := st.needTxn("channel:", what)
 		if resp {
 			return nil
 		}

@@ -46,7 +46,7 @@ func (t *Txn) EditHeader(op HeaderOp, resp bool, name, value string) {
 	}
 	n := t.KeepString(strings.ToLower(name))
 	if op == SetHeader || op == DelHeader {
-		*hdrs = delHeader(*hdrs, n)
+		*hdrs = DelHeaders(*hdrs, n)
 	}
 	if op != DelHeader {
 		*hdrs = append(*hdrs, Header{Name: n, Value: t.KeepString(value)})
