@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,5 +262,67 @@ end)`))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		l.do(b)
+	}
+}
+
+// TestLuaReload reloads a configuration whose script has a task and a
+// service: the new script's init and service take over, and the old
+// task stops.
+func TestLuaReload(t *testing.T) {
+	dir := t.TempDir()
+	script := func(name string) string {
+		return `
+local function write(file, v)
+  local f = io.open("` + dir + `/" .. file, "w")
+  f:write(v)
+  f:close()
+end
+core.register_init(function() write("init", "` + name + `") end)
+core.register_task(function()
+  local n = 0
+  while true do
+    n = n + 1
+    write("` + name + `", tostring(n))
+    core.msleep(1)
+  end
+end)
+core.register_service("who", "http", function(applet)
+  applet:set_status(200)
+  applet:add_header("content-length", "` + strconv.Itoa(len(name)) + `")
+  applet:start_response()
+  applet:send("` + name + `")
+end)`
+	}
+	cfg := "global\n    lua-load SCRIPT\n" + luaDefaults + "frontend fe\n    bind 127.0.0.1:0\n    http-request use-service lua.who\n"
+	e := startConfig(t, luaConfig(t, script("one"), cfg))
+	addr := e.Addrs("fe")[0].String()
+	if _, body := dial(t, addr).get("/"); body != "one" {
+		t.Fatalf("before reload: %q", body)
+	}
+	res, err := compileString(luaConfig(t, script("two"), strings.Replace(cfg, "127.0.0.1:0", addr, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(res.Graph); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := dial(t, addr).get("/"); body != "two" {
+		t.Fatalf("after reload: %q", body)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "init")); string(b) != "two" {
+		t.Fatalf("init after reload: %q", b)
+	}
+	// The old task ends: its counter stops moving.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		before, _ := os.ReadFile(filepath.Join(dir, "one"))
+		time.Sleep(20 * time.Millisecond)
+		after, _ := os.ReadFile(filepath.Join(dir, "one"))
+		if string(before) == string(after) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the old task still runs")
+		}
 	}
 }
