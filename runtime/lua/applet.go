@@ -123,15 +123,8 @@ func (st *state) appletClass(methods map[string]glua.LGFunction) *glua.LTable {
 			L.Push(glua.LString(st.app.receive(L.OptInt(2, -1))))
 			return 1
 		},
-		"get_priv": st.getPriv,
-		"set_priv": st.setPriv,
-		"get_var":  st.getVar,
-		"set_var":  st.setVar,
-		"unset_var": func(L *glua.LState) int {
-			st.unsetVar(L.CheckString(2))
-			return 0
-		},
 	})
+	L.SetFuncs(m, st.dataMethods())
 	mt := L.NewTable()
 	L.SetField(mt, "__index", m)
 	return mt

@@ -69,14 +69,6 @@ func (st *state) installCore() {
 			L.RaiseError("core.register_filter: Lua filters are not supported by gohap")
 			return 0
 		},
-		"log": func(L *glua.LState) int {
-			st.s.logf(L.CheckInt(1), "%s", L.CheckString(2))
-			return 0
-		},
-		"Debug":   st.logAt(levelDebug, 1),
-		"Info":    st.logAt(levelInfo, 1),
-		"Warning": st.logAt(levelWarning, 1),
-		"Alert":   st.logAt(levelAlert, 1),
 		"done": func(L *glua.LState) int {
 			st.stop(L.Get(1))
 			return 0
@@ -113,6 +105,7 @@ func (st *state) installCore() {
 		"set_nice":  func(*glua.LState) int { return 0 },
 		"http_date": coreHTTPDate,
 	})
+	L.SetFuncs(core, st.logMethods(1))
 	L.SetGlobal("core", core)
 	act := L.NewTable()
 	for name, v := range map[string]int{"CONTINUE": actContinue, "STOP": actStop, "YIELD": actYield,
@@ -120,6 +113,21 @@ func (st *state) installCore() {
 		L.SetField(act, name, glua.LNumber(v))
 	}
 	L.SetGlobal("act", act)
+}
+
+// logMethods are log(level, msg), Debug(msg), Info, Warning and Alert,
+// whose first argument is number arg: 1 for core, 2 for methods.
+func (st *state) logMethods(arg int) map[string]glua.LGFunction {
+	return map[string]glua.LGFunction{
+		"log": func(L *glua.LState) int {
+			st.s.logf(L.CheckInt(arg), "%s", L.CheckString(arg+1))
+			return 0
+		},
+		"Debug":   st.logAt(levelDebug, arg),
+		"Info":    st.logAt(levelInfo, arg),
+		"Warning": st.logAt(levelWarning, arg),
+		"Alert":   st.logAt(levelAlert, arg),
+	}
 }
 
 // logAt returns core.Info and the like: the message is argument arg.

@@ -138,78 +138,33 @@ func (a *Action) verdict(t *rules.Txn, ret glua.LValue) rules.Verdict {
 	return rules.Answer
 }
 
-// Fetch is a Lua sample fetch: "lua.NAME(args)".
-type Fetch struct {
+// sampleCall is what Lua fetches and converters share: the registered
+// function runs with a first value (the TXN object, or the sample as a
+// string) and the arguments of the configuration; what it returns is the
+// sample (see sampleOf). A runtime error yields no sample.
+type sampleCall struct {
 	s    *Scripts
 	idx  int
 	name string
+	what string // "sample-fetch" or "converter", for messages
 	args []glua.LValue
 }
 
-// NewFetch builds fetch name with its arguments.
-func (s *Scripts) NewFetch(name string, args []string) (*Fetch, error) {
-	i, ok := s.lookup(KindFetch, name)
-	if !ok {
-		return nil, &UnknownError{KindFetch, name}
-	}
-	return &Fetch{s: s, idx: i, name: name, args: luaStrings(args)}, nil
-}
-
-// Fetch calls the function; what it returns is the sample (see sampleOf).
-// A runtime error yields no sample.
-func (f *Fetch) Fetch(t *rules.Txn, smp *rules.Sample) bool {
-	st, err := f.s.get()
-	if err != nil {
-		f.s.logf(levelAlert, "Lua sample-fetch '%s': %v", f.name, err)
-		return false
-	}
-	st.t = t
-	L := st.L
-	L.Push(st.fns[f.idx])
-	L.Push(st.txn)
-	for _, v := range f.args {
-		L.Push(v)
-	}
-	err = st.run(1 + len(f.args))
-	if err == nil {
-		sampleOf(t, st.doneV, smp)
-	} else {
-		st.callErr("sample-fetch", f.name, err)
-	}
-	f.s.put(st)
-	return err == nil
-}
-
-// Conv is a Lua converter: ",lua.NAME(args)".
-type Conv struct {
-	s    *Scripts
-	idx  int
-	name string
-	args []glua.LValue
-	text []byte
-}
-
-// NewConv builds converter name with its arguments.
-func (s *Scripts) NewConv(name string, args []string) (*Conv, error) {
-	i, ok := s.lookup(KindConv, name)
-	if !ok {
-		return nil, &UnknownError{KindConv, name}
-	}
-	return &Conv{s: s, idx: i, name: name, args: luaStrings(args)}, nil
-}
-
-// Convert calls the function with the sample as a string.
-func (c *Conv) Convert(t *rules.Txn, smp *rules.Sample) bool {
+func (c *sampleCall) call(t *rules.Txn, smp *rules.Sample, conv bool) bool {
 	st, err := c.s.get()
 	if err != nil {
-		c.s.logf(levelAlert, "Lua converter '%s': %v", c.name, err)
+		c.s.logf(levelAlert, "Lua %s '%s': %v", c.what, c.name, err)
 		return false
 	}
 	st.t = t
 	L := st.L
 	L.Push(st.fns[c.idx])
-	st.fetches.text = rules.AppendText(st.fetches.text[:0], smp)
-	L.Push(glua.LString(st.fetches.text))
+	if conv {
+		st.fetches.text = rules.AppendText(st.fetches.text[:0], smp)
+		L.Push(glua.LString(st.fetches.text))
+	} else {
+		L.Push(st.txn)
+	}
 	for _, v := range c.args {
 		L.Push(v)
 	}
@@ -217,11 +172,41 @@ func (c *Conv) Convert(t *rules.Txn, smp *rules.Sample) bool {
 	if err == nil {
 		sampleOf(t, st.doneV, smp)
 	} else {
-		st.callErr("converter", c.name, err)
+		st.callErr(c.what, c.name, err)
 	}
 	c.s.put(st)
 	return err == nil
 }
+
+// Fetch is a Lua sample fetch: "lua.NAME(args)".
+type Fetch struct{ sampleCall }
+
+// NewFetch builds fetch name with its arguments.
+func (s *Scripts) NewFetch(name string, args []string) (*Fetch, error) {
+	i, ok := s.lookup(KindFetch, name)
+	if !ok {
+		return nil, &UnknownError{KindFetch, name}
+	}
+	return &Fetch{sampleCall{s: s, idx: i, name: name, what: "sample-fetch", args: luaStrings(args)}}, nil
+}
+
+// Fetch calls the function with the TXN object.
+func (f *Fetch) Fetch(t *rules.Txn, smp *rules.Sample) bool { return f.call(t, smp, false) }
+
+// Conv is a Lua converter: ",lua.NAME(args)".
+type Conv struct{ sampleCall }
+
+// NewConv builds converter name with its arguments.
+func (s *Scripts) NewConv(name string, args []string) (*Conv, error) {
+	i, ok := s.lookup(KindConv, name)
+	if !ok {
+		return nil, &UnknownError{KindConv, name}
+	}
+	return &Conv{sampleCall{s: s, idx: i, name: name, what: "converter", args: luaStrings(args)}}, nil
+}
+
+// Convert calls the function with the sample as a string.
+func (c *Conv) Convert(t *rules.Txn, smp *rules.Sample) bool { return c.call(t, smp, true) }
 
 // Service is a Lua service: "use-service lua.NAME".
 type Service struct {

@@ -33,26 +33,12 @@ func (st *state) newTxnObject() *glua.LTable {
 	L.SetField(txn, "http", st.httpObj)
 	L.SetField(txn, "req", st.newChannel(false))
 	L.SetField(txn, "res", st.newChannel(true))
+	L.SetFuncs(txn, st.logMethods(2))
+	L.SetFuncs(txn, st.dataMethods())
 	L.SetFuncs(txn, map[string]glua.LGFunction{
-		"log": func(L *glua.LState) int {
-			st.s.logf(L.CheckInt(2), "%s", L.CheckString(3))
-			return 0
-		},
-		"deflog":   st.logAt(levelInfo, 2),
-		"Debug":    st.logAt(levelDebug, 2),
-		"Info":     st.logAt(levelInfo, 2),
-		"Warning":  st.logAt(levelWarning, 2),
-		"Alert":    st.logAt(levelAlert, 2),
-		"get_priv": st.getPriv,
-		"set_priv": st.setPriv,
-		"get_var":  st.getVar,
-		"set_var":  st.setVar,
-		"unset_var": func(L *glua.LState) int {
-			st.unsetVar(L.CheckString(2))
-			return 0
-		},
-		"done":  st.txnDone,
-		"reply": st.newReply,
+		"deflog": st.logAt(levelInfo, 2),
+		"done":   st.txnDone,
+		"reply":  st.newReply,
 		// Only logging changes: nothing for gohap to do.
 		"set_loglevel":        func(*glua.LState) int { return 0 },
 		"set_tos":             notSupported("txn:set_tos"),
@@ -257,14 +243,25 @@ func (noResolver) Table(name string) (*rules.StickTable, error) {
 }
 func (noResolver) CurrentBackend() *rules.Backend { return nil }
 
-func (st *state) getPriv(L *glua.LState) int {
-	L.Push(st.priv)
-	return 1
-}
-
-func (st *state) setPriv(L *glua.LState) int {
-	st.priv = L.Get(2)
-	return 0
+// dataMethods are the methods of TXN and the applets for the data of the
+// transaction: private data and variables.
+func (st *state) dataMethods() map[string]glua.LGFunction {
+	return map[string]glua.LGFunction{
+		"get_priv": func(L *glua.LState) int {
+			L.Push(st.priv)
+			return 1
+		},
+		"set_priv": func(L *glua.LState) int {
+			st.priv = L.Get(2)
+			return 0
+		},
+		"get_var": st.getVar,
+		"set_var": st.setVar,
+		"unset_var": func(L *glua.LState) int {
+			st.unsetVar(L.CheckString(2))
+			return 0
+		},
+	}
 }
 
 // txnDone is txn:done([reply]): the transaction ends with the reply, or
