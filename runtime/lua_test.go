@@ -326,3 +326,61 @@ end)`
 		}
 	}
 }
+
+// TestLuaTCPPickBackend is corpus config 137's frontend: a tcp-request
+// content Lua action names the backend in a variable that a log-format
+// use_backend reads.
+func TestLuaTCPPickBackend(t *testing.T) {
+	named := func(name string) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				io.WriteString(c, name)
+				c.Close()
+			}
+		}()
+		return ln.Addr().String()
+	}
+	one, two := named("node01"), named("node02")
+	e := startConfig(t, luaConfig(t, `
+core.register_action("pick_backend", {"tcp-req"}, function(txn)
+  local first = txn.req:data(0, 1)
+  if first == "2" then
+    txn:set_var("req.pgbackend", "shardman_node02")
+  else
+    txn:set_var("req.pgbackend", "shardman_node01")
+  end
+end)
+`, "global\n    lua-load SCRIPT\n"+strings.ReplaceAll(luaDefaults, "mode http", "mode tcp")+`
+frontend pg
+    bind 127.0.0.1:0
+    tcp-request inspect-delay 1s
+    tcp-request content lua.pick_backend
+    use_backend %[var(req.pgbackend)]
+backend shardman_node01
+    server s1 `+one+`
+backend shardman_node02
+    server s1 `+two+`
+`))
+	for payload, want := range map[string]string{"1hello": "node01", "2hello": "node02"} {
+		c, err := net.Dial("tcp", e.Addrs("pg")[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, payload)
+		got, _ := io.ReadAll(c)
+		c.Close()
+		if string(got) != want {
+			t.Errorf("%s: answered by %q, want %q", payload, got, want)
+		}
+	}
+}

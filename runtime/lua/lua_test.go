@@ -230,3 +230,32 @@ end)`)
 		t.Error(e)
 	}
 }
+
+// TestVars sets, reads and unsets variables from a script.
+func TestVars(t *testing.T) {
+	s := load(t, `
+core.register_action("vars", {"http-req"}, function(txn)
+  local out = {}
+  table.insert(out, tostring(txn:set_var("txn.s", "text")))
+  txn:set_var("txn.n", 42)
+  txn:set_var("txn.b", true)
+  txn:set_var("txn.f", 1.5)
+  table.insert(out, txn:get_var("txn.s") .. type(txn:get_var("txn.n")) .. txn:get_var("txn.n"))
+  table.insert(out, tostring(txn:get_var("txn.b")) .. txn:get_var("txn.f"))
+  txn:unset_var("txn.s")
+  table.insert(out, tostring(txn:get_var("txn.s")))
+  table.insert(out, tostring(txn:set_var("proc.undeclared", "x")))
+  table.insert(out, tostring(pcall(txn.set_var, txn, "bad name", "x")))
+  txn.http:req_set_header("x-out", table.concat(out, ","))
+end)`)
+	a, err := s.NewAction("vars", HookHTTPReq, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := newTxn()
+	a.Exec(tx)
+	i := tx.Req.Header([]byte("x-out"), 0)
+	if want := "true,textnumber42,true1.5,nil,false,false"; i < 0 || string(tx.Req.Headers[i].Value) != want {
+		t.Fatalf("got %q, want %q", tx.Req.Headers, want)
+	}
+}

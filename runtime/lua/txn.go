@@ -255,12 +255,9 @@ func (st *state) dataMethods() map[string]glua.LGFunction {
 			st.priv = L.Get(2)
 			return 0
 		},
-		"get_var": st.getVar,
-		"set_var": st.setVar,
-		"unset_var": func(L *glua.LState) int {
-			st.unsetVar(L.CheckString(2))
-			return 0
-		},
+		"get_var":   st.getVar,
+		"set_var":   st.setVar,
+		"unset_var": st.unsetVar,
 	}
 }
 

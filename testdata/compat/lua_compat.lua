@@ -49,3 +49,13 @@ end)
 core.register_fetches("twice", function(txn, s) return s .. s end)
 
 core.register_converters("rev", function(s) return string.reverse(s) end)
+
+-- Variables: what the configuration set is read, what the script sets is
+-- read back by the configuration.
+core.register_action("vars", {"http-req"}, function(txn)
+  local cfg = txn:get_var("txn.cfg")
+  txn:set_var("txn.lua", "seen " .. tostring(cfg))
+  txn:set_var("req.num", 40 + 2)
+  txn:set_var("txn.unused", "x", true)
+  txn.http:req_set_header("x-lua-vars", tostring(txn:get_var("req.num")) .. " " .. tostring(txn:get_var("txn.unused")) .. " " .. tostring(txn:get_var("txn.none")))
+end)
