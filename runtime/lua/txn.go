@@ -149,7 +149,7 @@ func (st *state) fetchFunc(def *rules.Fetch, asText bool) glua.LGFunction {
 		f, ok := st.fetches.fetches[string(st.fetches.key)]
 		if !ok {
 			var err error
-			if f, err = rules.NewFetch(def, args, st.resolver()); err != nil {
+			if f, err = rules.NewSampleFetch(def, args, st.resolver()); err != nil {
 				L.RaiseError("%v", err)
 			}
 			if st.fetches.fetches == nil {

@@ -35,7 +35,7 @@ core.register_service("broken", "http", function(applet)
 end)
 
 core.register_action("tag", {"http-req"}, function(txn, value)
-  txn.http:req_set_header("X-Tag", value .. " " .. txn.f:path() .. " " .. txn.sf:req_hdr("host"))
+  txn.http:req_set_header("X-Tag", value .. " " .. txn.f:path() .. " " .. txn.sf:req_hdr("host") .. " " .. tostring(txn.f:hdr("x-dup")))
   txn.http:req_del_header("x-secret")
   txn.http:req_set_path("/tagged" .. txn.f:path())
 end, 1)
