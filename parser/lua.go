@@ -183,7 +183,7 @@ func (c *compiler) finishLua() {
 	for n, u := range c.userlists {
 		r.userlists[n] = u
 	}
-	c.scripts.SetResolver(r)
+	c.scripts.Freeze(c.g, r)
 }
 
 // frozenResolver resolves what the configuration declared, and nothing

@@ -89,6 +89,15 @@ func (g *generation) Usable(b *rules.Backend) int {
 	return 0
 }
 
+// ServerStatus reports the status of s as the statistics page words it.
+func (g *generation) ServerStatus(s *rules.Server) string {
+	if bs := g.backend(s.Backend); bs != nil && s.Index < len(bs.servers) {
+		st, _ := bs.servers[s.Index].status()
+		return st
+	}
+	return ""
+}
+
 // backend returns the live state of b, or nil if b is not in g.
 func (g *generation) backend(b *rules.Backend) *backendState {
 	if b == nil || b.Index < 0 || b.Index >= len(g.backends) {
@@ -168,7 +177,7 @@ func (e *Engine) startExtensions(gen *generation) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	gen.stopExt = cancel
 	for _, x := range gen.g.Extensions {
-		if err := x.Start(ctx, e.log); err != nil {
+		if err := x.Start(ctx, e.log, gen); err != nil {
 			e.stopExtensions(gen)
 			return err
 		}

@@ -351,12 +351,19 @@ func TestLuaTCPPickBackend(t *testing.T) {
 	}
 	one, two := named("node01"), named("node02")
 	e := startConfig(t, luaConfig(t, `
+-- As 137's comments describe its script: go through the backends whose
+-- name starts with shardman_node, and pick one whose server is not down.
 core.register_action("pick_backend", {"tcp-req"}, function(txn)
-  local first = txn.req:data(0, 1)
-  if first == "2" then
-    txn:set_var("req.pgbackend", "shardman_node02")
-  else
-    txn:set_var("req.pgbackend", "shardman_node01")
+  local want = "shardman_node0" .. txn.req:data(0, 1)
+  assert(core.frontends["pg"]:get_mode() == "tcp")
+  for name, be in pairs(core.backends) do
+    if name:find("^shardman_node") and name == want then
+      for _, srv in pairs(be.servers) do
+        if srv:get_stats()["status"] ~= "DOWN" and srv:get_addr():find("^127%.0%.0%.1:") then
+          txn:set_var("req.pgbackend", name)
+        end
+      end
+    end
   end
 end)
 `, "global\n    lua-load SCRIPT\n"+strings.ReplaceAll(luaDefaults, "mode http", "mode tcp")+`

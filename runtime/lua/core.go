@@ -106,6 +106,10 @@ func (st *state) installCore() {
 		"http_date": coreHTTPDate,
 	})
 	L.SetFuncs(core, st.logMethods(1))
+	// Filled once the configuration is compiled (fillProxies).
+	for _, name := range []string{"proxies", "backends", "frontends"} {
+		L.SetField(core, name, L.NewTable())
+	}
 	L.SetGlobal("core", core)
 	act := L.NewTable()
 	for name, v := range map[string]int{"CONTINUE": actContinue, "STOP": actStop, "YIELD": actYield,

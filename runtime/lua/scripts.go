@@ -99,8 +99,13 @@ type Scripts struct {
 
 	loadLog *log.Logger
 	logger  atomic.Pointer[log.Logger]
-	// resolver builds the fetches scripts call by name (txn.f:src()).
+	// resolver builds the fetches scripts call by name (txn.f:src());
+	// graph is the compiled configuration (core.backends). Both are set
+	// by Freeze.
 	resolver rules.Resolver
+	graph    *rules.Graph
+	// state is the live state of the servers, for tasks (Start).
+	state    rules.StateView
 	warnings []string
 	loaded   time.Time // for core.get_info's uptime
 
@@ -135,9 +140,15 @@ func (s *Scripts) PrependPath(path string, cpath bool) {
 	s.paths = append(s.paths, path)
 }
 
-// SetResolver gives the names fetches called from scripts may refer to
-// (backends, variables): the compiled configuration's.
-func (s *Scripts) SetResolver(r rules.Resolver) { s.resolver = r }
+// Freeze gives the scripts the compiled configuration g: its proxies
+// (core.backends) and r, what fetches called from scripts resolve names
+// (backends, variables) with. The parser calls it once g is complete.
+func (s *Scripts) Freeze(g *rules.Graph, r rules.Resolver) {
+	s.graph, s.resolver = g, r
+	if s.first != nil {
+		s.first.fillProxies()
+	}
+}
 
 // Warnings returns what loading found worth a warning (register_cli).
 func (s *Scripts) Warnings() []string { return s.warnings }
@@ -210,8 +221,9 @@ func (s *Scripts) log() *log.Logger {
 
 // Start implements rules.Extension: it runs the register_init functions,
 // then starts each task in a state of its own, until ctx is done.
-func (s *Scripts) Start(ctx context.Context, l *log.Logger) error {
+func (s *Scripts) Start(ctx context.Context, l *log.Logger, state rules.StateView) error {
 	s.logger.Store(l)
+	s.state = state
 	if st := s.first; st != nil {
 		s.first = nil
 		for _, fn := range s.inits {

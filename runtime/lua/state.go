@@ -76,6 +76,7 @@ func (s *Scripts) newState(r role) (*state, error) {
 			return nil, err
 		}
 	}
+	st.fillProxies()
 	return st, nil
 }
 

@@ -52,8 +52,9 @@ func (a ServiceAction) Exec(t *Txn) Verdict {
 type Extension interface {
 	// Start runs what must run once before the first connection (Lua's
 	// register_init functions) and starts background work (register_task)
-	// that lasts until ctx is done. It logs to log.
-	Start(ctx context.Context, log *log.Logger) error
+	// that lasts until ctx is done. It logs to log; state is the live
+	// state of the graph's servers.
+	Start(ctx context.Context, log *log.Logger, state StateView) error
 	// Wait returns once the background work started by Start ended.
 	Wait()
 }

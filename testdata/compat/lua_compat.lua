@@ -59,3 +59,26 @@ core.register_action("vars", {"http-req"}, function(txn)
   txn:set_var("txn.unused", "x", true)
   txn.http:req_set_header("x-lua-vars", tostring(txn:get_var("req.num")) .. " " .. tostring(txn:get_var("txn.unused")) .. " " .. tostring(txn:get_var("txn.none")))
 end)
+
+-- The configuration's proxies and servers, sorted: core.backends and
+-- core.frontends with ids, capabilities, modes and statuses.
+core.register_service("proxies", "http", function(applet)
+  local out = {}
+  for name, be in pairs(core.backends) do
+    local servers = {}
+    for sname, srv in pairs(be.servers) do
+      table.insert(servers, sname .. "=" .. srv:get_stats()["status"] .. "/" .. srv.puid .. "/" .. srv:get_weight())
+    end
+    table.sort(servers)
+    table.insert(out, name .. ":" .. be.uuid .. ":" .. be:get_cap() .. ":" .. be:get_mode() .. ":" .. be:get_stats()["status"] .. "[" .. table.concat(servers, ",") .. "]")
+  end
+  for name, fe in pairs(core.frontends) do
+    table.insert(out, "frontend " .. name .. ":" .. fe.uuid .. ":" .. fe:get_cap() .. ":" .. fe:get_stats()["status"])
+  end
+  table.sort(out)
+  local body = table.concat(out, "\n") .. "\n"
+  applet:set_status(200)
+  applet:add_header("content-length", #body)
+  applet:start_response()
+  applet:send(body)
+end)
