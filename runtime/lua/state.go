@@ -155,15 +155,15 @@ func (st *state) stop(v glua.LValue) {
 	st.L.Error(st.doneErr, 1)
 }
 
-// errorText is the message of a Lua error, without the traceback.
+// errorText is the message of a Lua error, without the traceback, on one
+// line.
 func errorText(err error) string {
+	msg := err.Error()
 	var ae *glua.ApiError
-	if errors.As(err, &ae) {
-		if ae.Object != nil {
-			return strings.TrimSpace(ae.Object.String())
-		}
+	if errors.As(err, &ae) && ae.Object != nil {
+		msg = ae.Object.String()
 	}
-	return err.Error()
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 // callErr logs a failed call the way HAProxy words it.
