@@ -41,16 +41,6 @@ func (e *UnknownError) Error() string {
 	return fmt.Sprintf("'lua.%s' is not a Lua %s the scripts registered", e.Name, e.Kind)
 }
 
-// ActionArgs returns how many words of the rule line the action name
-// takes as its arguments, and whether the scripts registered it.
-func (s *Scripts) ActionArgs(name string) (int, bool) {
-	i, ok := s.lookup(KindAction, name)
-	if !ok {
-		return 0, false
-	}
-	return s.regs[i].nargs, true
-}
-
 // NewAction builds action name for rule set hook, with its arguments;
 // errs are the proxy's error pages, backend first.
 func (s *Scripts) NewAction(name string, hook Hook, args []string, errs ...rules.ErrorSet) (*Action, error) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	glua "github.com/yuin/gopher-lua"
@@ -525,6 +524,3 @@ func (st *state) newChannel(resp bool) *glua.LTable {
 	}
 	return ch
 }
-
-// itoa is strconv.Itoa for header values scripts give as numbers.
-func itoa(n int) string { return strconv.Itoa(n) }
