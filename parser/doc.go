@@ -110,7 +110,7 @@ var keywordNotes = map[string]string{
 	"retries":               "connection retries (default 3)",
 	"redirect":              "location, prefix, scheme; code, drop-query, append-slash, set-cookie; run after http-request rules",
 	"pidfile":               "like -p",
-	"lua-load":              "FILE: a Lua script (Lua 5.1, see Lua below); its services, actions, fetches and converters are lua.NAME",
+	"lua-load":              "FILE: a Lua script (Lua 5.1, see Lua above); its services, actions, fetches and converters are lua.NAME",
 	"lua-load-per-thread":   "as lua-load: gohap's Lua states are never shared",
 	"lua-prepend-path":      "PATH [path or cpath]: in front of package.path (cpath: a warning, no C modules)",
 	"default_backend":       "",
