@@ -161,8 +161,7 @@ func firstArg(args []string) string {
 // without them would change what clients get, so they are errors.
 var unsupportedNames = []string{
 	// proxies
-	"stick", "hash-type",
-	"hash-balance-factor",
+	"stick",
 	"dispatch", "filter", "use-server", "persist",
 	"unique-id-header", "dynamic-cookie-key",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",

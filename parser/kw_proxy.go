@@ -14,6 +14,8 @@ var proxyKeywords = []keyword{
 	{name: "mode", where: secProxy, apply: kwMode},
 	{name: "timeout", where: secProxy, apply: kwTimeout},
 	{name: "balance", where: secBE, apply: kwBalance},
+	{name: "hash-type", where: secBE, apply: kwHashType},
+	{name: "hash-balance-factor", where: secBE, apply: kwHashBalanceFactor},
 	{name: "retries", where: secBE, apply: kwRetries},
 	{name: "default_backend", where: secFE, apply: kwDefaultBackend},
 	{name: "monitor-uri", where: secFE, apply: kwMonitorURI},
@@ -121,21 +123,150 @@ func kwBalance(c *compiler, p *proxy, g *Generic, args []string) {
 		}
 		args[0], draws = "random", v
 	}
-	a, ok := rules.ParseAlgo(args[0])
-	if !ok {
-		switch args[0] {
-		case "uri", "url_param", "hdr", "rdp-cookie", "hash":
-			c.errorf(g.Args[0].Pos, "'balance %s' is not supported", args[0])
-		default:
-			c.errorf(g.Args[0].Pos, "unknown balance algorithm '%s'", args[0])
+	h := p.set.hash
+	var a rules.Algo
+	var err error
+	switch name := args[0]; {
+	case name == "uri":
+		a, err = rules.AlgoURI, balanceURI(&h, args[1:])
+	case name == "url_param":
+		a, err = rules.AlgoURLParam, balanceParam(&h, args[1:])
+	case strings.HasPrefix(name, "hdr("):
+		a, err = rules.AlgoHdr, balanceHdr(&h, name, args[1:])
+	case name == "hdr":
+		err = errorString("hdr requires an http header field name.")
+	case strings.HasPrefix(name, "rdp-cookie"), name == "hash":
+		c.errorf(g.Args[0].Pos, "'balance %s' is not supported", name)
+		return
+	default:
+		var ok bool
+		if a, ok = rules.ParseAlgo(name); !ok {
+			c.errorf(g.Args[0].Pos, "unknown balance algorithm '%s'", name)
+			return
 		}
+		if len(args) > 1 {
+			c.errorf(g.Args[1].Pos, "'balance %s' takes no argument", name)
+			return
+		}
+	}
+	if err != nil {
+		c.errorf(g.Args[0].Pos, "'balance %s': %v", args[0], err)
 		return
 	}
+	p.set.balance, p.set.randomDraws, p.set.hash = a, draws, h
+}
+
+// balanceURI reads the options of "balance uri", as haproxy: each resets
+// nothing but what it sets, "len" and "depth" take a positive number.
+func balanceURI(h *rules.Hash, args []string) error {
+	h.URIWhole, h.URIPathOnly, h.URILen, h.URIDepth = false, false, 0, 0
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "whole":
+			h.URIWhole = true
+		case "path-only":
+			h.URIPathOnly = true
+		case "len", "depth":
+			n := 0
+			if i+1 < len(args) {
+				n, _ = strconv.Atoi(args[i+1])
+			}
+			if n <= 0 {
+				return fmt.Errorf("'%s' expects a positive integer", args[i])
+			}
+			if args[i] == "len" {
+				h.URILen = n
+			} else {
+				h.URIDepth = n
+			}
+			i++
+		default:
+			return fmt.Errorf("only 'len', 'depth', 'path-only' and 'whole' are accepted (got '%s')", args[i])
+		}
+	}
+	return nil
+}
+
+// balanceParam reads "balance url_param NAME [check_post]"; check_post
+// looks into request bodies, which gohap does not hash.
+func balanceParam(h *rules.Hash, args []string) error {
+	switch {
+	case len(args) == 0:
+		return errorString("an URL parameter name is required")
+	case len(args) > 1 && args[1] == "check_post":
+		return errorString("'check_post' (hashing a parameter of the request body) is not supported")
+	case len(args) > 1:
+		return fmt.Errorf("only the 'check_post' modifier is accepted (got '%s')", args[1])
+	}
+	h.Param = []byte(args[0])
+	return nil
+}
+
+// balanceHdr reads "balance hdr(NAME) [use_domain_only]".
+func balanceHdr(h *rules.Hash, name string, args []string) error {
+	n, _, ok := strings.Cut(strings.TrimPrefix(name, "hdr("), ")")
+	if !ok || n == "" {
+		return errorString("an http header field name is required")
+	}
+	h.Header, h.DomainOnly = []byte(strings.ToLower(n)), false
+	switch {
+	case len(args) > 1:
+		return fmt.Errorf("unexpected '%s'", args[1])
+	case len(args) == 1 && args[0] != "use_domain_only":
+		return fmt.Errorf("only the 'use_domain_only' modifier is accepted (got '%s')", args[0])
+	}
+	h.DomainOnly = len(args) == 1
+	return nil
+}
+
+// kwHashType is "hash-type map-based|consistent [FUNC [avalanche]]". A
+// consistent hash without a function is sdbm with avalanche, as in
+// haproxy.
+func kwHashType(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "hash-type", args, 1, 3) {
+		return
+	}
+	h := &p.set.hash
+	switch args[0] {
+	case "consistent", "map-based":
+	default:
+		c.errorf(g.Args[0].Pos, "'hash-type' only supports 'consistent' and 'map-based'")
+		return
+	}
+	consistent, fn, aval := args[0] == "consistent", rules.HashSDBM, args[0] == "consistent"
 	if len(args) > 1 {
-		c.errorf(g.Args[1].Pos, "'balance %s' takes no argument", args[0])
+		f, ok := rules.ParseHashFunc(args[1])
+		if !ok {
+			c.errorf(g.Args[1].Pos, "'hash-type' only supports 'sdbm', 'djb2', 'crc32', or 'wt6' hash functions")
+			return
+		}
+		fn, aval = f, false
+	}
+	if len(args) > 2 {
+		if args[2] != "avalanche" {
+			c.errorf(g.Args[2].Pos, "'hash-type' only supports 'avalanche' as a modifier for hash functions")
+			return
+		}
+		aval = true
+	}
+	h.Consistent, h.Func, h.Avalanche = consistent, fn, aval
+}
+
+// kwHashBalanceFactor is "hash-balance-factor N": bounded load for
+// consistent hashing, 0 (off) or a percentage of at least 100.
+func kwHashBalanceFactor(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "hash-balance-factor", args, 1, 1) {
 		return
 	}
-	p.set.balance, p.set.randomDraws = a, draws
+	n, err := parseInt(args[0], 0, 65535)
+	if err == nil && n != 0 && n <= 100 {
+		err = errorString("must be 0 or greater than 100")
+	}
+	if err != nil {
+		c.errorf(g.Args[0].Pos, "hash-balance-factor: %v", err)
+		return
+	}
+	p.set.hash.BalanceFactor = n
 }
 
 func kwRetries(c *compiler, p *proxy, g *Generic, args []string) {

@@ -79,7 +79,13 @@ func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 		Network: sa.network, PortFromClient: sa.portFromClient,
 		Weight: d.weight, Backup: d.backup, Disabled: d.disabled, MaxConn: d.maxconn,
 		Check: d.check, Inter: d.inter, FastInter: d.fastinter, DownInter: d.downinter,
-		Rise: d.rise, Fall: d.fall,
+		Rise: d.rise, Fall: d.fall, ID: d.id,
+	}
+	for _, o := range p.be.Servers {
+		if d.id != 0 && o.ID == d.id {
+			c.errorf(st.Pos, "server '%s/%s': id %d is already used by server '%s'", p.name, name, d.id, o.Name)
+			return
+		}
 	}
 	if srv.FastInter == 0 {
 		srv.FastInter = srv.Inter
@@ -140,6 +146,10 @@ func kwDefaultServer(c *compiler, p *proxy, g *Generic, args []string) {
 	d := p.set.server
 	opts := g.Args
 	if c.serverOptions(&d, opts, "default-server") {
+		if d.id != 0 {
+			c.errorf(g.Pos, "'default-server' does not accept option 'id'")
+			return
+		}
 		p.set.server = d
 	}
 }
@@ -213,7 +223,7 @@ var serverValues = map[string]func(d *serverDefaults, v string) error{
 	"maxconn":   func(d *serverDefaults, v string) error { return setInt(&d.maxconn, v, 0, 1<<30) },
 	"port":      func(d *serverDefaults, v string) error { return setInt(&d.port, v, 1, 65535) },
 	"addr":      func(d *serverDefaults, v string) error { d.addr = v; return nil },
-	"id":        func(*serverDefaults, string) error { return nil },
+	"id":        func(d *serverDefaults, v string) error { return setInt(&d.id, v, 1, 1<<30) },
 }
 
 // serverTuning are server options that only tune; accepted with a warning.

@@ -20,6 +20,7 @@ type proxySettings struct {
 	balance  rules.Algo
 	// randomDraws is the N of "balance random(N)".
 	randomDraws int
+	hash        rules.Hash // hash-type, hash-balance-factor, balance's key options
 	retries     int
 	options     rules.Options
 	errors      rules.ErrorSet
@@ -49,6 +50,7 @@ type serverDefaults struct {
 	maxconn   int
 	backup    bool
 	disabled  bool
+	id        int // "id": the server's own number, 0 to assign one
 	port      int
 	addr      string
 	// TLS towards the server.
@@ -270,6 +272,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.Options = p.set.options
 		p.be.Balance = p.set.balance
 		p.be.RandomDraws = p.set.randomDraws
+		p.be.Hash = p.set.hash
 		p.be.Retries = p.set.retries
 		p.be.RetryOn = p.set.retryOn
 		if p.be.Mode != rules.ModeHTTP {
@@ -286,6 +289,11 @@ func (c *compiler) freezeProxy(p *proxy) {
 			p.be.SendNameHeader = []byte(p.set.sendName)
 		}
 		p.be.Check = c.freezeCheck(p)
+		assignServerIDs(p.be.Servers)
+		if a := p.be.Balance; a.Hashed() && a != rules.AlgoSource && p.be.Mode != rules.ModeHTTP {
+			c.warnf(p.pos, "Layer 7 hash not possible for %s '%s' (needs 'mode http'). Falling back to round robin.", p.kind, p.name)
+			p.be.Balance = rules.AlgoRoundRobin
+		}
 		if p.fe == nil {
 			p.be.Stats = c.freezeStats(p)
 		}
@@ -326,5 +334,24 @@ func (c *compiler) statement(where section, p *proxy, st *Statement) {
 		c.bind(p, st.Bind)
 	default:
 		c.keyword(where, p, st.Generic)
+	}
+}
+
+// assignServerIDs gives each server without an "id" the smallest number
+// from 1 that no server uses, in declaration order, as haproxy does.
+func assignServerIDs(servers []*rules.Server) {
+	used := map[int]bool{}
+	for _, s := range servers {
+		used[s.ID] = s.ID != 0
+	}
+	next := 1
+	for _, s := range servers {
+		if s.ID != 0 {
+			continue
+		}
+		for used[next] {
+			next++
+		}
+		s.ID, used[next] = next, true
 	}
 }

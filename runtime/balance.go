@@ -13,14 +13,13 @@ import (
 // can (redispatch). Implementations pick with atomics and are safe for
 // concurrent use.
 type Balancer interface {
-	Pick(set []*serverState, backup bool, src []byte, avoid *serverState) *serverState
+	Pick(set []*serverState, backup bool, key lbKey, avoid *serverState) *serverState
 }
 
 var (
 	_ Balancer = (*roundRobin)(nil)
 	_ Balancer = (*leastConn)(nil)
 	_ Balancer = first{}
-	_ Balancer = source{}
 	_ Balancer = random{}
 )
 
@@ -30,8 +29,8 @@ func newBalancer(a rules.Algo, b *backendState) Balancer {
 		return &leastConn{}
 	case rules.AlgoFirst:
 		return first{}
-	case rules.AlgoSource:
-		return source{}
+	case rules.AlgoSource, rules.AlgoURI, rules.AlgoURLParam, rules.AlgoHdr:
+		return newHashBalancer(b)
 	case rules.AlgoRandom:
 		return random{draws: max(b.cfg.RandomDraws, 1)}
 	}
@@ -92,7 +91,7 @@ func (r *rrSchedule) build(set []*serverState) {
 }
 
 // Pick returns the next usable server of the schedule.
-func (rr *roundRobin) Pick(set []*serverState, backup bool, _ []byte, avoid *serverState) *serverState {
+func (rr *roundRobin) Pick(set []*serverState, backup bool, _ lbKey, avoid *serverState) *serverState {
 	r := &rr.active
 	if backup {
 		r = &rr.backup
@@ -120,7 +119,7 @@ func (rr *roundRobin) Pick(set []*serverState, backup bool, _ []byte, avoid *ser
 // ties rotate.
 type leastConn struct{ next atomic.Uint64 }
 
-func (l *leastConn) Pick(set []*serverState, _ bool, _ []byte, avoid *serverState) *serverState {
+func (l *leastConn) Pick(set []*serverState, _ bool, _ lbKey, avoid *serverState) *serverState {
 	n := uint64(len(set))
 	if n == 0 {
 		return nil
@@ -151,7 +150,7 @@ func (l *leastConn) Pick(set []*serverState, _ bool, _ []byte, avoid *serverStat
 // first picks the first server, in config order, that has a free slot.
 type first struct{}
 
-func (first) Pick(set []*serverState, _ bool, _ []byte, avoid *serverState) *serverState {
+func (first) Pick(set []*serverState, _ bool, _ lbKey, avoid *serverState) *serverState {
 	var fallback *serverState
 	for _, s := range set {
 		if !candidate(s) {
@@ -163,18 +162,6 @@ func (first) Pick(set []*serverState, _ bool, _ []byte, avoid *serverState) *ser
 		fallback = s
 	}
 	return fallback
-}
-
-// source hashes the client address over the usable servers' weights
-// (HAProxy's map-based hash).
-type source struct{}
-
-func (source) Pick(set []*serverState, _ bool, src []byte, avoid *serverState) *serverState {
-	h := uint32(2166136261)
-	for _, c := range src {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	return weightedAt(set, uint64(h), avoid)
 }
 
 // weightedAt returns the server at position x modulo the total weight of
@@ -209,7 +196,7 @@ func weightedAt(set []*serverState, x uint64, avoid *serverState) *serverState {
 // HAProxy's "random(draws)", 2 draws by default.
 type random struct{ draws int }
 
-func (r random) Pick(set []*serverState, _ bool, _ []byte, avoid *serverState) *serverState {
+func (r random) Pick(set []*serverState, _ bool, _ lbKey, avoid *serverState) *serverState {
 	a := weightedAt(set, rand.Uint64(), avoid)
 	for i := 1; i < r.draws && a != nil; i++ {
 		b := weightedAt(set, rand.Uint64(), avoid)

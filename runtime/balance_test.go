@@ -13,18 +13,27 @@ import (
 func pool(algo rules.Algo, weights []int, backups int) *backendState {
 	be := &rules.Backend{Name: "b", Balance: algo}
 	for i, w := range weights {
-		be.Servers = append(be.Servers, &rules.Server{Name: "a" + itoa(i), Index: i, Backend: be, Weight: w})
+		be.Servers = append(be.Servers, &rules.Server{Name: "a" + itoa(i), Index: i, ID: i + 1, Backend: be, Weight: w})
 	}
 	for i := 0; i < backups; i++ {
-		be.Servers = append(be.Servers, &rules.Server{Name: "k" + itoa(i), Backend: be, Weight: 1, Backup: true})
+		n := len(be.Servers)
+		be.Servers = append(be.Servers, &rules.Server{Name: "k" + itoa(i), Index: n, ID: n + 1, Backend: be, Weight: 1, Backup: true})
 	}
 	return newBackendState(be)
 }
 
-func names(b *backendState, n int, src []byte) string {
+// srcKey is the hashing key of a client at address ip.
+func srcKey(b *backendState, ip []byte) lbKey {
+	if h, ok := b.bal.(*hashBalancer); ok {
+		return h.key(ip, nil)
+	}
+	return lbKey{}
+}
+
+func names(b *backendState, n int, key lbKey) string {
 	var sb strings.Builder
 	for i := 0; i < n; i++ {
-		s := b.pick(src, nil)
+		s := b.pick(key, nil)
 		if s == nil {
 			sb.WriteString("-")
 			continue
@@ -37,16 +46,16 @@ func names(b *backendState, n int, src []byte) string {
 
 func TestBalancers(t *testing.T) {
 	b := pool(rules.AlgoRoundRobin, []int{1, 1, 1}, 2)
-	if got := names(b, 4, nil); got != "a0 a1 a2 a0 " {
+	if got := names(b, 4, lbKey{}); got != "a0 a1 a2 a0 " {
 		t.Fatalf("roundrobin: %s", got)
 	}
 	b.active[1].up.Store(false)
-	if got := names(b, 4, nil); strings.Contains(got, "a1") {
+	if got := names(b, 4, lbKey{}); strings.Contains(got, "a1") {
 		t.Fatalf("down server picked: %s", got)
 	}
 	b.active[0].up.Store(false)
 	b.active[2].up.Store(false)
-	if got := names(b, 3, nil); got != "k0 k0 k0 " {
+	if got := names(b, 3, lbKey{}); got != "k0 k0 k0 " {
 		t.Fatalf("first backup only: %s", got)
 	}
 	if b.usable() != 1 { // haproxy's nbsrv: only the first backup takes traffic
@@ -56,12 +65,12 @@ func TestBalancers(t *testing.T) {
 	if b.usable() != 2 {
 		t.Fatalf("allbackups: usable %d, want 2 backups", b.usable())
 	}
-	if got := names(b, 2, nil); got != "k0 k1 " && got != "k1 k0 " {
+	if got := names(b, 2, lbKey{}); got != "k0 k1 " && got != "k1 k0 " {
 		t.Fatalf("allbackups: %s", got)
 	}
 	b.backup[0].cfg.Disabled = true
 	b.backup[1].up.Store(false)
-	if s := b.pick(nil, nil); s != nil || b.usable() != 0 {
+	if s := b.pick(lbKey{}, nil); s != nil || b.usable() != 0 {
 		t.Fatalf("picked %v with nothing usable", s)
 	}
 
@@ -69,31 +78,31 @@ func TestBalancers(t *testing.T) {
 	lc.active[0].cur.Store(5)
 	lc.active[1].cur.Store(1)
 	lc.active[2].cur.Store(3)
-	if s := lc.pick(nil, nil); s != lc.active[1] {
+	if s := lc.pick(lbKey{}, nil); s != lc.active[1] {
 		t.Fatalf("leastconn picked %s", s.cfg.Name)
 	}
 
 	f := pool(rules.AlgoFirst, []int{1, 1}, 0)
 	f.active[0].cfg.MaxConn = 2
-	if s := f.pick(nil, nil); s != f.active[0] {
+	if s := f.pick(lbKey{}, nil); s != f.active[0] {
 		t.Fatal("first: not the first")
 	}
 	f.active[0].cur.Store(2)
-	if s := f.pick(nil, nil); s != f.active[1] {
+	if s := f.pick(lbKey{}, nil); s != f.active[1] {
 		t.Fatal("first: full server picked")
 	}
 
 	src := pool(rules.AlgoSource, []int{1, 1, 1, 1}, 0)
 	ip := []byte{10, 0, 0, 7}
-	first := src.pick(ip, nil)
+	first := src.pick(srcKey(src, ip), nil)
 	for i := 0; i < 10; i++ {
-		if src.pick(ip, nil) != first {
+		if src.pick(srcKey(src, ip), nil) != first {
 			t.Fatal("source: not sticky")
 		}
 	}
 	seen := map[*serverState]bool{}
 	for i := 0; i < 64; i++ {
-		seen[src.pick([]byte{10, 0, byte(i), 1}, nil)] = true
+		seen[src.pick(srcKey(src, []byte{10, 0, 0, byte(i)}), nil)] = true
 	}
 	if len(seen) < 3 {
 		t.Fatalf("source spreads over %d servers", len(seen))
@@ -102,14 +111,14 @@ func TestBalancers(t *testing.T) {
 	r := pool(rules.AlgoRandom, []int{1, 1}, 0)
 	r.active[0].up.Store(false)
 	for i := 0; i < 20; i++ {
-		if r.pick(nil, nil) != r.active[1] {
+		if r.pick(lbKey{}, nil) != r.active[1] {
 			t.Fatal("random picked a down server")
 		}
 	}
 	// avoid (redispatch) is honoured when another server is usable
 	rr := pool(rules.AlgoRoundRobin, []int{1, 1}, 0)
 	for i := 0; i < 4; i++ {
-		if rr.pick(nil, rr.active[0]) != rr.active[1] {
+		if rr.pick(lbKey{}, rr.active[0]) != rr.active[1] {
 			t.Fatal("avoid not honoured")
 		}
 	}
@@ -118,8 +127,8 @@ func TestBalancers(t *testing.T) {
 func TestPickAllocs(t *testing.T) {
 	for _, a := range []rules.Algo{rules.AlgoRoundRobin, rules.AlgoLeastConn, rules.AlgoFirst, rules.AlgoSource, rules.AlgoRandom} {
 		b := pool(a, []int{1, 2, 3}, 1)
-		ip := []byte{1, 2, 3, 4}
-		if n := testing.AllocsPerRun(100, func() { b.pick(ip, nil) }); n != 0 {
+		key := srcKey(b, []byte{1, 2, 3, 4})
+		if n := testing.AllocsPerRun(100, func() { b.pick(key, nil) }); n != 0 {
 			t.Errorf("%s: %v allocs per pick", a, n)
 		}
 	}
@@ -158,7 +167,7 @@ func TestRandomDraws(t *testing.T) {
 	bs.active[0].cur.Store(100)
 	loaded := 0
 	for i := 0; i < 400; i++ {
-		if bs.pick(nil, nil) == bs.active[0] {
+		if bs.pick(lbKey{}, nil) == bs.active[0] {
 			loaded++
 		}
 	}

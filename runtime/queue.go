@@ -3,6 +3,8 @@ package runtime
 import (
 	"sync"
 	"time"
+
+	"gohap/runtime/rules"
 )
 
 // srvQueue is a backend's queue of requests waiting for a server slot,
@@ -81,11 +83,15 @@ func (b *backendState) wake() {
 // is usable, the queue timed out or the engine closed; the caller then
 // answers 503.
 func (s *session) take(bs *backendState) *serverState {
-	src := s.srcKey[:s.srcLen]
+	var req *rules.Request
+	if bs.cfg.Mode == rules.ModeHTTP {
+		req = &s.txn.Req
+	}
+	s.lbKey = bs.key(s, req)
 	var w chan struct{}
 	var timeout <-chan time.Time
 	for {
-		if srv := bs.pick(src, nil); srv != nil {
+		if srv := bs.pick(s.lbKey, nil); srv != nil {
 			if srv.acquire() {
 				if w != nil {
 					bs.leave(w)

@@ -154,15 +154,12 @@ func (s *session) retryTarget(bs *backendState, srv *serverState) (next *serverS
 	} else if m := be.Retries + 1 + after; m > 0 {
 		turn = (be.Retries-k)%m == 0
 	}
-	hashed := be.Balance == rules.AlgoSource
-	if srv.usable() && !turn && (s.direct || hashed || bs.activeUsable() <= 1) {
+	if srv.usable() && !turn && (s.direct || be.Balance.Hashed() || bs.activeUsable() <= 1) {
 		return srv, false
 	}
-	avoid := srv
-	if hashed {
-		avoid = nil
-	}
-	if o := bs.pick(s.srcKey[:s.srcLen], avoid); o != nil {
+	// A hashing balancer gets srv to avoid as haproxy's: the map-based
+	// table ignores it for a keyed request, the consistent ring moves on.
+	if o := bs.pick(s.lbKey, srv); o != nil {
 		return o, true
 	}
 	return srv, true

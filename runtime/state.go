@@ -80,6 +80,15 @@ func newBackendState(b *rules.Backend) *backendState {
 	return bs
 }
 
+// key returns the hashing key of a request of session s (req nil in TCP
+// mode); the zero key when the backend does not hash.
+func (b *backendState) key(s *session, req *rules.Request) lbKey {
+	if h, ok := b.bal.(*hashBalancer); ok {
+		return h.key(s.srcKey[:s.srcLen], req)
+	}
+	return lbKey{}
+}
+
 // counts returns how many active and backup servers are usable.
 func (b *backendState) counts() (act, bck int) {
 	for _, s := range b.active {
@@ -110,16 +119,19 @@ func (b *backendState) usable() int {
 	return bck
 }
 
-// pick chooses a server for a request from src, avoiding avoid when
-// another server is usable; nil when none is.
-func (b *backendState) pick(src []byte, avoid *serverState) *serverState {
+// pick chooses a server for a request with hashing key key, avoiding
+// avoid when another server is usable; nil when none is.
+func (b *backendState) pick(key lbKey, avoid *serverState) *serverState {
+	if h, ok := b.bal.(*hashBalancer); ok {
+		return h.Pick(nil, false, key, avoid) // covers the backup servers too
+	}
 	for _, s := range b.active {
 		if s.usable() {
-			return b.bal.Pick(b.active, false, src, avoid)
+			return b.bal.Pick(b.active, false, key, avoid)
 		}
 	}
 	if b.cfg.Options.AllBackups {
-		return b.bal.Pick(b.backup, true, src, avoid)
+		return b.bal.Pick(b.backup, true, key, avoid)
 	}
 	var first *serverState
 	for _, s := range b.backup {

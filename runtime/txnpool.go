@@ -74,6 +74,7 @@ type session struct {
 	dst     netip.AddrPort
 	srcKey  [16]byte // client address, for source hashing
 	srcLen  int
+	lbKey   lbKey // the request's hashing key, set by take
 	// tls is the client connection when it is TLS; sni its server name,
 	// read once the handshake is done.
 	tls *tls.Conn

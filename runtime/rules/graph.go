@@ -205,9 +205,12 @@ type Backend struct {
 	// RandomDraws is how many servers "balance random(N)" draws to keep
 	// the least loaded (2 by default).
 	RandomDraws int
-	Servers     []*Server
-	Timeouts    Timeouts
-	Retries     int // connection retries, HAProxy's default is 3
+	// Hash says how the hashing algorithms turn a request into a server
+	// ("hash-type", "hash-balance-factor" and the balance arguments).
+	Hash     Hash
+	Servers  []*Server
+	Timeouts Timeouts
+	Retries  int // connection retries, HAProxy's default is 3
 	// RetryOn says which failures are retried ("retry-on"); the zero
 	// value retries nothing.
 	RetryOn RetryOn
@@ -238,6 +241,52 @@ type Backend struct {
 	Source *Source
 }
 
+// Hash is the hashing part of a backend's balancing: the key the hashing
+// algorithms take from a request and how HAProxy maps it to a server.
+// The zero value is "hash-type map-based sdbm" with no key option.
+type Hash struct {
+	// Consistent is "hash-type consistent": a tree of points per server,
+	// so a server change moves only that server's keys; false is the
+	// map-based table HAProxy rebuilds over the usable servers.
+	Consistent bool
+	Func       HashFunc
+	Avalanche  bool // the key's hash goes through HAProxy's full_hash
+	// BalanceFactor is "hash-balance-factor" (percent of the average
+	// load a server may take with consistent hashing); 0: no bound.
+	BalanceFactor int
+
+	// URIWhole, URIPathOnly, URILen and URIDepth are the "balance uri"
+	// options "whole", "path-only", "len N" and "depth N" (0: none).
+	URIWhole, URIPathOnly bool
+	URILen, URIDepth      int
+	// Param is the parameter name of "balance url_param" and Header the
+	// lower-case header name of "balance hdr(NAME)".
+	Param, Header []byte
+	// DomainOnly is hdr's "use_domain_only": hash only the main domain.
+	DomainOnly bool
+}
+
+// HashFunc is a hash function of "hash-type".
+type HashFunc uint8
+
+// The hash functions of HAProxy 2.6; sdbm is the default.
+const (
+	HashSDBM HashFunc = iota
+	HashDJB2
+	HashWT6
+	HashCRC32
+)
+
+var hashFuncNames = [...]string{"sdbm", "djb2", "wt6", "crc32"}
+
+func (f HashFunc) String() string { return hashFuncNames[f] }
+
+// ParseHashFunc returns the hash function HAProxy names s.
+func ParseHashFunc(s string) (HashFunc, bool) {
+	i := nameIndex(hashFuncNames[:], s)
+	return HashFunc(i), i >= 0
+}
+
 // Algo is a load-balancing algorithm, as set by "balance".
 type Algo uint8
 
@@ -249,11 +298,20 @@ const (
 	AlgoFirst
 	AlgoSource
 	AlgoRandom
+	AlgoURI      // "uri": the request URI, see Hash
+	AlgoURLParam // "url_param NAME": a query string parameter
+	AlgoHdr      // "hdr(NAME)": a request header
 )
 
-var algoNames = [...]string{"roundrobin", "static-rr", "leastconn", "first", "source", "random"}
+var algoNames = [...]string{"roundrobin", "static-rr", "leastconn", "first", "source", "random", "uri", "url_param", "hdr"}
 
 func (a Algo) String() string { return algoNames[a] }
+
+// Hashed reports whether a picks the server from a hash of the request
+// (source, uri, url_param, hdr), as set up by Backend.Hash.
+func (a Algo) Hashed() bool {
+	return a == AlgoSource || a == AlgoURI || a == AlgoURLParam || a == AlgoHdr
+}
 
 // ParseAlgo returns the algorithm HAProxy names s.
 func ParseAlgo(s string) (Algo, bool) {
@@ -308,7 +366,11 @@ type Server struct {
 	// Source is the server's own "source"; nil: the backend's.
 	Source *Source
 
-	Weight   int // 1..256, default 1
+	Weight int // 1..256, default 1
+	// ID is the server's numeric id ("id", else the first free number
+	// from 1 in declaration order, as haproxy assigns them); consistent
+	// hashing places the server's points from it.
+	ID       int
 	Backup   bool
 	Disabled bool
 	MaxConn  int // 0: no limit
