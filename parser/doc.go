@@ -92,7 +92,9 @@ func KeywordMarkdown() string {
 
 // keywordNotes describe implemented table keywords.
 var keywordNotes = map[string]string{
-	"balance":               "roundrobin, static-rr, leastconn, first, source, random, random(N)",
+	"balance":               "roundrobin, static-rr, leastconn, first, random, random(N); hashed as haproxy 2.6 (same server for the same key): source, uri [whole] [len N] [depth N] [path-only], url_param NAME, hdr(NAME) [use_domain_only]; not rdp-cookie, hash, url_param check_post",
+	"hash-type":             "map-based|consistent [sdbm|djb2|wt6|crc32 [avalanche]]: haproxy's weighted map and its ring of weight×16 points per server id",
+	"hash-balance-factor":   "bounded load for consistent hashing, as haproxy computes it",
 	"default-server":        "same options as server",
 	"errorfile":             "raw HTTP response file, re-emitted as HAProxy does",
 	"errorloc":              "CODE URL: a 302 redirect instead of the error",
