@@ -40,9 +40,11 @@ type hashTable struct {
 	tot  uint32       // tot_weight
 	// slots is the map-based table, tot long.
 	slots []*serverState
-	// points is the consistent ring of the group in use, by key; cumul
-	// is each server's cumulative weight in its group (index as ew).
-	points []chPoint
+	// keys are the points of the consistent ring of the group in use,
+	// in order, and owners their servers; cumul is each server's
+	// cumulative weight in its group (index as ew).
+	keys   []uint32
+	owners []*serverState
 	cumul  []uint32
 }
 
@@ -155,7 +157,9 @@ func (h *hashBalancer) build() *hashTable {
 	backup := t.act == 0
 	if h.cfg.Consistent {
 		if !backup || t.fbck == nil {
-			t.points = h.ring(t, backup)
+			for _, p := range h.ring(t, backup) {
+				t.keys, t.owners = append(t.keys, p.key), append(t.owners, p.srv)
+			}
 		}
 		return t
 	}
@@ -228,8 +232,6 @@ func (h *hashBalancer) Pick(_ []*serverState, _ bool, key lbKey, avoid *serverSt
 	}
 	var s *serverState
 	switch {
-	case !key.ok && h.cfg.Consistent:
-		s = h.nextPoint(t, avoid)
 	case !key.ok:
 		s = h.nextSlot(t, avoid)
 	case h.cfg.Consistent:
@@ -250,40 +252,40 @@ func (h *hashBalancer) nearest(t *hashTable, hash uint32, avoid *serverState) *s
 	if t.act == 0 && t.fbck != nil {
 		return t.fbck
 	}
-	pts := t.points
-	if len(pts) == 0 {
+	keys := t.keys
+	if len(keys) == 0 {
 		return nil
 	}
-	i := searchPoints(pts, hash)
-	if i == len(pts) {
+	i := searchKeys(keys, hash)
+	if i == len(keys) {
 		i = 0
 	}
 	prev := i - 1
 	if prev < 0 {
-		prev = len(pts) - 1
+		prev = len(keys) - 1
 	}
-	if hash-pts[prev].key <= pts[i].key-hash {
+	if hash-keys[prev] <= keys[i]-hash {
 		i = prev
 	}
-	s := pts[i].srv
+	s := t.owners[i]
 	for loop := 0; s == avoid || (h.cfg.BalanceFactor > 0 && !h.eligible(t, s)); {
-		if i++; i == len(pts) {
+		if i++; i == len(keys) {
 			i = 0
 			if loop++; loop > 1 {
 				break
 			}
 		}
-		s = pts[i].srv
+		s = t.owners[i]
 	}
 	return s
 }
 
-// searchPoints returns the index of the first point with key >= hash.
-func searchPoints(pts []chPoint, hash uint32) int {
-	lo, hi := 0, len(pts)
+// searchKeys returns the index of the first key >= hash.
+func searchKeys(keys []uint32, hash uint32) int {
+	lo, hi := 0, len(keys)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if pts[m].key < hash {
+		if keys[m] < hash {
 			lo = m + 1
 		} else {
 			hi = m
@@ -307,39 +309,26 @@ func (h *hashBalancer) eligible(t *hashTable, s *serverState) bool {
 	return uint32(s.cur.Load()) < max(slots, 1)
 }
 
-// nextSlot is haproxy's map_get_server_rr: the next slot of the map
-// whose server has a free connection slot, avoid only if nothing else.
+// nextSlot is haproxy's map_get_server_rr and chash_get_next_server:
+// the next entry of the map (or point of the ring) whose server has a
+// free connection slot, avoid only if nothing else; with a single backup
+// server in use, that one.
 func (h *hashBalancer) nextSlot(t *hashTable, avoid *serverState) *serverState {
-	n := uint64(t.tot)
-	start := h.rr.Add(1) - 1
-	var avoided *serverState
-	for i := range n {
-		s := t.slots[(start+i)%n]
-		if s.full() {
-			continue
+	list := t.slots
+	if h.cfg.Consistent {
+		if t.act == 0 && t.fbck != nil {
+			return t.fbck
 		}
-		if s != avoid {
-			return s
-		}
-		avoided = s
+		list = t.owners
 	}
-	return avoided
-}
-
-// nextPoint is haproxy's chash_get_next_server: the ring's points in
-// turn, skipping full servers and avoid unless nothing else.
-func (h *hashBalancer) nextPoint(t *hashTable, avoid *serverState) *serverState {
-	if t.act == 0 && t.fbck != nil {
-		return t.fbck
-	}
-	n := uint64(len(t.points))
+	n := uint64(len(list))
 	if n == 0 {
 		return nil
 	}
 	start := h.rr.Add(1) - 1
 	var avoided *serverState
 	for i := range n {
-		s := t.points[(start+i)%n].srv
+		s := list[(start+i)%n]
 		if s.full() {
 			continue
 		}
