@@ -105,11 +105,14 @@ func (h *hashBalancer) eweight(s *serverState) int32 {
 	return int32((weight(s) + h.wmult - 1) / h.wmult)
 }
 
-// current returns the table for the servers' present state.
+// current returns the table for the servers' present state. A
+// map-based table is static, as haproxy's: a weight change while the
+// server stays usable is taken into account at the next rebuild only.
 func (h *hashBalancer) current() *hashTable {
 	t := h.table.Load()
 	for i, s := range h.b.servers {
-		if h.eweight(s) != t.ew[i] {
+		w := h.eweight(s)
+		if w != t.ew[i] && (h.cfg.Consistent || w == 0 || t.ew[i] == 0) {
 			n := h.build()
 			h.table.CompareAndSwap(t, n)
 			return n
