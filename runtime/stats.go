@@ -102,7 +102,7 @@ func appendBackendRows(rows []statsRow, gen *generation, be *rules.Backend) []st
 	var cur int64
 	act, bck := bs.counts()
 	weight := 0
-	for j, ss := range bs.servers {
+	for _, ss := range bs.servers {
 		c := ss.cur.Load()
 		cur += c
 		status, check := ss.status()
@@ -116,7 +116,7 @@ func appendBackendRows(rows []statsRow, gen *generation, be *rules.Backend) []st
 		}
 		rows = append(rows, statsRow{"pxname": be.Name, "svname": ss.cfg.Name, "scur": strconv.FormatInt(c, 10),
 			"status": status, "weight": strconv.Itoa(w), "act": isAct, "bck": isBck, "pid": "1",
-			"iid": strconv.Itoa(be.Index + 1), "sid": strconv.Itoa(j + 1), "type": "2",
+			"iid": strconv.Itoa(be.Index + 1), "sid": strconv.Itoa(ss.cfg.ID), "type": "2",
 			"check_status": check, "addr": ss.cfg.Addr, "mode": be.Mode.String()})
 	}
 	status := "UP"

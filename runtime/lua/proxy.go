@@ -146,7 +146,7 @@ func (st *state) newServers(be *rules.Backend) *glua.LTable {
 		srv := srv
 		s := L.NewTable()
 		L.SetField(s, "name", glua.LString(srv.Name))
-		L.SetField(s, "puid", glua.LNumber(srv.Index+1))
+		L.SetField(s, "puid", glua.LNumber(srv.ID))
 		L.SetFuncs(s, map[string]glua.LGFunction{
 			"get_addr": func(L *glua.LState) int {
 				L.Push(glua.LString(srv.Addr))
