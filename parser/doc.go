@@ -107,7 +107,10 @@ var keywordNotes = map[string]string{
 	"server-template":       "PREFIX NUM|LOW-HIGH ADDR OPTIONS: numbered servers with the written address (no DNS discovery: warning for names)",
 	"default-path":          "current, config, parent, origin PATH",
 	"http-send-name-header": "NAME: the chosen server's name in a request header",
-	"cookie":                "NAME insert [indirect] [nocache] [httponly] [secure] [domain D] [attr A]; servers: cookie VALUE",
+	"cookie":                "NAME [rewrite|insert|prefix] [indirect] [nocache] [postonly] [preserve] [httponly] [secure] [domain D]* [maxidle T] [maxlife T] [dynamic] [attr A]*; servers: cookie VALUE",
+	"dynamic-cookie-key":    "KEY: server cookie values hashed from KEY and the address, as haproxy's",
+	"force-persist":         "if/unless COND: the cookie's server even when down",
+	"ignore-persist":        "if/unless COND: the cookie is neither read nor set",
 	"crt-base":              "base directory of relative crt paths",
 	"ca-base":               "base directory of relative ca-file paths",
 }

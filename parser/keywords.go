@@ -164,7 +164,7 @@ var unsupportedNames = []string{
 	"stick-table", "stick", "hash-type",
 	"hash-balance-factor", "compression",
 	"source", "dispatch", "filter", "use-server", "persist",
-	"unique-id-header", "dynamic-cookie-key",
+	"unique-id-header",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",
 	"http-error", "rate-limit", "declare",
 	// global

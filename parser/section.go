@@ -31,6 +31,7 @@ type proxySettings struct {
 	monitorURI     string
 	stats          statsConfig
 	cookie         *rules.Cookie
+	dynCookieKey   string
 	sendName       string
 }
 
@@ -267,6 +268,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.RandomDraws = p.set.randomDraws
 		p.be.Retries = p.set.retries
 		p.be.Cookie = p.set.cookie
+		p.be.DynamicCookieKey = p.set.dynCookieKey
 		if p.set.sendName != "" {
 			p.be.SendNameHeader = []byte(p.set.sendName)
 		}

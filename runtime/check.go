@@ -210,10 +210,11 @@ func (c *checker) check(ctx context.Context) checkResult {
 // addr returns the address checks connect to: the server's "addr" and
 // "port" options, else its address.
 func (c *checker) addr() string {
-	if c.s.cfg.CheckAddr != "" {
-		return c.s.cfg.CheckAddr
+	la := c.s.live.Load()
+	if la.checkAddr != "" {
+		return la.checkAddr
 	}
-	return c.s.cfg.Addr
+	return la.addr
 }
 
 // dial connects to addr. The connect timeout is the check's whole
@@ -230,7 +231,7 @@ func (p *probe) dial(addr string) error {
 	}
 	d := net.Dialer{Deadline: dl}
 	network := "tcp"
-	if p.c.s.cfg.Network == "unix" && p.c.s.cfg.CheckAddr == "" && addr == p.c.s.cfg.Addr {
+	if p.c.s.cfg.Network == "unix" && p.c.s.cfg.CheckAddr == "" && addr == p.c.s.live.Load().addr {
 		network = "unix" // a unix socket server, checked on its socket
 	}
 	conn, err := d.DialContext(p.ctx, network, addr)

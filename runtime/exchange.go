@@ -151,7 +151,7 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 		hdrs = s.responseRules(fe, be, status, hdrs)
 	}
 	if be.Cookie != nil {
-		hdrs = s.insertCookie(be.Cookie, status, hdrs)
+		hdrs = s.responseCookies(be.Cookie, status, hdrs)
 	}
 	if status == 101 {
 		s.writeStatus(hdrs)

@@ -19,6 +19,7 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	be := bs.cfg
 	var srv, byCookie *serverState
 	if be.Cookie != nil {
+		s.persistRules(be)
 		srv = s.cookiePick(bs)
 		byCookie = srv
 	}
@@ -36,7 +37,7 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	srv = moveSlot(srv, sc.s)
 	defer srv.release()
 	s.setCur(sc.c)
-	s.cookieSrv, s.cookieValid = srv, byCookie != nil && byCookie == srv
+	s.ck.srv, s.ck.direct = srv, byCookie != nil && byCookie == srv
 	if h := be.SendNameHeader; h != nil {
 		s.txn.Req.DelHeader(h)
 		s.txn.Req.Headers = append(s.txn.Req.Headers, rules.Header{Name: h, Value: srv.name})
@@ -121,7 +122,7 @@ func (s *session) dialRetries(bs *backendState, srv *serverState) *srvConn {
 	be := bs.cfg
 	d := net.Dialer{Timeout: be.Timeouts.Connect}
 	for try := 0; ; try++ {
-		network, addr := srv.cfg.DialAddr(s.dst)
+		network, addr := srv.dialAddr(s.dst)
 		c, err := d.Dial(network, addr)
 		if err == nil {
 			if c, err = s.prepareSrvConn(c, srv.cfg, be.Timeouts.Connect); err == nil {

@@ -78,23 +78,19 @@ type session struct {
 	// read once the handshake is done.
 	tls *tls.Conn
 	sni []byte
-	// cookie persistence of the current request: the server that serves
-	// it, whether the request's cookie already named that server, and the
-	// buffer the inserted headers are built in.
-	cookieSrv   *serverState
-	cookieValid bool
-	cookieBuf   []byte
-	txn         rules.Txn
-	req         msgInfo
-	resp        respHead
-	rinfo       msgInfo
-	hop         hopScratch
-	scratch     []byte
-	nreq        int
-	srv         *srvConn      // server connection kept between requests
-	ln          *listener     // the listener that accepted c; nil in tests
-	sem         chan struct{} // its maxconn slots; nil: no limit
-	parked      bool          // c was handed to the parker: not ours any more
+	// ck is the cookie persistence of the current request.
+	ck      cookieState
+	txn     rules.Txn
+	req     msgInfo
+	resp    respHead
+	rinfo   msgInfo
+	hop     hopScratch
+	scratch []byte
+	nreq    int
+	srv     *srvConn      // server connection kept between requests
+	ln      *listener     // the listener that accepted c; nil in tests
+	sem     chan struct{} // its maxconn slots; nil: no limit
+	parked  bool          // c was handed to the parker: not ours any more
 	// Per request, set by exchange.
 	isHead   bool // HEAD request: the response has no body
 	bodyDone bool // the request body was read entirely

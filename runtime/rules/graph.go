@@ -141,6 +141,16 @@ type Options struct {
 	HTTPClose        bool
 	Redispatch       bool
 	AllBackups       bool
+	// Persist ("option persist") sends a request whose cookie names a
+	// down server to that server anyway.
+	Persist bool
+}
+
+// PersistRule is "force-persist if COND" (Force) or "ignore-persist if
+// COND": whether the persistence cookie applies to a request.
+type PersistRule struct {
+	Force bool
+	Cond  *Cond
 }
 
 // Switch is one "use_backend" rule.
@@ -168,8 +178,15 @@ type Backend struct {
 	// the frontend picked this backend.
 	HTTPRequest []Rule
 	Redirects   []Rule // as Frontend.Redirects
-	// Cookie is cookie persistence ("cookie NAME insert"); nil: none.
+	// Cookie is cookie persistence ("cookie NAME ..."); nil: none.
 	Cookie *Cookie
+	// PersistRules are the force-persist and ignore-persist rules, in
+	// order; the first whose condition holds applies.
+	PersistRules []PersistRule
+	// DynamicCookieKey is "dynamic-cookie-key": with Cookie.Dynamic,
+	// servers without a cookie value get one hashed from it and their
+	// address (see DynamicCookie).
+	DynamicCookieKey string
 	// SendNameHeader names the request header that carries the chosen
 	// server's name ("http-send-name-header"); empty: none.
 	SendNameHeader []byte
@@ -256,16 +273,17 @@ type Server struct {
 	Fall      int
 }
 
-// DialAddr returns where to connect to s for a client that reached dst.
-func (s *Server) DialAddr(dst netip.AddrPort) (network, addr string) {
+// DialAddr returns where to connect to s, at address addr (Addr, or one
+// DNS gave), for a client that reached dst.
+func (s *Server) DialAddr(addr string, dst netip.AddrPort) (network, hostport string) {
 	network = s.Network
 	if network == "" {
 		network = "tcp"
 	}
 	if s.PortFromClient {
-		return network, net.JoinHostPort(s.Addr, strconv.Itoa(int(dst.Port())))
+		return network, net.JoinHostPort(addr, strconv.Itoa(int(dst.Port())))
 	}
-	return network, s.Addr
+	return network, addr
 }
 
 // VarStore gives lock-free reads of runtime variables by slot. The shm
