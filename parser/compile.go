@@ -101,6 +101,7 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 		vars:      map[string]int{},
 		errorSets: map[string]rules.ErrorSet{},
 		userlists: map[string]*rules.Userlist{},
+		resolvers: map[string]*rules.Resolvers{},
 		cur:       newSettings(),
 	}
 	if c.cfg.ReadFile == nil {
@@ -113,6 +114,7 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 			c.errs = append(c.errs, f.Truncated)
 		}
 		c.declare(f.File)
+		c.declareResolvers(f.File)
 	}
 	for _, f := range files {
 		for _, s := range f.File.Sections {
@@ -144,6 +146,7 @@ type compiler struct {
 	// sections, by name.
 	errorSets map[string]rules.ErrorSet
 	userlists map[string]*rules.Userlist
+	resolvers map[string]*rules.Resolvers
 	proxies   []*proxy
 	paths     pathRules
 }

@@ -17,7 +17,8 @@ var statementKeywords = []struct{ name, where, note string }{
 	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], redirect, deny [deny_status], return [status, content-type, string, lf-string, file], set-header, add-header, del-header, replace-header, set-path, set-query, set-uri, replace-path, replace-uri, set-method"},
 	{"http-response", "frontend, backend, listen", "actions: set-header, add-header, del-header, replace-header; backend rules run before frontend rules; fetches status, res.hdr, res.fhdr, res.hdr_cnt"},
 	{"tcp-request", "frontend, listen", "inspect-delay; connection accept|reject; content accept|reject (mode tcp, with req.ssl_sni, req.ssl_alpn, req.ssl_hello_type, req.len for TLS passthrough routing)"},
-	{"server", "backend, listen", "options: " + strings.Join(append(sortedKeys(serverFlags, serverValues), sortedKeys(serverTLSFlags, serverTLSValues)...), ", ")},
+	{"server", "backend, listen", "options: " + strings.Join(append(append(sortedKeys(serverFlags, serverValues), sortedKeys(serverTLSFlags, serverTLSValues)...), sortedKeys(serverDNSValues, map[string]bool{})...), ", ")},
+	{"resolvers", "section", "DNS for servers with 'resolvers NAME': nameserver ID IP:PORT (UDP), parse-resolv-conf, resolve_retries, timeout resolve|retry, hold valid|nx|other|refused|timeout|obsolete, accepted_payload_size; host names re-resolved every 'hold valid', SRV names fill server-templates (target, port, weight); a server without an address waits in maintenance"},
 	{"use_backend", "frontend, listen", "if/unless conditions with !, ||, or, { anonymous ACLs }"},
 }
 
@@ -104,7 +105,7 @@ var keywordNotes = map[string]string{
 	"redirect":              "location, prefix, scheme; code, drop-query, append-slash, set-cookie; run after http-request rules",
 	"pidfile":               "like -p",
 	"default_backend":       "",
-	"server-template":       "PREFIX NUM|LOW-HIGH ADDR OPTIONS: numbered servers with the written address (no DNS discovery: warning for names)",
+	"server-template":       "PREFIX NUM|LOW-HIGH ADDR OPTIONS: numbered servers; with resolvers, a name is resolved for each and _service._proto.name fills them from SRV records",
 	"default-path":          "current, config, parent, origin PATH",
 	"http-send-name-header": "NAME: the chosen server's name in a request header",
 	"cookie":                "NAME [rewrite|insert|prefix] [indirect] [nocache] [postonly] [preserve] [httponly] [secure] [domain D]* [maxidle T] [maxlife T] [dynamic] [attr A]*; servers: cookie VALUE",
@@ -139,7 +140,7 @@ func unsupportedSections() []string {
 	var out []string
 	for s := range sectionKeywords {
 		switch s {
-		case "global", "defaults", "frontend", "backend", "listen":
+		case "global", "defaults", "frontend", "backend", "listen", "resolvers":
 		default:
 			out = append(out, s)
 		}

@@ -61,6 +61,10 @@ type serverDefaults struct {
 	// shutdownOnDown is "on-marked-down shutdown-sessions".
 	shutdownOnDown bool
 	cookie         string
+	// DNS: "resolvers", "resolve-prefer" and "init-addr".
+	resolvers     string
+	resolvePrefer string
+	initAddr      []rules.InitAddr
 }
 
 // newSettings returns HAProxy's built-in defaults: mode tcp, 3 retries,

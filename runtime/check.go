@@ -162,6 +162,10 @@ func (c *checker) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if c.s.live.Load().none {
+			t.Reset(c.next()) // no address: in maintenance, not checked
+			continue
+		}
 		r := c.check(ctx)
 		select {
 		case <-c.e.done:

@@ -61,6 +61,9 @@ type generation struct {
 	// stopChecks ends the generation's health checks; nil before they
 	// start.
 	stopChecks context.CancelFunc
+	// dnsStop is closed to end the generation's DNS resolutions; nil
+	// when it has none.
+	dnsStop chan struct{}
 }
 
 // newGeneration builds the live state of g's backends.
@@ -142,8 +145,15 @@ func (e *Engine) Start() error {
 		return errors.New("runtime: engine already started")
 	}
 	gen := e.gen.Load()
+	if err := initAddrs(gen); err != nil {
+		return err
+	}
+	if err := e.startResolvers(gen); err != nil {
+		return err
+	}
 	plan, err := e.bindAll(gen, nil)
 	if err != nil {
+		gen.stopResolvers()
 		return err
 	}
 	e.started = true

@@ -31,11 +31,15 @@ type serverState struct {
 	idle   idlePool
 	// live is the server's current address and cookie value.
 	live atomic.Pointer[liveAddr]
+	// weight is the server's weight: its configured one, or what its
+	// SRV record says.
+	weight atomic.Int32
 }
 
 func newServerState(s *rules.Server, bs *backendState) *serverState {
 	ss := &serverState{cfg: s, be: bs, name: []byte(s.Name)}
 	ss.live.Store(newLiveAddr(s, s.Addr, s.CheckAddr))
+	ss.weight.Store(int32(s.Weight))
 	return ss
 }
 
@@ -86,7 +90,7 @@ func (s *serverState) running() bool {
 // usable reports whether the server may take new traffic: not disabled,
 // up, and with a weight (HAProxy sends nothing to "weight 0").
 func (s *serverState) usable() bool {
-	return s.running() && s.cfg.Weight != 0 && !s.drain.Load()
+	return s.running() && s.weight.Load() != 0 && !s.drain.Load()
 }
 
 // full reports whether the server reached its maxconn.

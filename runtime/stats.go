@@ -102,9 +102,12 @@ func appendBackendRows(rows []statsRow, gen *generation, be *rules.Backend) []st
 		c := ss.cur.Load()
 		cur += c
 		status, check := "no check", ""
+		la := ss.live.Load()
 		switch {
 		case ss.cfg.Disabled:
 			status = "MAINT"
+		case la.none:
+			status = "MAINT (resolution)"
 		case ss.cfg.Check && ss.up.Load() && ss.drain.Load():
 			status, check = "NOLB", "L7OKC"
 		case ss.cfg.Check && ss.up.Load():
@@ -112,7 +115,7 @@ func appendBackendRows(rows []statsRow, gen *generation, be *rules.Backend) []st
 		case ss.cfg.Check:
 			status, check = "DOWN", "L4CON"
 		}
-		w := ss.cfg.Weight
+		w := int(ss.weight.Load())
 		if ss.usable() && (ss.cfg.Backup == (act == 0)) {
 			weight += w
 		}
@@ -123,7 +126,7 @@ func appendBackendRows(rows []statsRow, gen *generation, be *rules.Backend) []st
 		rows = append(rows, statsRow{"pxname": be.Name, "svname": ss.cfg.Name, "scur": strconv.FormatInt(c, 10),
 			"status": status, "weight": strconv.Itoa(w), "act": isAct, "bck": isBck, "pid": "1",
 			"iid": strconv.Itoa(be.Index + 1), "sid": strconv.Itoa(j + 1), "type": "2",
-			"check_status": check, "addr": ss.cfg.Addr, "mode": be.Mode.String()})
+			"check_status": check, "addr": la.addr, "cookie": la.cookie, "mode": be.Mode.String()})
 	}
 	status := "UP"
 	if act+bck == 0 && len(bs.servers) > 0 {

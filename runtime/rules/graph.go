@@ -23,6 +23,8 @@ type Graph struct {
 	// Vars lists the runtime variables the configuration reads, each
 	// resolved to its shared-memory slot.
 	Vars []Var
+	// Resolvers are the "resolvers" sections servers name.
+	Resolvers []*Resolvers
 }
 
 // Global holds the process-wide settings that gohap acts on.
@@ -263,6 +265,20 @@ type Server struct {
 	Backup   bool
 	Disabled bool
 	MaxConn  int // 0: no limit
+
+	// Resolvers, when set, keeps the address from DNS: Hostname's A or
+	// AAAA records (ResolvePrefer's family first), or for a
+	// server-template on "_service._proto.name", SRVName's SRV records
+	// (target, port and weight); the server waits in maintenance until
+	// it has one. InitAddr is how a Hostname is resolved at start.
+	Resolvers     *Resolvers
+	Hostname      string
+	SRVName       string
+	ResolvePrefer string // "ipv4" or "ipv6" (haproxy's default)
+	InitAddr      []InitAddr
+	// CheckPort is the "port" option: checks keep it when DNS changes
+	// the address; 0: the server's port.
+	CheckPort int
 
 	Check     bool
 	CheckAddr string // address the check connects to; defaults to Addr
