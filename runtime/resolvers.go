@@ -270,7 +270,7 @@ func (l *resolverLoop) applyHost(r *resolution, ips []netip.Addr) {
 			}
 		}
 		used[s.ss.be.cfg.Name+"/"+pick.String()] = true
-		l.setIP(s.ss, pick, 0)
+		l.setIP(s.ss, pick, 0, r.name)
 	}
 }
 
@@ -324,13 +324,14 @@ func (l *resolverLoop) setSRV(s *dnsSlot, rec *srvRecord) {
 	ip := preferred(rec.ips, s.ss.cfg.ResolvePrefer != "ipv4")[0]
 	la := s.ss.live.Load()
 	if la.none || addrIP(la.addr) != ip || portOf(la.addr) != rec.port {
-		l.setIP(s.ss, ip, rec.port)
+		l.setIP(s.ss, ip, rec.port, rec.target)
 	}
 	s.ss.weight.Store(int32((int(rec.weight) + 255) / 256))
 }
 
-// setIP moves ss to ip, on port (0: its configured port), and logs it.
-func (l *resolverLoop) setIP(ss *serverState, ip netip.Addr, port uint16) {
+// setIP moves ss to ip, on port (0: its configured port), and logs it
+// with the name that gave it.
+func (l *resolverLoop) setIP(ss *serverState, ip netip.Addr, port uint16, name string) {
 	cfg := ss.cfg
 	if port == 0 {
 		if _, p, err := net.SplitHostPort(cfg.Addr); err == nil {
@@ -344,18 +345,14 @@ func (l *resolverLoop) setIP(ss *serverState, ip netip.Addr, port uint16) {
 	}
 	old := ss.live.Load()
 	ss.setAddr(addr, false)
+	from := "(none)"
+	if !old.none {
+		from = addrIP(old.addr).String()
+	}
+	l.e.log.Printf("%s/%s changed its IP from %s to %s by DNS.", ss.be.cfg.Name, cfg.Name, from, ip)
 	if old.none {
-		l.e.log.Printf("Server %s/%s ('%s') is UP/READY (resolves again), address %s.", ss.be.cfg.Name, cfg.Name, l.resName(ss), addr)
-	} else {
-		l.e.log.Printf("%s/%s changed its IP from %s to %s by DNS.", ss.be.cfg.Name, cfg.Name, old.addr, addr)
+		l.e.log.Printf("Server %s/%s ('%s') is UP/READY (resolves again).", ss.be.cfg.Name, cfg.Name, name)
 	}
-}
-
-func (l *resolverLoop) resName(ss *serverState) string {
-	if ss.cfg.SRVName != "" {
-		return ss.cfg.SRVName
-	}
-	return ss.cfg.Hostname
 }
 
 // setAddr stores the server's new address (none: no address, the server
