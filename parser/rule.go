@@ -123,6 +123,16 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 		}
 		part := map[string]rules.URIPart{"set-uri": rules.URIWhole, "set-path": rules.URIPath, "set-query": rules.URIQuery}[name]
 		return &rules.SetURIAction{Part: part, Value: value}
+	case "use-service":
+		if len(rest) != 1 {
+			c.errorf(r.Pos, "'http-request use-service' expects a service name")
+			return nil
+		}
+		if !rules.Services[rest[0]] {
+			c.errorf(r.Args[1].Pos, "'http-request use-service %s' is not supported", rest[0])
+			return nil
+		}
+		return rules.UseServiceAction{Service: &rules.Service{Name: rest[0]}}
 	case "replace-path", "replace-uri":
 		if len(rest) != 2 {
 			c.errorf(r.Pos, "'http-request %s' expects a regex and a replacement", name)

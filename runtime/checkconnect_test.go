@@ -31,36 +31,17 @@ func TestHTTPCheckConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := tls.NewListener(raw, cfg)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 512)
-				n, _ := c.Read(buf)
-				mu.Lock()
-				reqs = append(reqs, string(buf[:n]))
-				mu.Unlock()
-				c.Write([]byte("HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n"))
-			}()
-		}
-	}()
-	_, port, _ := net.SplitHostPort(raw.Addr().String())
-	plain := newRawServer(t, func(string, []byte) string {
-		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	serveListener(t, tls.NewListener(raw, cfg), func(c net.Conn) {
+		buf := make([]byte, 512)
+		n, _ := c.Read(buf)
+		mu.Lock()
+		reqs = append(reqs, string(buf[:n]))
+		mu.Unlock()
+		c.Write([]byte("HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n"))
 	})
-	const conf = `
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
-frontend fe
+	_, port, _ := net.SplitHostPort(raw.Addr().String())
+	plain := okServer(t)
+	const conf = testDefaults + `frontend fe
     bind 127.0.0.1:0
     default_backend b
 backend b

@@ -68,9 +68,7 @@ func deadAddr(t *testing.T) string {
 // refuses) or force-persist; redispatched on the last retry with "option
 // redispatch"; and ignore-persist, which neither reads nor sets the cookie.
 func TestCookiePersist(t *testing.T) {
-	ok := newRawServer(t, func(string, []byte) string {
-		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-	})
+	ok := okServer(t)
 	cases := []struct {
 		name                string
 		persist, redispatch bool
@@ -119,9 +117,7 @@ func TestCookiePersist(t *testing.T) {
 // TestCookieMaxIdle: a cookie whose last-seen date is older than maxidle
 // is ignored and replaced; a fresh one is kept without a new Set-Cookie.
 func TestCookieMaxIdle(t *testing.T) {
-	ok := newRawServer(t, func(string, []byte) string {
-		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-	})
+	ok := okServer(t)
 	g := newGraph(rules.ModeHTTP)
 	be := g.backend("b", ok.addr())
 	be.Cookie = &rules.Cookie{Name: "S", Mode: rules.CookieInsert, Prefix: []byte("S="), MaxIdle: time.Hour}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gohap/runtime/rules"
 )
@@ -56,8 +57,10 @@ type Engine struct {
 // builds a new one and swaps Engine.gen; requests keep the generation
 // they started with.
 type generation struct {
-	g        *rules.Graph
-	backends []*backendState // by rules.Backend.Index
+	g         *rules.Graph
+	backends  []*backendState // by rules.Backend.Index
+	frontends []*counters     // by position in g.Frontends
+	start     time.Time       // when the generation was built
 	// stopChecks ends the generation's health checks; nil before they
 	// start.
 	stopChecks context.CancelFunc
@@ -68,7 +71,10 @@ type generation struct {
 
 // newGeneration builds the live state of g's backends.
 func newGeneration(g *rules.Graph) (*generation, error) {
-	gen := &generation{g: g}
+	gen := &generation{g: g, start: time.Now()}
+	for range g.Frontends {
+		gen.frontends = append(gen.frontends, &counters{})
+	}
 	for i, b := range g.Backends {
 		if b.Index != i {
 			return nil, fmt.Errorf("runtime: backend %s has index %d, want %d", b.Name, b.Index, i)
@@ -86,6 +92,14 @@ func (g *generation) Usable(b *rules.Backend) int {
 		return bs.usable()
 	}
 	return 0
+}
+
+// feCounters returns the counters of frontend number i, or nil.
+func (g *generation) feCounters(i int) *counters {
+	if i < 0 || i >= len(g.frontends) {
+		return nil
+	}
+	return g.frontends[i]
 }
 
 // backend returns the live state of b, or nil if b is not in g.

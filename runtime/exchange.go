@@ -147,6 +147,7 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 		return fwd502
 	}
 	status := s.resp.status
+	s.countResponse(status)
 	if len(be.HTTPResponse) > 0 || len(fe.HTTPResponse) > 0 {
 		hdrs = s.responseRules(fe, be, status, hdrs)
 	}

@@ -36,6 +36,8 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	}
 	srv = moveSlot(srv, sc.s)
 	defer srv.release()
+	s.srvCtr = &srv.ctr
+	srv.ctr.sessions.Add(1)
 	s.setCur(sc.c)
 	s.ck.srv, s.ck.direct = srv, byCookie != nil && byCookie == srv
 	if h := be.SendNameHeader; h != nil {

@@ -133,6 +133,10 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	}
 	s.in.discard(n)
 	s.nreq++
+	s.feCtr, s.beCtr, s.srvCtr = gen.feCounters(s.feIndex), nil, nil
+	if s.feCtr != nil {
+		s.feCtr.requests.Add(1)
+	}
 
 	if fe.MonitorURI != "" && string(t.Req.PathQuery()) == fe.MonitorURI {
 		r := rules.DefaultReply(200)
@@ -145,7 +149,7 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		return s.reply(r, fe, nil)
 	}
 	if rules.Run(fe.HTTPRequest, t) == rules.Answer || rules.Run(fe.Redirects, t) == rules.Answer {
-		return s.reply(t.Reply, fe, nil)
+		return s.answer(gen, fe, nil)
 	}
 	if st := fe.Stats; st != nil && st.Match(t) {
 		return s.serveStats(gen, st, fe, nil)
@@ -160,8 +164,13 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	if be == nil {
 		return s.reply(rules.Lookup(503, fe.Errors), fe, nil)
 	}
+	if bs := gen.backend(be); bs != nil {
+		s.beCtr = &bs.ctr
+		bs.ctr.requests.Add(1)
+		bs.ctr.sessions.Add(1)
+	}
 	if rules.Run(be.HTTPRequest, t) == rules.Answer || rules.Run(be.Redirects, t) == rules.Answer {
-		return s.reply(t.Reply, fe, be)
+		return s.answer(gen, fe, be)
 	}
 	if st := be.Stats; st != nil && st.Match(t) {
 		return s.serveStats(gen, st, fe, be)
@@ -171,6 +180,25 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
 	return s.forward(fe, bs)
+}
+
+// answer sends what the rules decided: a service's response, or the
+// reply they set.
+func (s *session) answer(gen *generation, fe *rules.Frontend, be *rules.Backend) bool {
+	if svc := s.txn.Service; svc != nil {
+		return s.serveService(gen, svc, fe, be)
+	}
+	return s.reply(s.txn.Reply, fe, be)
+}
+
+// countResponse counts a response with status in the request's
+// frontend, backend and server.
+func (s *session) countResponse(status int) {
+	for _, c := range [...]*counters{s.feCtr, s.beCtr, s.srvCtr} {
+		if c != nil {
+			c.response(status)
+		}
+	}
 }
 
 // hasReqBody reports whether the request announced a body.
@@ -189,6 +217,7 @@ func (s *session) clientKeepAlive(fe *rules.Frontend, be *rules.Backend) bool {
 // HAProxy's HTTP/1 layer would add, and reports whether the connection
 // stays open. An unread request body closes the connection.
 func (s *session) reply(r *rules.Reply, fe *rules.Frontend, be *rules.Backend) bool {
+	s.countResponse(r.Status)
 	keep := !r.Close && s.clientKeepAlive(fe, be) && !s.req.hasReqBody()
 	raw := r.Raw
 	if string(s.txn.Req.Method) == "HEAD" {

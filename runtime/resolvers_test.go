@@ -125,9 +125,7 @@ func fastResolvers(dns string) *rules.Resolvers {
 // goes back to maintenance when the name vanishes.
 func TestResolversHostname(t *testing.T) {
 	dns := newDNSServer(t)
-	okSrv := newRawServer(t, func(string, []byte) string {
-		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-	})
+	okSrv := okServer(t)
 	_, port, _ := net.SplitHostPort(okSrv.addr())
 	g := newGraph(rules.ModeHTTP)
 	be := g.backend("b", "app.test:"+port)

@@ -15,6 +15,11 @@ func serveConns(t *testing.T, handle func(c net.Conn)) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveListener(t, ln, handle)
+}
+
+// serveListener is serveConns on ln, which is closed when the test ends.
+func serveListener(t *testing.T, ln net.Listener, handle func(c net.Conn)) string {
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {

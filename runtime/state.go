@@ -34,6 +34,7 @@ type serverState struct {
 	// weight is the server's weight: its configured one, or what its
 	// SRV record says.
 	weight atomic.Int32
+	ctr    counters
 }
 
 func newServerState(s *rules.Server, bs *backendState) *serverState {
@@ -108,6 +109,7 @@ type backendState struct {
 	bal     Balancer
 	queue   srvQueue
 	queued  atomic.Int64 // requests waiting in queue
+	ctr     counters
 }
 
 func newBackendState(b *rules.Backend) *backendState {

@@ -79,18 +79,21 @@ type session struct {
 	tls *tls.Conn
 	sni []byte
 	// ck is the cookie persistence of the current request.
-	ck      cookieState
-	txn     rules.Txn
-	req     msgInfo
-	resp    respHead
-	rinfo   msgInfo
-	hop     hopScratch
-	scratch []byte
-	nreq    int
-	srv     *srvConn      // server connection kept between requests
-	ln      *listener     // the listener that accepted c; nil in tests
-	sem     chan struct{} // its maxconn slots; nil: no limit
-	parked  bool          // c was handed to the parker: not ours any more
+	ck cookieState
+	// The counters the current request's response counts in: its
+	// frontend's, and once chosen its backend's and server's; nil: none.
+	feCtr, beCtr, srvCtr *counters
+	txn                  rules.Txn
+	req                  msgInfo
+	resp                 respHead
+	rinfo                msgInfo
+	hop                  hopScratch
+	scratch              []byte
+	nreq                 int
+	srv                  *srvConn      // server connection kept between requests
+	ln                   *listener     // the listener that accepted c; nil in tests
+	sem                  chan struct{} // its maxconn slots; nil: no limit
+	parked               bool          // c was handed to the parker: not ours any more
 	// Per request, set by exchange.
 	isHead   bool // HEAD request: the response has no body
 	bodyDone bool // the request body was read entirely

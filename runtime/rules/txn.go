@@ -113,6 +113,9 @@ type Txn struct {
 	// Reply is set by an action that answers the request itself
 	// (http-request return, deny); the runtime sends it.
 	Reply *Reply
+	// Service, when an Answer verdict set it, answers the request instead
+	// of Reply ("http-request use-service"); nil otherwise.
+	Service *Service
 	// reply holds replies built per request (redirects); its buffer is
 	// reused across requests.
 	reply Reply
@@ -137,7 +140,7 @@ func (t *Txn) Reset() {
 	t.Req.Headers = t.Req.Headers[:0]
 	t.Resp.Status, t.Resp.Headers, t.InResponse = 0, nil, false
 	t.Src, t.Dst = netip.AddrPort{}, netip.AddrPort{}
-	t.Reply = nil
+	t.Reply, t.Service = nil, nil
 	t.TLS, t.SNI, t.Payload = false, nil, nil
 	t.reply.Raw = t.reply.Raw[:0]
 	t.convBuf = t.convBuf[:0]
