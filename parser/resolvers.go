@@ -2,6 +2,7 @@ package parser
 
 import (
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -210,4 +211,26 @@ var serverDNSValues = map[string]func(d *serverDefaults, v string) error{
 		}
 		return nil
 	},
+}
+
+// checkDynamicCookies warns, as haproxy does, when two servers of p with
+// written IP addresses get the same dynamic cookie.
+func (c *compiler) checkDynamicCookies(p *proxy) {
+	ck := p.be.Cookie
+	if ck == nil || !ck.Dynamic || p.be.DynamicCookieKey == "" {
+		return
+	}
+	seen := map[string]bool{}
+	for _, s := range p.be.Servers {
+		ap, err := netip.ParseAddrPort(s.Addr)
+		if s.Cookie != "" || s.Disabled || err != nil {
+			continue
+		}
+		v := rules.DynamicCookie(p.be.DynamicCookieKey, ap)
+		if seen[v] {
+			c.warnf(p.pos, "We generated two equal cookies for two different servers. Please change the secret key for '%s'.", p.name)
+			return
+		}
+		seen[v] = true
+	}
 }

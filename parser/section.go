@@ -273,6 +273,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.Retries = p.set.retries
 		p.be.Cookie = p.set.cookie
 		p.be.DynamicCookieKey = p.set.dynCookieKey
+		c.checkDynamicCookies(p)
 		if p.set.sendName != "" {
 			p.be.SendNameHeader = []byte(p.set.sendName)
 		}

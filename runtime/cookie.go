@@ -64,7 +64,7 @@ func (s *session) cookiePick(bs *backendState) *serverState {
 			s.ck.first, _ = rules.ParseCookieDate(rest[j+1:])
 		}
 	}
-	if s.cookieExpired(ck, time.Now().Unix()) {
+	if (s.ck.first != 0 || s.ck.last != 0) && s.cookieExpired(ck, time.Now().Unix()) {
 		id = nil
 	}
 	var srv *serverState
@@ -118,7 +118,10 @@ func (s *session) responseCookies(ck *rules.Cookie, status int, hdrs []rules.Hea
 		(ck.PostOnly && string(s.txn.Req.Method) != "POST") {
 		return hdrs
 	}
-	now := time.Now().Unix()
+	var now int64
+	if ck.MaxIdle > 0 || ck.MaxLife > 0 || s.ck.last != 0 || s.ck.first != 0 {
+		now = time.Now().Unix()
+	}
 	if s.ck.direct && !((ck.MaxIdle > 0 || s.ck.last != 0) && (s.ck.last == 0 || s.ck.last-now < 0)) &&
 		!(ck.MaxLife > 0 && s.ck.first == 0) && !(ck.MaxLife == 0 && s.ck.first != 0) {
 		return hdrs

@@ -244,32 +244,28 @@ func (l *resolverLoop) resolve(r *resolution) {
 	}
 }
 
-// applyHost gives each server of r an address of ips: its current one
-// when still there, else one of the preferred family that no other
-// server of r in the same backend has, else the first preferred one.
+// applyHost gives each server of r an address of ips, in order: its
+// current one when DNS still has it and no server of the same backend
+// took it, else one of the preferred family that none has, else the
+// first preferred one (haproxy's default, without "allow-dup-ip").
 func (l *resolverLoop) applyHost(r *resolution, ips []netip.Addr) {
 	ips = preferred(ips, r.prefer6)
 	used := map[string]bool{}
 	for _, s := range r.slots {
-		if la := s.ss.live.Load(); !la.none {
-			if ip := addrIP(la.addr); slices.Contains(ips, ip) {
-				used[s.ss.be.cfg.Name+"/"+ip.String()] = true
-			}
-		}
-	}
-	for _, s := range r.slots {
+		be := s.ss.be.cfg.Name + "/"
 		la := s.ss.live.Load()
-		if cur := addrIP(la.addr); !la.none && slices.Contains(ips, cur) {
+		if cur := addrIP(la.addr); !la.none && slices.Contains(ips, cur) && !used[be+cur.String()] {
+			used[be+cur.String()] = true
 			continue
 		}
 		pick := ips[0]
 		for _, ip := range ips {
-			if !used[s.ss.be.cfg.Name+"/"+ip.String()] {
+			if !used[be+ip.String()] {
 				pick = ip
 				break
 			}
 		}
-		used[s.ss.be.cfg.Name+"/"+pick.String()] = true
+		used[be+pick.String()] = true
 		l.setIP(s.ss, pick, 0, r.name)
 	}
 }

@@ -216,3 +216,27 @@ func dialGet(t *testing.T, addr string) (string, int, string) {
 	cl.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	return cl.response("GET")
 }
+
+// TestResolversDistinctIPs: servers of a backend that share a host name
+// (a server-template) take different addresses while DNS has enough.
+func TestResolversDistinctIPs(t *testing.T) {
+	dns := newDNSServer(t)
+	g := newGraph(rules.ModeHTTP)
+	be := g.backend("b", "app.test:80", "app.test:80", "app.test:80")
+	r := fastResolvers(dns.addr())
+	for _, s := range be.Servers {
+		s.Resolvers, s.Hostname, s.ResolvePrefer = r, "app.test", "ipv4"
+		s.InitAddr = []rules.InitAddr{{Method: "ip", IP: "127.0.0.9"}}
+	}
+	dns.setA("app.test", "127.0.0.1", "127.0.0.2")
+	e, _, _ := start(t, g)
+	bs := e.gen.Load().backends[0]
+	addrs := func() string {
+		var out []string
+		for _, ss := range bs.servers {
+			out = append(out, ss.live.Load().addr)
+		}
+		return strings.Join(out, " ")
+	}
+	waitFor(t, func() bool { return addrs() == "127.0.0.1:80 127.0.0.2:80 127.0.0.1:80" })
+}
