@@ -21,6 +21,24 @@ type loopback struct {
 const benchResp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Server: bench\r\n\r\nok"
 
 func newLoopback(tb testing.TB) *loopback {
+	return startLoopback(tb, benchResp, func(g *graph, addr string) {
+		web := g.backend("web", addr)
+		api := g.backend("api", addr)
+		web.Options.ForwardFor = true
+		g.fe.Switching = []rules.Switch{{Cond: g.cond(tb, "path", nil, rules.MatchBeg, "/api"), Backend: api}}
+		g.fe.HTTPRequest = []rules.Rule{
+			{Cond: g.cond(tb, "hdr", []string{"host"}, rules.MatchStr, "blocked"), Action: rules.ReplyAction{Reply: rules.DefaultReply(403)}},
+			{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("x-proxy"), Value: rules.LiteralFormat("gohap")}},
+		}
+	}, "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n",
+		"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-server: bench\r\n\r\nok")
+}
+
+// startLoopback starts a server that answers every request with resp, a
+// proxy whose graph build fills with backends at the server's address,
+// and a client connection that sends req and expects a response as long
+// as want.
+func startLoopback(tb testing.TB, resp string, build func(g *graph, addr string), req, want string) *loopback {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -35,14 +53,13 @@ func newLoopback(tb testing.TB) *loopback {
 			}
 			go func() {
 				defer c.Close()
-				buf := make([]byte, 8192)
-				resp := []byte(benchResp)
+				buf, out := make([]byte, 8192), []byte(resp)
 				for {
 					// one request per read: the client sends one at a time
 					if _, err := c.Read(buf); err != nil {
 						return
 					}
-					if _, err := c.Write(resp); err != nil {
+					if _, err := c.Write(out); err != nil {
 						return
 					}
 				}
@@ -51,26 +68,14 @@ func newLoopback(tb testing.TB) *loopback {
 	}()
 	g := newGraph(rules.ModeHTTP)
 	g.fe.Timeouts.HTTPKeepAlive = time.Second
-	web := g.backend("web", ln.Addr().String())
-	api := g.backend("api", ln.Addr().String())
-	web.Options.ForwardFor = true
-	g.fe.Switching = []rules.Switch{{Cond: g.cond(tb, "path", nil, rules.MatchBeg, "/api"), Backend: api}}
-	g.fe.HTTPRequest = []rules.Rule{
-		{Cond: g.cond(tb, "hdr", []string{"host"}, rules.MatchStr, "blocked"), Action: rules.ReplyAction{Reply: rules.DefaultReply(403)}},
-		{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("x-proxy"), Value: rules.LiteralFormat("gohap")}},
-	}
+	build(g, ln.Addr().String())
 	_, addr, _ := start(tb, g)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { c.Close() })
-	l := &loopback{
-		c:    c,
-		req:  []byte("GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n"),
-		buf:  make([]byte, 4096),
-		want: len("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-server: bench\r\n\r\nok"),
-	}
+	l := &loopback{c: c, req: []byte(req), buf: make([]byte, 4096), want: len(want)}
 	l.do(tb)
 	return l
 }

@@ -141,3 +141,35 @@ func TestCookieMaxIdle(t *testing.T) {
 		t.Errorf("fresh cookie: set-cookie %q, want none", v)
 	}
 }
+
+// newCookieLoopback is newLoopback's proxy with a prefix-mode cookie: the
+// server sets the application cookie and the client sends it back with
+// the server's prefix, so each request strips it and each response
+// rewrites it.
+func newCookieLoopback(tb testing.TB) *loopback {
+	return startLoopback(tb, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: JSESSIONID=abc; path=/\r\n\r\nok",
+		func(g *graph, addr string) {
+			be := g.backend("web", addr)
+			be.Cookie = &rules.Cookie{Name: "JSESSIONID", Mode: rules.CookiePrefix, Prefix: []byte("JSESSIONID=")}
+			be.Servers[0].Cookie = "s1"
+		}, "GET / HTTP/1.1\r\nHost: x\r\nCookie: a=1; JSESSIONID=s1~abc\r\n\r\n",
+		"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nset-cookie: JSESSIONID=s1~abc; path=/\r\n\r\nok")
+}
+
+func TestCookiePathAllocs(t *testing.T) {
+	l := newCookieLoopback(t)
+	for range 100 {
+		l.do(t)
+	}
+	if n := testing.AllocsPerRun(300, func() { l.do(t) }); n != 0 {
+		t.Fatalf("%v allocations per request with a prefix cookie, want 0", n)
+	}
+}
+
+func BenchmarkProxyCookie(b *testing.B) {
+	l := newCookieLoopback(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.do(b)
+	}
+}
