@@ -189,6 +189,11 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{1, "gohap: " + err.Error()}
 	}
+	// Signals are caught before the listeners open: a SIGUSR2 sent as soon
+	// as gohap accepts must reload it, not kill it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2)
+	defer signal.Stop(sig)
 	if err := eng.Start(); err != nil {
 		return &exitError{1, "gohap: " + err.Error()}
 	}
@@ -204,8 +209,6 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 		defer os.Remove(pidfile)
 	}
 	logger.Printf("gohap %s started, %d frontend(s), variables in %s", version, len(res.Graph.Frontends), store.Path())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2)
 	for s := range sig {
 		if s == syscall.SIGUSR2 {
 			reload(eng, files, store, stderr, logger, ctx.Bool("q"))

@@ -532,18 +532,29 @@ type backend struct {
 	name string
 	ln   net.Listener
 	wg   sync.WaitGroup
+	// answer serves one connection; nil: handle.
+	answer func(c net.Conn)
 
 	mu    sync.Mutex // guards conns
 	conns map[net.Conn]struct{}
 }
 
 func startBackend(t *testing.T, name string) *backend {
+	return startBackendFunc(t, name, nil)
+}
+
+// startBackendFunc starts a backend whose connections answer serves
+// (nil: the default backend's answers).
+func startBackendFunc(t *testing.T, name string, answer func(c net.Conn)) *backend {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &backend{name: name, ln: ln, conns: map[net.Conn]struct{}{}}
+	b := &backend{name: name, ln: ln, conns: map[net.Conn]struct{}{}, answer: answer}
+	if b.answer == nil {
+		b.answer = b.handle
+	}
 	b.wg.Add(1)
 	go b.serve()
 	t.Cleanup(b.close)
@@ -575,7 +586,7 @@ func (b *backend) serve() {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			b.handle(c)
+			b.answer(c)
 			b.mu.Lock()
 			delete(b.conns, c)
 			b.mu.Unlock()

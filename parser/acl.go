@@ -78,14 +78,7 @@ func (c *compiler) aclVariable(p *proxy, v *VarDecl) {
 	if len(values) == 0 {
 		values = []string{"true"}
 	}
-	slot, err := c.Var("proc", name)
-	if err != nil {
-		c.errorf(v.Name.Pos, "acl variable: %v", err)
-		return
-	}
-	_ = slot
-	f, _ := rules.LookupFetch("var")
-	fetch, err := rules.NewFetch(f, []string{"proc." + name}, c.resolver(p))
+	ref, err := c.Var(rules.ScopeProc, name)
 	if err != nil {
 		c.errorf(v.Name.Pos, "acl variable: %v", err)
 		return
@@ -95,7 +88,7 @@ func (c *compiler) aclVariable(p *proxy, v *VarDecl) {
 		c.errorf(v.Pos, "acl variable: %v", err)
 		return
 	}
-	c.addACL(p, name, v.Pos, rules.NewExpr(fetch, nil, m))
+	c.addACL(p, name, v.Pos, rules.NewExpr(rules.VarFetch(ref), nil, m))
 }
 
 // resolver is the rules.Resolver for proxy p.
@@ -151,6 +144,7 @@ type compiledFetch struct {
 	fetch    rules.Fetcher
 	convs    []rules.Converter
 	out      rules.Type      // the output type after the converters
+	typed    bool            // a converter fixed the output type
 	kind     rules.MatchKind // the ACL keyword's match method, if haveKind
 	haveKind bool
 }
@@ -183,7 +177,11 @@ func (c *compiler) sampleFetch(p *proxy, pos lexer.Position, text string, acl bo
 		f, _ = rules.LookupFetch(alias.Fetch)
 		out.kind, out.haveKind = alias.Match, true
 	}
-	fetch, err := rules.NewFetch(f, args, c.resolver(p))
+	newFetch := rules.NewSampleFetch
+	if acl {
+		newFetch = rules.NewFetch
+	}
+	fetch, err := newFetch(f, args, c.resolver(p))
 	if err != nil {
 		c.errorf(pos, "%v", err)
 		return nil
@@ -196,12 +194,15 @@ func (c *compiler) sampleFetch(p *proxy, pos lexer.Position, text string, acl bo
 			c.errorf(pos, "converter '%s' is not supported", part)
 			return nil
 		}
-		conv, err := rules.NewConv(cv, cargs)
+		conv, err := rules.NewConv(cv, cargs, c.resolver(p))
 		if err != nil {
 			c.errorf(pos, "%v", err)
 			return nil
 		}
-		out.convs, out.out = append(out.convs, conv), cv.Out
+		out.convs = append(out.convs, conv)
+		if !cv.SameType {
+			out.out, out.typed = cv.Out, true
+		}
 	}
 	return out
 }
@@ -214,7 +215,7 @@ func (c *compiler) expr(p *proxy, e *Expr) *rules.Expr {
 		return nil
 	}
 	f, fetch, kind, haveKind := sf.def, sf.fetch, sf.kind, sf.haveKind
-	if len(sf.convs) > 0 && !haveKind {
+	if sf.typed && !haveKind {
 		kind, haveKind = rules.DefaultMatch(&rules.Fetch{Out: sf.out}), true
 	}
 	words := c.values(e.Args)
@@ -265,6 +266,10 @@ func (c *compiler) expr(p *proxy, e *Expr) *rules.Expr {
 			c.errorf(e.Args[i].Pos, "unknown ACL flag '%s'", w)
 			return nil
 		}
+	}
+	if !haveKind && f.NeedsMatch && !sf.typed {
+		c.errorf(e.Fetch.Pos, "ACL on '%s' needs a match method ('-m str', '-m int', ...): its type is known only at run time", f.Name)
+		return nil
 	}
 	if !haveKind {
 		kind = rules.DefaultMatch(f)

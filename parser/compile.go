@@ -98,10 +98,10 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 		backends:  map[string]*rules.Backend{},
 		frontends: map[string]*rules.Frontend{},
 		defaults:  map[string]*proxySettings{},
-		vars:      map[string]int{},
 		errorSets: map[string]rules.ErrorSet{},
 		userlists: map[string]*rules.Userlist{},
 		resolvers: map[string]*rules.Resolvers{},
+		tables:    map[string]*tableDecl{},
 		cur:       newSettings(),
 	}
 	if c.cfg.ReadFile == nil {
@@ -115,6 +115,9 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 		}
 		c.declare(f.File)
 		c.declareResolvers(f.File)
+	}
+	for _, f := range files {
+		c.declareTables(f.File)
 	}
 	for _, f := range files {
 		for _, s := range f.File.Sections {
@@ -141,14 +144,15 @@ type compiler struct {
 	// which proxies without "from" inherit.
 	defaults map[string]*proxySettings
 	cur      *proxySettings
-	vars     map[string]int
 	// errorSets are the http-errors sections; userlists the userlist
 	// sections, by name.
 	errorSets map[string]rules.ErrorSet
 	userlists map[string]*rules.Userlist
 	resolvers map[string]*rules.Resolvers
-	proxies   []*proxy
-	paths     pathRules
+	// tables are the stick tables, by proxy name.
+	tables  map[string]*tableDecl
+	proxies []*proxy
+	paths   pathRules
 }
 
 func (c *compiler) errorf(pos lexer.Position, format string, args ...any) {
@@ -225,24 +229,29 @@ func (c *compiler) Userlist(name string) (*rules.Userlist, error) {
 	return nil, fmt.Errorf("no such userlist '%s' (it must be declared before use)", name)
 }
 
-// Var implements rules.Resolver.
-func (c *compiler) Var(scope, name string) (int, error) {
-	if slot, ok := c.vars[name]; ok {
-		return slot, nil
+// Var implements rules.Resolver: a proc variable gets its slot in the
+// shared-memory store, the others the next place of their scope.
+func (c *compiler) Var(scope rules.Scope, name string) (rules.VarRef, error) {
+	vt := &c.g.VarTable
+	if v, ok := vt.Lookup(scope, name); ok {
+		return v, nil
+	}
+	if scope != rules.ScopeProc {
+		return rules.VarRef{Scope: scope, Index: vt.Add(scope, name, vt.Len(scope))}, nil
 	}
 	if err := validVariable(name); err != nil {
-		return 0, err
+		return rules.VarRef{}, err
 	}
-	slot := len(c.vars)
+	slot := vt.Len(rules.ScopeProc)
 	if c.cfg.Var != nil {
 		var err error
 		if slot, err = c.cfg.Var(name); err != nil {
-			return 0, fmt.Errorf("variable '%s': %v", name, err)
+			return rules.VarRef{}, fmt.Errorf("variable '%s': %v", name, err)
 		}
 	}
-	c.vars[name] = slot
+	vt.Add(rules.ScopeProc, name, slot)
 	c.g.Vars = append(c.g.Vars, rules.Var{Name: name, Slot: slot})
-	return slot, nil
+	return rules.VarRef{Scope: rules.ScopeProc, Index: slot}, nil
 }
 
 // validVariable checks a runtime variable name with the store's rules.
@@ -268,7 +277,9 @@ func (c *compiler) finish() {
 		}
 		listeners += len(p.fe.Binds)
 		check := func(be *rules.Backend, pos lexer.Position) {
-			if be != nil && be.Mode != p.fe.Mode {
+			// A tcp frontend may use an http backend: the connection is
+			// upgraded to HTTP then.
+			if be != nil && be.Mode != p.fe.Mode && p.fe.Mode == rules.ModeHTTP {
 				c.errorf(pos, "%s '%s' cannot use backend '%s': its mode is %s, the frontend's is %s", p.kind, p.name, be.Name, be.Mode, p.fe.Mode)
 			}
 		}

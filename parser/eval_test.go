@@ -27,13 +27,8 @@ func pickBackend(fe *rules.Frontend, t *rules.Txn) string {
 	if rules.Run(fe.HTTPRequest, t) == rules.Answer {
 		return "reply:" + itoa(t.Reply.Status)
 	}
-	for _, sw := range fe.Switching {
-		if sw.Cond.Eval(t) {
-			return sw.Backend.Name
-		}
-	}
-	if fe.DefaultBackend != nil {
-		return fe.DefaultBackend.Name
+	if be := fe.PickBackend(t); be != nil {
+		return be.Name
 	}
 	return ""
 }

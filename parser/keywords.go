@@ -161,9 +161,9 @@ func firstArg(args []string) string {
 // without them would change what clients get, so they are errors.
 var unsupportedNames = []string{
 	// proxies
-	"stick-table", "stick", "hash-type",
-	"hash-balance-factor", "compression",
-	"source", "dispatch", "filter", "use-server", "persist",
+	"stick", "hash-type",
+	"hash-balance-factor",
+	"dispatch", "filter", "use-server", "persist",
 	"unique-id-header",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",
 	"http-error", "rate-limit", "declare",

@@ -17,7 +17,12 @@ var bindTuning = map[string]bool{"v4v6": false, "v6only": false, "transparent": 
 
 func (c *compiler) bind(p *proxy, st *BindStmt) {
 	opts := c.values(st.Opts)
-	var t bindTLS
+	// A crt-list's lines name files as a crt option would, from the
+	// position of the bind line.
+	t := bindTLS{
+		crtPath: func(name string) string { return c.basePath(st.Pos, c.paths.crtBase, name) },
+		caPath:  func(name string) string { return c.basePath(st.Pos, c.paths.caBase, name) },
+	}
 	acceptProxy := false
 	for i := 0; i < len(opts); i++ {
 		if opts[i] == "accept-proxy" {
@@ -25,7 +30,7 @@ func (c *compiler) bind(p *proxy, st *BindStmt) {
 			continue
 		}
 		switch opts[i] {
-		case "crt":
+		case "crt", "crt-list":
 			if i+1 < len(opts) {
 				opts[i+1] = c.basePath(st.Opts[i+1].Pos, c.paths.crtBase, opts[i+1])
 			}

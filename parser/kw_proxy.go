@@ -3,6 +3,7 @@ package parser
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ var proxyKeywords = []keyword{
 	{name: "server-template", where: secBackend, apply: kwServerTemplate},
 	{name: "ignore-persist", where: secFrontend | secBackend, apply: kwPersistRule},
 	{name: "force-persist", where: secFrontend | secBackend, apply: kwPersistRule},
+	{name: "stick-table", where: secFrontend | secBackend, apply: kwStickTable},
 }
 
 var globalKeywords = []keyword{
@@ -228,7 +230,7 @@ var proxyOptions = map[string]func(o *rules.Options, on bool){
 	"http-server-close": func(o *rules.Options, on bool) { o.HTTPServerClose = on },
 	"http-keep-alive":   func(o *rules.Options, on bool) { o.HTTPKeepAlive = on },
 	"httpclose":         func(o *rules.Options, on bool) { o.HTTPClose = on },
-	"redispatch":        func(o *rules.Options, on bool) { o.Redispatch = on },
+	"redispatch":        func(o *rules.Options, on bool) { o.Redispatch = on }, // with its argument: optRedispatch
 	"allbackups":        func(o *rules.Options, on bool) { o.AllBackups = on },
 	"persist":           func(o *rules.Options, on bool) { o.Persist = on },
 }
@@ -263,6 +265,10 @@ func kwOption(c *compiler, p *proxy, g *Generic, args []string) {
 		opt(c, p, g, args[1:])
 		return
 	}
+	if name == "redispatch" {
+		c.optRedispatch(p, g, args[1:], on)
+		return
+	}
 	if set, ok := proxyOptions[name]; ok {
 		if len(args) > 1 {
 			c.errorf(g.Args[1].Pos, "'option %s' takes no argument", name)
@@ -276,6 +282,26 @@ func kwOption(c *compiler, p *proxy, g *Generic, args []string) {
 		return
 	}
 	c.errorf(g.Args[0].Pos, "'option %s' is not supported", name)
+}
+
+// optRedispatch is "option redispatch [N]".
+func (c *compiler) optRedispatch(p *proxy, g *Generic, args []string, on bool) {
+	o := &p.set.options
+	o.Redispatch, o.RedispatchAfter = on, -1
+	if len(args) == 0 || !on {
+		return
+	}
+	if len(args) > 1 {
+		c.errorf(g.Args[2].Pos, "'option redispatch' takes at most one argument")
+		return
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		c.errorf(g.Args[1].Pos, "'option redispatch' expects an integer, got '%s'", args[0])
+		return
+	}
+	o.RedispatchAfter = n
+	o.Redispatch = n != 0
 }
 
 // optForwardFor is "option forwardfor [except NET] [header NAME] [if-none]".

@@ -109,6 +109,7 @@ func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 		}
 		srv.SRVName, srv.Addr = srvName, ""
 	}
+	srv.Source = d.source
 	if d.ssl {
 		if d.caFile != "" {
 			d.caFile = c.basePath(st.Pos, c.paths.caBase, d.caFile)
@@ -125,6 +126,12 @@ func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 			c.warnf(st.Pos, "server '%s/%s': %s", p.name, name, w)
 		}
 		srv.TLS = cfg
+		if d.sniExpr != "" {
+			if srv.SNI = c.format(p, st.Pos, "%["+d.sniExpr+"]"); srv.SNI == nil {
+				return
+			}
+			srv.SNIVerify = d.verify != "none"
+		}
 		// Checks go over TLS too unless they have their own address.
 		srv.CheckTLS = srv.CheckTLS || (d.addr == "" && d.port == 0)
 	}
@@ -245,6 +252,29 @@ func (c *compiler) serverOptions(d *serverDefaults, opts []*Word, kw string) boo
 		}
 		if set, found := serverTLSFlags[name]; found {
 			set(d)
+			continue
+		}
+		if name == "source" {
+			// ADDR, then "usesrc X" and "interface Y" pairs.
+			args := []string{}
+			for i+1 < len(opts) {
+				v := c.value(opts[i+1])
+				if len(args) > 0 && v != "usesrc" && v != "interface" {
+					break
+				}
+				args = append(args, v)
+				i++
+				if len(args) > 1 && i+1 < len(opts) {
+					args = append(args, c.value(opts[i+1]))
+					i++
+				}
+			}
+			src, err := parseSource(args, true)
+			if err != nil {
+				c.errorf(opts[i].Pos, "%s option 'source': %v", kw, err)
+				return false
+			}
+			d.source = src
 			continue
 		}
 		setv, hasValue := serverValues[name]

@@ -6,9 +6,10 @@ import (
 	"gohap/runtime/rules"
 )
 
-// tcpRequest compiles "tcp-request inspect-delay TIME" and
-// "tcp-request connection|content accept|reject [cond]" in frontends.
-// Other actions (track-sc, set-var, lua...) are not supported.
+// tcpRequest compiles "tcp-request inspect-delay TIME" and "tcp-request
+// connection|session|content ACTION [cond]" with the actions accept,
+// reject, silent-drop, set-var, set-var-fmt, unset-var, track-scN,
+// sc-inc-gpc0/1 and sc-set-gpt0. Other actions (lua...) are not supported.
 func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 	args := c.values(r.Args)
 	if where == secDefaults {
@@ -24,9 +25,10 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 		inspect, content = &p.be.InspectDelay, &p.be.TCPContent
 	}
 	if len(args) == 0 {
-		c.errorf(r.Pos, "'tcp-request' expects 'connection', 'content' or 'inspect-delay'")
+		c.errorf(r.Pos, "'tcp-request' expects 'connection', 'session', 'content' or 'inspect-delay'")
 		return
 	}
+	stage := stageConn
 	switch args[0] {
 	case "inspect-delay":
 		if len(args) != 2 || r.Cond != nil {
@@ -40,7 +42,9 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 		}
 		*inspect = d
 		return
-	case "connection", "content":
+	case "content":
+		stage = stageContent
+	case "connection", "session":
 	default:
 		c.errorf(r.Args[0].Pos, "'tcp-request %s' is not supported", args[0])
 		return
@@ -49,19 +53,31 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 		c.errorf(r.Pos, "'tcp-request %s' expects an action", args[0])
 		return
 	}
+	kind := "tcp-request " + args[0]
 	var act rules.Action
-	switch args[1] {
-	case "accept":
+	switch {
+	case isVarAction(args[1]):
+		where := map[string]ruleSet{"connection": inTCPConnection, "session": inTCPSession, "content": inRequest}[args[0]]
+		if act = c.varAction(p, r, args, 1, where); act == nil {
+			return
+		}
+	case args[1] == "accept" || args[1] == "reject":
+		if len(args) > 2 {
+			c.errorf(r.Args[2].Pos, "unexpected '%s' after '%s %s'", args[2], kind, args[1])
+			return
+		}
 		act = rules.AllowAction{}
-	case "reject":
-		act = rules.RejectAction{}
+		if args[1] == "reject" {
+			act = rules.RejectAction{}
+		}
 	default:
-		c.errorf(r.Args[1].Pos, "'tcp-request %s %s' is not supported", args[0], args[1])
-		return
-	}
-	if len(args) > 2 {
-		c.errorf(r.Args[2].Pos, "unexpected '%s' after 'tcp-request %s %s'", args[2], args[0], args[1])
-		return
+		var handled bool
+		if act, handled = c.stickAction(p, kind, r.Args[1:], args[1:], stage); !handled {
+			c.errorf(r.Args[1].Pos, "'%s %s' is not supported", kind, args[1])
+		}
+		if act == nil {
+			return
+		}
 	}
 	var cond *rules.Cond
 	if r.Cond != nil {
@@ -70,13 +86,17 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 		}
 	}
 	rule := rules.Rule{Pos: posString(r.Pos), Cond: cond, Action: act}
-	if args[0] == "connection" {
-		if p.fe == nil {
-			c.errorf(r.Pos, "'tcp-request connection' is not allowed in 'backend' section")
-			return
-		}
-		p.fe.TCPConnection = append(p.fe.TCPConnection, rule)
+	if args[0] == "content" {
+		*content = append(*content, rule)
 		return
 	}
-	*content = append(*content, rule)
+	if p.fe == nil {
+		c.errorf(r.Pos, "'%s' is not allowed in 'backend' section", kind)
+		return
+	}
+	if args[0] == "connection" {
+		p.fe.TCPConnection = append(p.fe.TCPConnection, rule)
+	} else {
+		p.fe.TCPSession = append(p.fe.TCPSession, rule)
+	}
 }

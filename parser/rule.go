@@ -7,25 +7,37 @@ import (
 	"gohap/runtime/rules"
 )
 
-// useBackend compiles "use_backend NAME [cond]".
+// useBackend compiles "use_backend NAME [cond]", where NAME may be a
+// log-format string ("be_%[req.hdr(host),lower]").
 func (c *compiler) useBackend(p *proxy, u *UseBackend) {
+	sw := rules.Switch{Pos: posString(u.Pos)}
 	name := c.value(u.Backend)
-	if strings.Contains(name, "%[") {
-		c.errorf(u.Backend.Pos, "dynamic backend names ('%s') are not supported", name)
-		return
+	if strings.Contains(name, "%") {
+		// A log-format name, resolved per request; one without a sample
+		// is a plain name, as haproxy reads it.
+		f := c.format(p, u.Backend.Pos, name)
+		if f == nil {
+			return
+		}
+		if f.Static == nil {
+			sw.Name, sw.Backends = f, c.backends
+		}
+		name = string(f.Static)
 	}
-	be, err := c.Backend(name)
-	if err != nil {
-		c.errorf(u.Backend.Pos, "use_backend: %v", err)
-		return
+	if sw.Name == nil {
+		be, err := c.Backend(name)
+		if err != nil {
+			c.errorf(u.Backend.Pos, "use_backend: %v", err)
+			return
+		}
+		sw.Backend = be
 	}
-	var cond *rules.Cond
 	if u.Cond != nil {
-		if cond = c.cond(p, u.Cond); cond == nil {
+		if sw.Cond = c.cond(p, u.Cond); sw.Cond == nil {
 			return
 		}
 	}
-	p.fe.Switching = append(p.fe.Switching, rules.Switch{Pos: posString(u.Pos), Cond: cond, Backend: be})
+	p.fe.Switching = append(p.fe.Switching, sw)
 }
 
 // ruleStmt compiles an http-request rule; other rule kinds are not
@@ -85,6 +97,9 @@ func (c *compiler) ruleStmt(where section, p *proxy, r *RuleStmt) {
 // httpAction builds the action of an http-request rule.
 func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action {
 	name, rest := args[0], args[1:]
+	if isVarAction(name) {
+		return c.varAction(p, r, args, 0, inRequest)
+	}
 	switch name {
 	case "allow":
 		if len(rest) > 0 {
@@ -92,7 +107,13 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 			return nil
 		}
 		return rules.AllowAction{}
-	case "deny", "return":
+	case "deny":
+		// haproxy counts a denied request as the client's error.
+		if act := c.replyAction(p, r, name, rest); act != nil {
+			return rules.ClientErrAction{Action: act}
+		}
+		return nil
+	case "return":
 		return c.replyAction(p, r, name, rest)
 	case "redirect":
 		return c.redirectAction(r.Args[0].Pos, r.Args[1:], rest)
@@ -104,7 +125,7 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 			c.errorf(r.Args[1].Pos, "'http-request auth' expects nothing or 'realm NAME'")
 			return nil
 		}
-		return rules.ReplyAction{Reply: rules.AuthReply(rules.Lookup(401, p.set.errors), realm)}
+		return rules.ClientErrAction{Action: rules.ReplyAction{Reply: rules.AuthReply(rules.Lookup(401, p.set.errors), realm)}}
 	case "set-header", "add-header":
 		return c.headerEdit(p, r, name, rest, false)
 	case "del-header", "replace-header":
@@ -152,6 +173,9 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 			part = rules.URIPath
 		}
 		return &rules.ReplaceURIAction{Part: part, Re: re, Template: []byte(backrefTemplate(rest[1]))}
+	}
+	if act, handled := c.stickAction(p, "http-request", r.Args, args, stageHTTP); handled {
+		return act
 	}
 	c.errorf(r.Args[0].Pos, "'http-request %s' is not supported", name)
 	return nil
@@ -232,6 +256,9 @@ func (c *compiler) replyAction(p *proxy, r *RuleStmt, name string, args []string
 
 // httpResponseAction builds the action of an http-response rule.
 func (c *compiler) httpResponseAction(p *proxy, r *RuleStmt, args []string) rules.Action {
+	if isVarAction(args[0]) {
+		return c.varAction(p, r, args, 0, inResponse)
+	}
 	switch args[0] {
 	case "set-header", "add-header", "del-header", "replace-header":
 		return c.headerEdit(p, r, args[0], args[1:], true)

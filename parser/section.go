@@ -33,6 +33,9 @@ type proxySettings struct {
 	cookie         *rules.Cookie
 	dynCookieKey   string
 	sendName       string
+	comp           compSettings
+	source         *rules.Source // "source": the servers' default
+	retryOn        rules.RetryOn
 }
 
 // serverDefaults are "default-server" settings, with HAProxy's defaults.
@@ -53,7 +56,8 @@ type serverDefaults struct {
 	ssl        bool
 	verify     string // "none" or "required" (haproxy's default)
 	caFile     string
-	sni        string
+	sni        string // a fixed name: sni str(NAME)
+	sniExpr    string // any other sample expression
 	alpn       []string
 	crt        string
 	checkSSL   bool
@@ -61,6 +65,7 @@ type serverDefaults struct {
 	// shutdownOnDown is "on-marked-down shutdown-sessions".
 	shutdownOnDown bool
 	cookie         string
+	source         *rules.Source
 	// DNS: "resolvers", "resolve-prefer" and "init-addr".
 	resolvers     string
 	resolvePrefer string
@@ -73,8 +78,9 @@ func newSettings() *proxySettings {
 	return &proxySettings{
 		mode:        rules.ModeTCP,
 		retries:     3,
+		retryOn:     rules.RetryConnFailure,
 		randomDraws: 2,
-		options:     rules.Options{ForwardForHeader: "x-forwarded-for"},
+		options:     rules.Options{ForwardForHeader: "x-forwarded-for", RedispatchAfter: -1},
 		server:      serverDefaults{inter: 2 * time.Second, rise: 2, fall: 3, weight: 1},
 	}
 }
@@ -86,6 +92,7 @@ func (s *proxySettings) clone() *proxySettings {
 	n.errors = maps.Clone(s.errors)
 	n.stats.users = slices.Clone(s.stats.users)
 	n.stats.scope = slices.Clone(s.stats.scope)
+	n.comp = s.comp.clone()
 	return &n
 }
 
@@ -243,9 +250,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.fe.Errors = p.set.errors
 		p.fe.Options = p.set.options
 		p.fe.Stats = c.freezeStats(p)
-		if p.fe.Mode == rules.ModeHTTP && len(p.fe.TCPContent) > 0 {
-			c.errorf(p.pos, "'tcp-request content' rules in a 'mode http' proxy are not supported")
-		}
+		p.fe.Compression = freezeCompression(&p.set.comp)
 		if p.fe.Mode == rules.ModeHTTP && p.fe.Timeouts.Client == 0 {
 			c.warnf(p.pos, "missing timeouts for %s '%s': 'timeout client' is not set", p.kind, p.name)
 		}
@@ -271,14 +276,21 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.be.Balance = p.set.balance
 		p.be.RandomDraws = p.set.randomDraws
 		p.be.Retries = p.set.retries
+		p.be.RetryOn = p.set.retryOn
+		if p.be.Mode != rules.ModeHTTP {
+			p.be.RetryOn = rules.RetryConnFailure // ignored outside HTTP, as haproxy does
+		}
 		p.be.Cookie = p.set.cookie
 		p.be.DynamicCookieKey = p.set.dynCookieKey
 		c.checkDynamicCookies(p)
+		p.be.Compression = freezeCompression(&p.set.comp)
+		p.be.Source = p.set.source
+		if src := p.be.Source; src != nil && src.UseSrc == rules.UseSrcHdr && p.be.Mode != rules.ModeHTTP {
+			c.warnf(p.pos, "%s '%s' : ignoring use of header %s as source IP in non-HTTP mode", p.kind, p.name, src.HdrName)
+			p.be.Source = nil
+		}
 		if p.set.sendName != "" {
 			p.be.SendNameHeader = []byte(p.set.sendName)
-		}
-		if p.be.Mode == rules.ModeHTTP && len(p.be.TCPContent) > 0 && p.fe == nil {
-			c.errorf(p.pos, "'tcp-request content' rules in a 'mode http' proxy are not supported")
 		}
 		p.be.Check = c.freezeCheck(p)
 		if p.fe == nil {

@@ -30,12 +30,14 @@ var serverTLSValues = map[string]func(d *serverDefaults, v string) error{
 	"crt":  func(d *serverDefaults, v string) error { d.crt = v; return nil },
 	"alpn": func(d *serverDefaults, v string) error { d.alpn = strings.Split(v, ","); return nil },
 	"sni": func(d *serverDefaults, v string) error {
-		// A sample expression in haproxy; gohap takes a fixed name.
-		name, ok := strings.CutPrefix(v, "str(")
-		if !ok || !strings.HasSuffix(name, ")") {
-			return fmt.Errorf("only a fixed name, sni str(NAME), is supported, got '%s'", v)
+		// A sample expression, evaluated per connection; a fixed name
+		// goes in the TLS configuration.
+		d.sni, d.sniExpr = "", ""
+		if name, ok := strings.CutPrefix(v, "str("); ok && strings.HasSuffix(name, ")") && !strings.Contains(name, "),") {
+			d.sni = strings.TrimSuffix(name, ")")
+		} else {
+			d.sniExpr = v
 		}
-		d.sni = strings.TrimSuffix(name, ")")
 		return nil
 	},
 }

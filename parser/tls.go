@@ -15,15 +15,26 @@ import (
 var tlsVersions = map[string]uint16{"TLSv1.0": tls.VersionTLS10, "TLSv1.1": tls.VersionTLS11,
 	"TLSv1.2": tls.VersionTLS12, "TLSv1.3": tls.VersionTLS13}
 
-// bindTLS collects the TLS options of one bind line.
+// bindTLS collects the TLS options of one bind line, or of one line of a
+// crt-list, which overrides its bind line's.
 type bindTLS struct {
 	ssl      bool
-	crts     []string
+	crts     []crtArg
 	alpn     []string
 	min, max uint16
 	noTicket bool
 	caFile   string
 	verify   string
+	// crtPath and caPath resolve the relative names of a crt-list's
+	// lines (crt-base, ca-base, default-path); nil: as written.
+	crtPath, caPath func(string) string
+}
+
+// crtArg is a "crt" or "crt-list" option, in the order of the line: the
+// first certificate is the default one.
+type crtArg struct {
+	path string
+	list bool
 }
 
 // tlsOption reads one TLS bind option at opts[i]; it returns how many
@@ -38,14 +49,14 @@ func (b *bindTLS) option(opts []string, i int) (int, error) {
 	switch o := opts[i]; o {
 	case "ssl":
 		b.ssl = true
-	case "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ca-file", "verify":
+	case "crt", "crt-list", "alpn", "ssl-min-ver", "ssl-max-ver", "ca-file", "verify":
 		v, err := val()
 		if err != nil {
 			return 0, err
 		}
 		switch o {
-		case "crt":
-			b.crts = append(b.crts, v)
+		case "crt", "crt-list":
+			b.crts = append(b.crts, crtArg{path: v, list: o == "crt-list"})
 		case "alpn":
 			b.alpn = strings.Split(v, ",")
 		case "ssl-min-ver", "ssl-max-ver":
@@ -96,21 +107,28 @@ var tlsTuning = map[string]bool{"ciphers": true, "ciphersuites": true, "curves":
 	"npn": true, "dhparam": true}
 
 // config builds the tls.Config, loading every certificate now so that a
-// missing or bad file is a configuration error.
+// missing or bad file is a configuration error. With several
+// certificates, the one whose names match the client's SNI is picked as
+// haproxy picks it (see sniTable).
 func (b *bindTLS) config(readFile func(string) ([]byte, error)) (*tls.Config, []string, error) {
-	var warns []string
 	if len(b.crts) == 0 {
 		return nil, nil, fmt.Errorf("'ssl' needs at least one 'crt'")
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, SessionTicketsDisabled: b.noTicket}
-	if b.min != 0 {
-		cfg.MinVersion = b.min
+	cfg, warns, err := b.base(readFile)
+	if err != nil {
+		return nil, nil, err
 	}
-	if b.max != 0 {
-		cfg.MaxVersion = b.max
-	}
+	var entries []*crtEntry
 	for _, crt := range b.crts {
-		files, err := crtFiles(crt)
+		if crt.list {
+			list, w, err := b.crtList(crt.path, cfg, readFile)
+			if err != nil {
+				return nil, nil, err
+			}
+			entries, warns = append(entries, list...), append(warns, w...)
+			continue
+		}
+		files, err := crtFiles(crt.path)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -119,8 +137,34 @@ func (b *bindTLS) config(readFile func(string) ([]byte, error)) (*tls.Config, []
 			if err != nil {
 				return nil, nil, err
 			}
-			cfg.Certificates = append(cfg.Certificates, cert)
+			entries = append(entries, &crtEntry{cert: cert})
 		}
+	}
+	if len(entries) == 0 {
+		return nil, nil, fmt.Errorf("no certificate in '%s'", b.crts[0].path)
+	}
+	for _, e := range entries {
+		cfg.Certificates = append(cfg.Certificates, e.cert)
+	}
+	if len(entries) > 1 {
+		t := newSNITable(entries)
+		cfg.GetCertificate = t.getCertificate
+		if t.perEntry {
+			cfg.GetConfigForClient = t.getConfigForClient
+		}
+	}
+	return cfg, warns, nil
+}
+
+// base builds the tls.Config of b's options, without certificates.
+func (b *bindTLS) base(readFile func(string) ([]byte, error)) (*tls.Config, []string, error) {
+	var warns []string
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, SessionTicketsDisabled: b.noTicket}
+	if b.min != 0 {
+		cfg.MinVersion = b.min
+	}
+	if b.max != 0 {
+		cfg.MaxVersion = b.max
 	}
 	cfg.NextProtos = []string{"http/1.1"}
 	if b.alpn != nil {

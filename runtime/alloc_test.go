@@ -40,37 +40,12 @@ func newLoopback(tb testing.TB) *loopback {
 // as want.
 func startLoopback(tb testing.TB, resp string, build func(g *graph, addr string), req, want string) *loopback {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf, out := make([]byte, 8192), []byte(resp)
-				for {
-					// one request per read: the client sends one at a time
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-					if _, err := c.Write(out); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	addr := fixedServer(tb, resp)
 	g := newGraph(rules.ModeHTTP)
 	g.fe.Timeouts.HTTPKeepAlive = time.Second
-	build(g, ln.Addr().String())
-	_, addr, _ := start(tb, g)
-	c, err := net.Dial("tcp", addr)
+	build(g, addr)
+	_, feAddr, _ := start(tb, g)
+	c, err := net.Dial("tcp", feAddr)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -192,6 +167,22 @@ func BenchmarkProxyParallel(b *testing.B) {
 		l := &loopback{c: c, req: l0.req, buf: make([]byte, 4096), want: l0.want}
 		for pb.Next() {
 			l.do(b)
+		}
+	})
+}
+
+// fixedServer is an allocation-free backend that answers every read
+// with resp: the client sends one request at a time.
+func fixedServer(tb testing.TB, resp string) string {
+	return acceptConns(tb, 0, func(c net.Conn) {
+		buf, out := make([]byte, 8192), []byte(resp)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+			if _, err := c.Write(out); err != nil {
+				return
+			}
 		}
 	})
 }

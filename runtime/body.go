@@ -103,17 +103,23 @@ func copyChunkedRaw(w *wbuf, src *rbuf, scratch []byte) ([]byte, error) {
 		}
 	}
 	w.WriteString("0\r\n")
+	return scratch, copyTrailers(w, src)
+}
+
+// copyTrailers relays the trailers that end a chunked body, names in
+// lower case, and the empty line after them.
+func copyTrailers(w *wbuf, src *rbuf) error {
 	for {
 		line, err := src.line()
 		if err != nil {
-			return scratch, noEOF(err)
+			return noEOF(err)
 		}
 		if len(line) == 0 {
 			break
 		}
 		name, value, ok := cutHeader(line)
 		if !ok {
-			return scratch, errBadChunk
+			return errBadChunk
 		}
 		writeLower(w, name)
 		w.WriteString(": ")
@@ -121,7 +127,7 @@ func copyChunkedRaw(w *wbuf, src *rbuf, scratch []byte) ([]byte, error) {
 		w.WriteString("\r\n")
 	}
 	_, err := w.WriteString("\r\n")
-	return scratch, err
+	return err
 }
 
 // cutHeader splits a header line into its name and trimmed value.

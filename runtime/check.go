@@ -238,7 +238,7 @@ func (p *probe) dialStep(addr string, st *rules.CheckStep) error {
 			dl = t
 		}
 	}
-	d := net.Dialer{Deadline: dl}
+	d := p.c.s.checkDialer(dl)
 	network := "tcp"
 	if p.c.s.cfg.Network == "unix" && p.c.s.cfg.CheckAddr == "" && addr == p.c.s.live.Load().addr {
 		network = "unix" // a unix socket server, checked on its socket

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestHTTPCheckConnect: "http-check connect port P ssl sni S alpn A"
@@ -31,7 +32,7 @@ func TestHTTPCheckConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveListener(t, tls.NewListener(raw, cfg), func(c net.Conn) {
+	serveListener(t, tls.NewListener(raw, cfg), 2*time.Second, func(c net.Conn) {
 		buf := make([]byte, 512)
 		n, _ := c.Read(buf)
 		mu.Lock()

@@ -66,7 +66,8 @@ func deadAddr(t *testing.T) string {
 // TestCookiePersist covers a cookie naming a down server: balanced
 // elsewhere by default; sent to it with "option persist" (a 503 when it
 // refuses) or force-persist; redispatched on the last retry with "option
-// redispatch"; and ignore-persist, which neither reads nor sets the cookie.
+// redispatch", unless force-persist holds; and ignore-persist, which
+// neither reads nor sets the cookie.
 func TestCookiePersist(t *testing.T) {
 	ok := okServer(t)
 	cases := []struct {
@@ -81,6 +82,8 @@ func TestCookiePersist(t *testing.T) {
 		{name: "persist", persist: true, cookie: "S=s1", status: 503},
 		{name: "persist+redispatch", persist: true, redispatch: true, cookie: "S=s1", status: 200, setCookie: "S=s2; path=/"},
 		{name: "force-persist", rule: &rules.PersistRule{Force: true}, cookie: "S=s1", status: 503},
+		// haproxy never redispatches a force-persist request.
+		{name: "force-persist+redispatch", redispatch: true, rule: &rules.PersistRule{Force: true}, cookie: "S=s1", status: 503},
 		{name: "valid cookie", cookie: "S=s2", status: 200},
 		{name: "ignore-persist", rule: &rules.PersistRule{}, cookie: "S=s2", status: 200},
 	}

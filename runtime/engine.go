@@ -51,6 +51,7 @@ type Engine struct {
 	wg       sync.WaitGroup // accept loops, sessions, parked connections and checks
 	sessions sync.Pool      // *session
 	srvConns sync.Pool      // *srvConn
+	comp     compPools      // compression writers
 }
 
 // generation is a Graph with the live state of its backends. A reload
@@ -120,6 +121,8 @@ type noVars struct{}
 func (noVars) Load(_ int, dst []byte) []byte { return dst[:0] }
 
 func (noVars) Equal(int, []byte) bool { return false }
+
+func (noVars) SetSlot(int, []byte) {}
 
 // New checks cfg and builds an Engine; nothing is bound until Start.
 func New(cfg Config) (*Engine, error) {

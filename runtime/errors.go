@@ -14,7 +14,8 @@ var (
 	errBadRequest  = errors.New("malformed request")
 	errBadResponse = errors.New("malformed response")
 	errBadChunk    = errors.New("malformed chunked body")
-	errIdle        = errors.New("connection idle") // rbuf: a bounded quiet wait ran out
+	errIdle        = errors.New("connection idle")                         // rbuf: a bounded quiet wait ran out
+	errNoSource    = errors.New("no source address in the request header") // usesrc hdr_ip: haproxy answers 500
 )
 
 // muxPages are the pages HAProxy's HTTP/1 layer sends itself, before a

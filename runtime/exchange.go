@@ -14,8 +14,9 @@ import (
 
 var methodHead = []byte("HEAD")
 
-// exchange sends the current request on sc and relays the response to
-// the client.
+// exchange sends the current request on sc and reads the response up to
+// its final head (relaying interim responses): fwdHead, or how it
+// failed.
 func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, srvClose bool) fwdStatus {
 	s.srvKeep = false
 	s.bodyDone = !s.req.hasReqBody()
@@ -23,7 +24,14 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 	sc.dw.setTimeout(be.Timeouts.Server)
 	s.writeRequestHead(sc, fe, be, srvClose)
 	sentBody := false
-	if !s.bodyDone && !s.req.expect100 {
+	switch {
+	case !s.bodyDone && s.replay:
+		// Kept for retry-on: sent from the client buffer, left there.
+		sentBody, s.bodyDone = true, true
+		if err := s.writeReplayBody(sc); err != nil {
+			return fwdEmpty
+		}
+	case !s.bodyDone && !s.req.expect100:
 		sentBody = true
 		if err := s.copyReqBody(sc, fe); err != nil {
 			return fwdAbort
@@ -37,7 +45,7 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 			if sc.reused && !sentBody {
 				return fwdRetry
 			}
-			return fwd502
+			return fwdEmpty
 		}
 	}
 	if d := be.Timeouts.Server; d > 0 {
@@ -54,17 +62,21 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 			case sc.in.flushFailed && sc.reused && !sentBody:
 				return fwdRetry
 			case sc.in.flushFailed:
-				return fwd502
+				return fwdEmpty
 			case isTimeout(err):
 				return fwd504
 			case sc.reused && !sentBody && sc.in.buffered() == 0 && isPeerGone(err):
 				return fwdRetry
+			case err == errHeadTooBig:
+				return fwdJunk
+			case isPeerGone(err) || err == io.ErrUnexpectedEOF:
+				return fwdEmpty // with or without part of a head, as haproxy
 			}
 			return fwd502
 		}
 		sc.reused = false // something came back: no silent retry now
 		if err := parseResponse(sc.in.data()[:n], &s.resp, &s.rinfo); err != nil {
-			return fwd502
+			return fwdJunk
 		}
 		sc.in.discard(n)
 		if s.resp.status >= 200 || s.resp.status == 101 {
@@ -75,7 +87,7 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 		// back for "100 Continue".
 		hdrs, err := processHop(s.resp.hdrs, &s.rinfo, false, &s.hop)
 		if err != nil {
-			return fwd502
+			return fwdJunk
 		}
 		s.writeStatus(hdrs)
 		s.out.WriteString("\r\n")
@@ -92,7 +104,7 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 			}
 		}
 	}
-	return s.relayResponse(fe, be, sc, srvClose)
+	return fwdHead
 }
 
 // isPeerGone reports whether err says the peer closed the connection.
@@ -148,12 +160,24 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 	}
 	status := s.resp.status
 	s.countResponse(status)
+	s.txn.Track.CountResponse(status)
+	// Whether to compress is decided on the server's head; the head is
+	// rewritten once the rules ran, as haproxy's filter does.
+	comp := s.compAlgo != rules.CompNone && s.compressible(fe, be, ri, status, hdrs)
 	if len(be.HTTPResponse) > 0 || len(fe.HTTPResponse) > 0 {
 		hdrs = s.responseRules(fe, be, status, hdrs)
 	}
 	if be.Cookie != nil {
 		hdrs = s.responseCookies(be.Cookie, status, hdrs)
 	}
+	if comp {
+		hdrs = s.compressHeaders(hdrs, ri, s.compAlgo)
+	}
+	if status == 204 {
+		// haproxy's HTTP/1 output never frames a 204.
+		hdrs = rules.DelHeaders(rules.DelHeaders(hdrs, hdrCL), hdrTrEnc)
+	}
+	s.resp.hdrs = hdrs[:0] // keep the capacity the additions needed
 	if status == 101 {
 		s.writeStatus(hdrs)
 		s.out.WriteString("\r\n")
@@ -178,6 +202,8 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 	if !bodyless {
 		sc.in.timeout = be.Timeouts.Server
 		switch {
+		case comp:
+			err = s.relayCompressed(&sc.in, ri, s.compAlgo)
 		case ri.chunked:
 			s.scratch, err = copyChunked(s.out, &sc.in, s.scratch)
 		case ri.hasCL:

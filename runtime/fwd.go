@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"crypto/tls"
 	"net"
 	"strings"
@@ -17,9 +18,13 @@ const retryDelay = time.Second
 // response; it reports whether the client connection stays open.
 func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	be := bs.cfg
+	s.compAlgo = rules.CompNone
+	if fe.Compression != nil || be.Compression != nil {
+		s.compAlgo = selectCompression(fe, be, &s.txn.Req)
+	}
 	var srv, byCookie *serverState
+	s.persistRules(be)
 	if be.Cookie != nil {
-		s.persistRules(be)
 		srv = s.cookiePick(bs)
 		byCookie = srv
 	}
@@ -29,43 +34,67 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	if srv == nil {
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
+	s.retries, s.ck.direct = 0, byCookie != nil
+	s.replay = be.RetryOn.Replays() && s.replayable()
 	sc := s.connect(bs, srv)
 	if sc == nil {
 		srv.release()
-		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
+		return s.reply(rules.Lookup(s.connFail, be.Errors, fe.Errors), fe, be)
 	}
 	srv = moveSlot(srv, sc.s)
-	defer srv.release()
-	s.srvCtr = &srv.ctr
-	srv.ctr.sessions.Add(1)
-	s.setCur(sc.c)
-	s.ck.srv, s.ck.direct = srv, byCookie != nil && byCookie == srv
-	if h := be.SendNameHeader; h != nil {
-		s.txn.Req.DelHeader(h)
-		s.txn.Req.Headers = append(s.txn.Req.Headers, rules.Header{Name: h, Value: srv.name})
-	}
-
+	defer func() { srv.release() }()
 	srvClose := fe.Options.HTTPServerClose || fe.Options.HTTPClose ||
 		be.Options.HTTPServerClose || be.Options.HTTPClose
-	// A reused connection the server closed meanwhile fails before any
-	// response byte: send once more on a fresh connection, if no body
-	// was consumed.
 	var st fwdStatus
-	for try := 0; ; try++ {
+	fresh := false // a reused connection turned out dead once already
+	for {
+		s.setCur(sc.c)
+		s.ck.srv, s.ck.direct = srv, s.ck.direct && srv == byCookie
+		s.srvCtr = &srv.ctr // each attempt counts on its server, as in haproxy
+		srv.ctr.sessions.Add(1)
+		if h := be.SendNameHeader; h != nil {
+			s.txn.Req.DelHeader(h)
+			s.txn.Req.Headers = append(s.txn.Req.Headers, rules.Header{Name: h, Value: srv.name})
+		}
 		st = s.exchange(fe, be, sc, srvClose)
-		if st != fwdRetry {
+		if st == fwdRetry && !fresh {
+			// A reused connection the server closed meanwhile fails
+			// before any response byte: send once more on a fresh
+			// connection, if no body was consumed.
+			fresh = true
+			s.e.closeSrv(sc)
+			if sc = s.dialRetries(bs, srv); sc == nil {
+				st = fwd502
+				break
+			}
+			srv = moveSlot(srv, sc.s)
+			continue
+		}
+		if !s.retryL7(be, st) {
 			break
 		}
+		// retry-on: the request again, on the server haproxy would pick.
 		s.e.closeSrv(sc)
-		sc = s.dialRetries(bs, srv)
-		if sc == nil || try > 0 {
-			if sc != nil {
-				s.e.closeSrv(sc)
-			}
+		s.retries++
+		next, _ := s.retryTarget(bs, srv)
+		if sc = s.connect(bs, next); sc == nil {
 			s.setCur(nil)
-			return s.reply(rules.Lookup(502, be.Errors, fe.Errors), fe, be)
+			s.endReplay()
+			return s.reply(rules.Lookup(s.connFail, be.Errors, fe.Errors), fe, be)
 		}
-		s.setCur(sc.c)
+		srv = moveSlot(srv, sc.s)
+	}
+	s.endReplay()
+	if st == fwdRetry {
+		st = fwd502
+	}
+	if st == fwdHead {
+		st = s.relayResponse(fe, be, sc, srvClose)
+	}
+	if sc == nil {
+		s.setCur(nil)
+		s.txn.Track.CountResponse(502)
+		return s.reply(rules.Lookup(502, be.Errors, fe.Errors), fe, be) && s.bodyDone
 	}
 	switch st {
 	case fwdDone, fwdDoneClose:
@@ -80,9 +109,13 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	s.e.closeSrv(sc)
 	s.setCur(nil)
 	switch st {
-	case fwd502:
+	case fwd502, fwdEmpty, fwdJunk:
+		// haproxy counts a bad or missing response, and a server
+		// timeout, as the server's failure.
+		s.txn.Track.CountResponse(502)
 		return s.reply(rules.Lookup(502, be.Errors, fe.Errors), fe, be) && s.bodyDone
 	case fwd504:
+		s.txn.Track.CountResponse(504)
 		return s.reply(rules.Lookup(504, be.Errors, fe.Errors), fe, be) && s.bodyDone
 	}
 	return false // fwdAbort, tunnel end
@@ -94,8 +127,11 @@ type fwdStatus uint8
 const (
 	fwdDone      fwdStatus = iota // response relayed, client may send more
 	fwdDoneClose                  // response relayed, close the client
+	fwdHead                       // final response head read, not relayed yet
 	fwdRetry                      // reused connection was dead, nothing sent to the client
 	fwd502                        // bad or missing response head
+	fwdEmpty                      // 502: closed with nothing received ("empty-response")
+	fwdJunk                       // 502: not a response head ("junk-response")
 	fwd504                        // server timeout before the response head
 	fwdAbort                      // error mid-way: close everything
 )
@@ -103,45 +139,54 @@ const (
 // connect returns a connection to srv: the session's own, an idle one, or
 // a new one, retrying as HAProxy does; nil when all attempts failed.
 func (s *session) connect(bs *backendState, srv *serverState) *srvConn {
+	sni := s.sniFor(srv.cfg)
 	if sc := s.srv; sc != nil {
 		s.srv = nil
-		if sc.s == srv {
+		if sc.s == srv && bytes.Equal(sc.sni, sni) && (!srv.transparent() || s.sameSource(sc)) {
 			sc.reused = true
 			return sc
 		}
 		s.idleSrv(sc)
 	}
-	if sc := srv.idle.get(); sc != nil {
+	if sc := srv.idle.get(sni); sc != nil {
 		sc.reused = true
 		return sc
 	}
 	return s.dialRetries(bs, srv)
 }
 
-// dialRetries opens a new connection to srv with be's retries; with
-// redispatch the last retry goes to another server.
+// dialRetries opens a new connection to srv, retrying as haproxy does
+// with "retry-on conn-failure": each retry counts against the backend's
+// retries (shared with the other retry-on cases), and may go to another
+// server (retryTarget); one on the same server comes after
+// min(1s, timeout connect). It returns nil when all attempts failed,
+// with the status to answer in s.connFail.
 func (s *session) dialRetries(bs *backendState, srv *serverState) *srvConn {
 	be := bs.cfg
-	d := net.Dialer{Timeout: be.Timeouts.Connect}
-	for try := 0; ; try++ {
-		network, addr := srv.dialAddr(s.dst)
-		c, err := d.Dial(network, addr)
+	s.connFail = 503
+	for {
+		c, err := s.dialServer(srv, be.Timeouts.Connect)
 		if err == nil {
-			if c, err = s.prepareSrvConn(c, srv.cfg, be.Timeouts.Connect); err == nil {
-				return s.e.newSrvConn(c, srv)
+			sni := s.sniFor(srv.cfg)
+			if c, err = s.prepareSrvConn(c, srv, sni, be.Timeouts.Connect); err == nil {
+				sc := s.e.newSrvConn(c, srv)
+				sc.sni = append(sc.sni, sni...)
+				return sc
 			}
 		}
-		if try >= be.Retries {
+		if err == errNoSource {
+			s.connFail = 500
 			return nil
 		}
-		next := srv
-		if be.Options.Redispatch && try == be.Retries-1 {
-			if o := bs.pick(s.srcKey[:s.srcLen], srv); o != nil {
-				next = o
+		if s.retries >= be.Retries || be.RetryOn&rules.RetryConnFailure == 0 {
+			return nil
+		}
+		s.retries++
+		next, moved := s.retryTarget(bs, srv)
+		if !moved || bs.activeUsable() <= 1 {
+			if !s.sleep(min(retryDelay, orDefault(be.Timeouts.Connect, retryDelay))) {
+				return nil
 			}
-		}
-		if next == srv && !s.sleep(min(retryDelay, orDefault(be.Timeouts.Connect, retryDelay))) {
-			return nil
 		}
 		srv = next
 	}
@@ -277,7 +322,8 @@ func appendHex(b []byte, n int64) []byte {
 // prepareSrvConn sends the PROXY header and runs the TLS handshake on a
 // new server connection, within the connect timeout; a failure counts as
 // a failed connection attempt.
-func (s *session) prepareSrvConn(c net.Conn, srv *rules.Server, timeout time.Duration) (net.Conn, error) {
+func (s *session) prepareSrvConn(c net.Conn, ss *serverState, sni []byte, timeout time.Duration) (net.Conn, error) {
+	srv := ss.cfg
 	if srv.ProxyProtocol == 0 && srv.TLS == nil {
 		return c, nil
 	}
@@ -289,7 +335,7 @@ func (s *session) prepareSrvConn(c net.Conn, srv *rules.Server, timeout time.Dur
 		err = writeProxyHeader(c, srv.ProxyProtocol, s.src, s.dst)
 	}
 	if err == nil && srv.TLS != nil {
-		tc := tls.Client(c, srv.TLS)
+		tc := tls.Client(c, ss.tlsFor(sni))
 		err = tc.Handshake()
 		c = tc
 	}

@@ -36,6 +36,15 @@ func (f *fakeVars) Equal(slot int, v []byte) bool {
 	return bytes.Equal(f.m[slot], v) && f.m[slot] != nil
 }
 
+func (f *fakeVars) SetSlot(slot int, v []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[int][]byte{}
+	}
+	f.m[slot] = append([]byte(nil), v...)
+}
+
 // testResolver resolves backend names for fetches built in tests.
 type testResolver struct{ g *rules.Graph }
 
@@ -47,8 +56,18 @@ func (r testResolver) Backend(name string) (*rules.Backend, error) {
 	}
 	return nil, errors.New("no backend " + name)
 }
-func (testResolver) Var(string, string) (int, error) { return 0, nil }
-func (testResolver) CurrentBackend() *rules.Backend  { return nil }
+func (testResolver) Var(s rules.Scope, _ string) (rules.VarRef, error) {
+	return rules.VarRef{Scope: s}, nil
+}
+func (testResolver) CurrentBackend() *rules.Backend { return nil }
+func (r testResolver) Table(name string) (*rules.StickTable, error) {
+	for _, t := range r.g.Tables {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return nil, errors.New("no table " + name)
+}
 func (testResolver) Userlist(name string) (*rules.Userlist, error) {
 	return nil, errors.New("no userlist " + name + " in tests")
 }
@@ -78,10 +97,12 @@ func (g *graph) backend(name string, addrs ...string) *rules.Backend {
 		Index:   len(g.g.Backends),
 		Mode:    g.fe.Mode,
 		Retries: 3,
+		RetryOn: rules.RetryConnFailure,
 		Timeouts: rules.Timeouts{
 			Connect: time.Second,
 			Server:  5 * time.Second,
 		},
+		Options: rules.Options{RedispatchAfter: -1},
 	}
 	for i, a := range addrs {
 		be.Servers = append(be.Servers, &rules.Server{

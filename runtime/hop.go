@@ -24,6 +24,8 @@ type msgInfo struct {
 	// forceClose is set when the message had both Transfer-Encoding and
 	// Content-Length: HAProxy drops the length and closes afterwards.
 	forceClose bool
+	// htxSize is the size of a request head as haproxy stores it.
+	htxSize int64
 }
 
 // wantsKeepAlive reports whether the sender of a message asked to keep

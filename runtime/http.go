@@ -13,7 +13,13 @@ func (s *session) serveHTTP() {
 	for {
 		gen := s.e.gen.Load()
 		fe := gen.frontend(s.feIndex, s.feName)
-		if fe == nil || !s.serveOne(gen, fe) {
+		if fe == nil {
+			return
+		}
+		keep := s.serveOne(gen, fe)
+		// The request is over: so are the sticky counters it tracked.
+		s.txn.Track.EndRequest()
+		if !keep {
 			return
 		}
 	}
@@ -99,11 +105,21 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		n, err = readHead(&s.in)
 	}
 	if err != nil {
+		// As in haproxy, a request that fails counts as a request, and as
+		// the client's error unless it timed out; a keep-alive connection
+		// closed while waiting for its next request counts nothing.
+		started := s.in.buffered() > 0 || s.nreq == 0
 		switch {
 		case err == errHeadTooBig:
+			s.txn.Track.CountRequest()
+			s.txn.Track.CountClientError()
 			s.sendRaw(muxError(400, fe))
-		case isTimeout(err) && (s.in.buffered() > 0 || s.nreq == 0):
+		case isTimeout(err) && started:
+			s.txn.Track.CountRequest()
 			s.sendRaw(muxError(408, fe))
+		case started && !isTimeout(err):
+			s.txn.Track.CountRequest()
+			s.txn.Track.CountClientError()
 		}
 		return false
 	}
@@ -128,15 +144,34 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		t.Req.Headers, err = processHop(t.Req.Headers, &s.req, true, &s.hop)
 	}
 	if err != nil {
+		t.Track.CountRequest()
+		t.Track.CountClientError()
 		s.sendRaw(muxError(400, fe))
 		return false
 	}
-	s.in.discard(n)
-	s.nreq++
 	s.feCtr, s.beCtr, s.srvCtr = gen.feCounters(s.feIndex), nil, nil
 	if s.feCtr != nil {
 		s.feCtr.requests.Add(1)
 	}
+	if fe.Mode != rules.ModeHTTP {
+		// A "mode tcp" frontend upgraded to HTTP by its backend: the
+		// frontend's HTTP settings do not apply.
+		be := s.upgraded(fe, t, head)
+		s.in.discard(n)
+		s.nreq++
+		if be == nil {
+			return false
+		}
+		return s.serveBackend(gen, fe, be)
+	}
+	s.in.discard(n)
+	s.nreq++
+	// In mode http, tcp-request content rules see the request head; then
+	// the request counts on the sticky counters tracked so far.
+	if len(fe.TCPContent) > 0 && !s.verdict(rules.Run(fe.TCPContent, t)) {
+		return false
+	}
+	t.Track.CountRequest()
 
 	if fe.MonitorURI != "" && string(t.Req.PathQuery()) == fe.MonitorURI {
 		r := rules.DefaultReply(200)
@@ -148,29 +183,38 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		}
 		return s.reply(r, fe, nil)
 	}
-	if rules.Run(fe.HTTPRequest, t) == rules.Answer || rules.Run(fe.Redirects, t) == rules.Answer {
-		return s.answer(gen, fe, nil)
+	if done, keep := s.requestRules(gen, fe.HTTPRequest, fe.Redirects, fe, nil); done {
+		return keep
 	}
 	if st := fe.Stats; st != nil && st.Match(t) {
 		return s.serveStats(gen, st, fe, nil)
 	}
-	be := fe.DefaultBackend
-	for i := range fe.Switching {
-		if sw := &fe.Switching[i]; sw.Cond.Eval(t) {
-			be = sw.Backend
-			break
-		}
-	}
+	be := fe.PickBackend(t)
 	if be == nil {
 		return s.reply(rules.Lookup(503, fe.Errors), fe, nil)
 	}
+	if be.Mode != fe.Mode {
+		// A dynamic name chose a tcp backend: haproxy closes.
+		return false
+	}
+	return s.serveBackend(gen, fe, be)
+}
+
+// serveBackend runs the backend's part of a request: its rules, its
+// statistics page, and the forwarding to a server.
+func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Backend) bool {
+	t := &s.txn
 	if bs := gen.backend(be); bs != nil {
 		s.beCtr = &bs.ctr
 		bs.ctr.requests.Add(1)
 		bs.ctr.sessions.Add(1)
 	}
-	if rules.Run(be.HTTPRequest, t) == rules.Answer || rules.Run(be.Redirects, t) == rules.Answer {
-		return s.answer(gen, fe, be)
+	if len(be.TCPContent) > 0 && !s.verdict(rules.Run(be.TCPContent, t)) {
+		return false
+	}
+	t.Track.CountBackendRequest()
+	if done, keep := s.requestRules(gen, be.HTTPRequest, be.Redirects, fe, be); done {
+		return keep
 	}
 	if st := be.Stats; st != nil && st.Match(t) {
 		return s.serveStats(gen, st, fe, be)
@@ -180,6 +224,24 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
 	return s.forward(fe, bs)
+}
+
+// requestRules runs a proxy's http-request rules, then its redirect
+// rules; done reports that they answered the request (keep: the
+// connection stays open) or dropped the connection.
+func (s *session) requestRules(gen *generation, list, redirects []rules.Rule, fe *rules.Frontend, be *rules.Backend) (done, keep bool) {
+	t := &s.txn
+	switch rules.Run(list, t) {
+	case rules.Answer:
+		return true, s.answer(gen, fe, be)
+	case rules.Drop:
+		s.silentDrop()
+		return true, false
+	}
+	if rules.Run(redirects, t) == rules.Answer {
+		return true, s.reply(t.Reply, fe, be)
+	}
+	return false, false
 }
 
 // answer sends what the rules decided: a service's response, or the
@@ -270,9 +332,9 @@ func (s *session) releaseSrv() {
 // idleSrv puts sc in its server's idle pool, or closes it.
 func (s *session) idleSrv(sc *srvConn) {
 	sc.dw.last = time.Time{}
-	// A server reached on the client's port cannot share its idle
-	// connections with clients that came in on another port.
-	if sc.s.cfg.PortFromClient || !sc.s.idle.put(sc) {
+	// A server reached on the client's port, or from the client's
+	// address, cannot share its idle connections with other clients.
+	if sc.s.cfg.PortFromClient || sc.s.transparent() || !sc.s.idle.put(sc) {
 		s.e.closeSrv(sc)
 	}
 }

@@ -2,9 +2,12 @@ package runtime
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 	"syscall"
 	"time"
+
+	"gohap/runtime/rules"
 )
 
 // parker holds idle keep-alive client connections without a goroutine,
@@ -35,6 +38,13 @@ type parked struct {
 	feName  string
 	nreq    int
 	timer   *time.Timer // the keep-alive timeout; nil: none
+	// track are the sticky counters the connection's rules tracked, held
+	// while it is parked.
+	track rules.Trackers
+	// The client's addresses (they may come from a PROXY header) and
+	// its session variables, for the session that resumes it.
+	src, dst netip.AddrPort
+	sess     rules.SessVars
 }
 
 func newParker(e *Engine) (*parker, error) {
@@ -94,7 +104,8 @@ func (s *session) park(deadline time.Time) bool {
 	if s.in.rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
 		return false
 	}
-	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq}
+	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq,
+		src: s.src, dst: s.dst}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -104,6 +115,10 @@ func (s *session) park(deadline time.Time) bool {
 	if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
 		return false
 	}
+	// The counters go with the connection: the loop resumes it only once
+	// p.mu is released.
+	pc.track, s.txn.Track = s.txn.Track, rules.Trackers{}
+	s.txn.SwapSess(&pc.sess)
 	p.conns[fd] = pc
 	if !deadline.IsZero() {
 		pc.timer = time.AfterFunc(time.Until(deadline), func() { p.expire(pc) })
@@ -131,9 +146,11 @@ func (p *parker) expire(pc *parked) {
 	}
 }
 
-// end closes pc and gives back its slot and its count of Engine.wg.
+// end closes pc and gives back its slot, its sticky counters and its
+// count of Engine.wg.
 func (p *parker) end(pc *parked) {
 	pc.c.Close()
+	pc.track.End()
 	if pc.sem != nil {
 		<-pc.sem
 	}
@@ -188,6 +205,9 @@ func (p *parker) resume(pc *parked) {
 	e := p.e
 	s := e.newSession(pc.c, pc.feIndex, pc.feName)
 	s.nreq, s.ln, s.sem = pc.nreq, pc.l, pc.sem
+	s.txn.Track, pc.track, s.accepted = pc.track, rules.Trackers{}, true
+	s.setAddrs(pc.src, pc.dst)
+	s.txn.SwapSess(&pc.sess)
 	if !e.track(s) {
 		e.putSession(s)
 		p.end(pc)

@@ -125,7 +125,7 @@ func (l *listener) runProxied(s *session, tlsCfg *tls.Config, sem chan struct{})
 // parker owns them then.
 func (l *listener) run(s *session, sem chan struct{}) {
 	fe := l.e.gen.Load().frontend(s.feIndex, s.feName)
-	if fe != nil && (len(fe.TCPConnection) == 0 || s.acceptConn(fe)) {
+	if fe != nil && (s.accepted || s.acceptConn(fe)) {
 		if fe.Mode == rules.ModeHTTP {
 			s.serveHTTP()
 		} else {

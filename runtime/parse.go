@@ -91,6 +91,7 @@ func parseRequest(head []byte, req *rules.Request, info *msgInfo) error {
 	if size > htxLimit {
 		return errHeadTooBig
 	}
+	info.htxSize = int64(size)
 	return checkHost(req)
 }
 

@@ -11,16 +11,23 @@ import (
 // test ends and runs handle on each, with a 2 s deadline, in its own
 // goroutine. It returns the listener's address.
 func serveConns(t *testing.T, handle func(c net.Conn)) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serveListener(t, ln, handle)
+	return acceptConns(t, 2*time.Second, handle)
 }
 
-// serveListener is serveConns on ln, which is closed when the test ends.
-func serveListener(t *testing.T, ln net.Listener, handle func(c net.Conn)) string {
-	t.Cleanup(func() { ln.Close() })
+// acceptConns is serveConns with deadline d on each connection (0:
+// none, for benchmarks).
+func acceptConns(tb testing.TB, d time.Duration, handle func(c net.Conn)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return serveListener(tb, ln, d, handle)
+}
+
+// serveListener is acceptConns on ln, which is closed when the test
+// ends.
+func serveListener(tb testing.TB, ln net.Listener, d time.Duration, handle func(c net.Conn)) string {
+	tb.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -29,7 +36,9 @@ func serveListener(t *testing.T, ln net.Listener, handle func(c net.Conn)) strin
 			}
 			go func() {
 				defer c.Close()
-				c.SetDeadline(time.Now().Add(2 * time.Second))
+				if d > 0 {
+					c.SetDeadline(time.Now().Add(d))
+				}
 				handle(c)
 			}()
 		}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"sync"
@@ -35,6 +36,9 @@ type serverState struct {
 	// SRV record says.
 	weight atomic.Int32
 	ctr    counters
+	sni    sniConfigs // TLS configurations by server name
+	// srcPort is the last port taken from a "source" port range.
+	srcPort atomic.Uint32
 }
 
 func newServerState(s *rules.Server, bs *backendState) *serverState {
@@ -201,19 +205,25 @@ type idlePool struct {
 // maxIdle bounds the idle connections kept per server.
 const maxIdle = 256
 
-// get returns an idle connection, or nil.
-func (p *idlePool) get() *srvConn {
+// get returns an idle connection opened with TLS server name sni (nil:
+// none), the most recent first, or nil: as haproxy keys its idle
+// connections by name, a request never goes over a connection set up for
+// another one.
+func (p *idlePool) get(sni []byte) *srvConn {
 	p.mu.Lock()
-	n := len(p.conns)
-	if n == 0 {
-		p.mu.Unlock()
-		return nil
+	defer p.mu.Unlock()
+	for i := len(p.conns) - 1; i >= 0; i-- {
+		sc := p.conns[i]
+		if !bytes.Equal(sc.sni, sni) {
+			continue
+		}
+		n := len(p.conns) - 1
+		copy(p.conns[i:], p.conns[i+1:])
+		p.conns[n] = nil
+		p.conns = p.conns[:n]
+		return sc
 	}
-	sc := p.conns[n-1]
-	p.conns[n-1] = nil
-	p.conns = p.conns[:n-1]
-	p.mu.Unlock()
-	return sc
+	return nil
 }
 
 // put keeps sc for reuse; it reports false (and keeps nothing) when the

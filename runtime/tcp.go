@@ -15,15 +15,15 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if !s.contentRules(fe.InspectDelay, fe.TCPContent) {
 		return
 	}
-	be := fe.DefaultBackend
-	for i := range fe.Switching {
-		if sw := &fe.Switching[i]; sw.Cond.Eval(t) {
-			be = sw.Backend
-			break
-		}
-	}
+	be := fe.PickBackend(t)
 	bs := gen.backend(be)
 	if bs == nil {
+		return
+	}
+	if be.Mode == rules.ModeHTTP {
+		// The backend upgrades the connection to HTTP, in place.
+		s.upBackend = be
+		s.serveHTTP()
 		return
 	}
 	if !s.contentRules(be.InspectDelay, be.TCPContent) {
@@ -33,6 +33,7 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if srv == nil {
 		return
 	}
+	s.retries, s.ck.direct, s.ck.force = 0, false, false
 	sc := s.dialRetries(bs, srv)
 	if sc == nil {
 		srv.release()
@@ -43,6 +44,29 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	s.tunnel(&sc.side, fe, be)
 	s.setCur(nil)
 	s.e.closeSrv(sc)
+}
+
+// upgraded returns the backend of a request on a "mode tcp" frontend
+// upgraded to HTTP: for the first one, the backend that upgraded it;
+// each later one is a new stream, which runs the frontend's content
+// rules (on the request as received) and backend choice again. nil
+// closes the connection.
+func (s *session) upgraded(fe *rules.Frontend, t *rules.Txn, head []byte) *rules.Backend {
+	be := s.upBackend
+	s.upBackend = nil
+	if be != nil {
+		return be
+	}
+	t.Payload = head
+	if rules.Run(fe.TCPContent, t) == rules.Reject {
+		return nil
+	}
+	t.Payload = nil
+	be = fe.PickBackend(t)
+	if be == nil || be.Mode != rules.ModeHTTP {
+		return nil
+	}
+	return be
 }
 
 // inspect waits, up to delay (a proxy's inspect-delay), for the client's
@@ -70,10 +94,34 @@ func (s *session) inspect(delay time.Duration) {
 	s.c.SetReadDeadline(time.Time{})
 }
 
-// acceptConn runs the tcp-request connection rules of a new connection
-// and reports whether they accept it.
+// acceptConn runs the tcp-request connection then session rules of a new
+// connection and reports whether they accept it; if so, the session
+// counts on the sticky counters they track.
 func (s *session) acceptConn(fe *rules.Frontend) bool {
-	return rules.Run(fe.TCPConnection, s.startTxn(s.e.gen.Load())) != rules.Reject
+	if len(fe.TCPConnection) == 0 && len(fe.TCPSession) == 0 {
+		return true
+	}
+	t := s.startTxn(s.e.gen.Load())
+	if !s.verdict(rules.Run(fe.TCPConnection, t)) || !s.verdict(rules.Run(fe.TCPSession, t)) {
+		return false
+	}
+	t.Track.CountSession()
+	return true
+}
+
+// verdict acts on what tcp-request rules decided and reports whether the
+// connection goes on: the caller closes a rejected one, a dropped one is
+// gone already.
+func (s *session) verdict(v rules.Verdict) bool {
+	switch v {
+	case rules.Reject:
+		s.resetOnClose()
+		return false
+	case rules.Drop:
+		s.silentDrop()
+		return false
+	}
+	return true
 }
 
 // startTxn resets the session's Txn for a new request or connection stage
@@ -82,6 +130,8 @@ func (s *session) startTxn(gen *generation) *rules.Txn {
 	t := &s.txn
 	t.Reset()
 	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, gen
+	t.TLS = s.tls != nil
+	t.UseVarTable(&gen.g.VarTable)
 	return t
 }
 
@@ -94,5 +144,5 @@ func (s *session) contentRules(delay time.Duration, list []rules.Rule) bool {
 	}
 	s.inspect(delay)
 	s.txn.Payload = s.in.data()
-	return rules.Run(list, &s.txn) != rules.Reject
+	return s.verdict(rules.Run(list, &s.txn))
 }

@@ -115,7 +115,7 @@ func TestTLSConfigErrors(t *testing.T) {
 		{"ssl crt " + filepath.Join(dir, "missing.pem"), "unable to load SSL certificate"},
 		{"ssl crt " + keyless, "unable to load SSL private key"},
 		{"ssl crt " + path + " ssl-min-ver TLSv9", "expects one of TLSv1.0"},
-		{"ssl crt " + path + " crt-list /x", "bind option 'crt-list' is not supported"},
+		{"ssl crt " + path + " crt-list /x", "unable to load crt-list '/x'"},
 	} {
 		_, err := compileString("frontend f\n    bind 127.0.0.1:0 " + c.opts + "\n")
 		if err == nil || !strings.Contains(err.Error(), c.want) {

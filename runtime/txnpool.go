@@ -83,6 +83,7 @@ type session struct {
 	// The counters the current request's response counts in: its
 	// frontend's, and once chosen its backend's and server's; nil: none.
 	feCtr, beCtr, srvCtr *counters
+	srvSNI               []byte // the server name for the next connection (sniFor)
 	txn                  rules.Txn
 	req                  msgInfo
 	resp                 respHead
@@ -94,10 +95,30 @@ type session struct {
 	ln                   *listener     // the listener that accepted c; nil in tests
 	sem                  chan struct{} // its maxconn slots; nil: no limit
 	parked               bool          // c was handed to the parker: not ours any more
+	// accepted: the tcp-request connection rules already accepted c (a
+	// connection resumed from the parker).
+	accepted bool
 	// Per request, set by exchange.
 	isHead   bool // HEAD request: the response has no body
 	bodyDone bool // the request body was read entirely
 	srvKeep  bool // the server connection may serve another request
+	// compAlgo is the compression chosen for the response (CompNone:
+	// none); comp streams it.
+	compAlgo rules.CompAlgo
+	comp     compressor
+	// upBackend is the HTTP backend that upgraded a "mode tcp"
+	// frontend's connection, for its first request.
+	upBackend *rules.Backend
+	// Retries of the current request: how many were used (connection
+	// and retry-on alike; whether its server came from persistence is
+	// ck.direct), whether it is kept for retry-on (replay: its body,
+	// replayLen bytes, stays in the client buffer until endReplay), and
+	// the status to answer when no connection could be made.
+	retries    int
+	replay     bool
+	replayLen  int
+	replayView rbuf // the kept chunked body, read again by writeReplayBody
+	connFail   int
 
 	mu      sync.Mutex // guards curConn and aborted, for Close
 	curConn net.Conn   // the server connection in use
@@ -111,6 +132,7 @@ type srvConn struct {
 	side
 	s      *serverState
 	reused bool
+	sni    []byte // the TLS server name it was opened with; nil: none
 }
 
 func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
@@ -122,7 +144,7 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 	s.reset(c)
 	s.in.flush = s.out
 	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
-	s.ln, s.sem, s.parked = nil, nil, false
+	s.ln, s.sem, s.parked, s.accepted, s.upBackend = nil, nil, false, false, nil
 	s.aborted, s.curConn, s.curSeen = false, nil, nil
 	s.setAddrs(addrPort(c.RemoteAddr()), addrPort(c.LocalAddr()))
 	s.tls, _ = c.(*tls.Conn)
@@ -148,7 +170,9 @@ func (e *Engine) putSession(s *session) {
 	s.c, s.in.c, s.dw.c, s.srv = nil, nil, nil, nil
 	s.in.rc, s.ln, s.sem = nil, nil, nil
 	s.out.Reset(&s.dw)
+	s.txn.Track.End()
 	s.txn.Reset()
+	s.txn.EndSession()
 	s.mu.Lock()
 	s.curConn, s.curSeen = nil, nil
 	s.mu.Unlock()
@@ -195,7 +219,7 @@ func (e *Engine) newSrvConn(c net.Conn, st *serverState) *srvConn {
 		sc = &srvConn{}
 	}
 	sc.reset(c)
-	sc.s, sc.reused = st, false
+	sc.s, sc.reused, sc.sni = st, false, sc.sni[:0]
 	if st.cfg.ShutdownOnDown {
 		st.track(sc, c)
 	}

@@ -5,16 +5,24 @@ import (
 	"testing"
 )
 
-func TestEqual(t *testing.T) {
+// storeWithMode opens a new store with the variable "mode" and returns
+// its slot.
+func storeWithMode(t *testing.T) (*Store, int) {
+	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "vars"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	slot, err := s.Resolve("mode")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, slot
+}
+
+func TestEqual(t *testing.T) {
+	s, slot := storeWithMode(t)
 	if s.Equal(slot, []byte("true")) {
 		t.Error("unset variable equals 'true'")
 	}
@@ -35,5 +43,31 @@ func TestEqual(t *testing.T) {
 	p := []byte("true")
 	if n := testing.AllocsPerRun(100, func() { s.Equal(slot, p) }); n != 0 {
 		t.Errorf("Equal allocates %v", n)
+	}
+}
+
+// TestSetSlot: set-var(proc.NAME) writes by slot; values the store cannot
+// hold are dropped, and writing the current value again allocates nothing.
+func TestSetSlot(t *testing.T) {
+	s, slot := storeWithMode(t)
+	s.SetSlot(slot, []byte("on"))
+	if v, _ := s.Get("mode"); v != "on" {
+		t.Fatalf("after SetSlot: %q", v)
+	}
+	for _, bad := range [][]byte{make([]byte, MaxValue+1), []byte("a\x00b")} {
+		s.SetSlot(slot, bad)
+		if v, _ := s.Get("mode"); v != "on" {
+			t.Errorf("SetSlot(%q...) replaced the value: %q", bad[:3], v)
+		}
+	}
+	s.SetSlot(Slots, []byte("x"))
+	s.SetSlot(-1, []byte("x"))
+	v := []byte("on")
+	if n := testing.AllocsPerRun(100, func() { s.SetSlot(slot, v) }); n != 0 {
+		t.Errorf("SetSlot of the current value allocates %v", n)
+	}
+	s.SetSlot(slot, nil)
+	if v, _ := s.Get("mode"); v != "" {
+		t.Errorf("after SetSlot(nil): %q", v)
 	}
 }

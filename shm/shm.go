@@ -356,12 +356,28 @@ func (s *Store) Set(name, value string) error {
 	}
 	i, err := s.resolveLocked(name)
 	if err == nil {
-		s.slots[i].store(value, s.midWrite)
+		s.slots[i].store([]byte(value), s.midWrite)
 	}
 	if uerr := s.unlock(); err == nil {
 		err = uerr
 	}
 	return err
+}
+
+// SetSlot stores v in the variable of slot: set-var(proc.NAME) at run
+// time. A value equal to the current one is not written again, so a rule
+// that sets the same value on every request takes no lock. A value that
+// ValidValue refuses, a slot out of range and a closed store drop the
+// write, as haproxy drops a value over its size limits.
+func (s *Store) SetSlot(slot int, v []byte) {
+	if uint(slot) >= Slots || validValue(v) != nil || s.Equal(slot, v) {
+		return
+	}
+	if s.lock() != nil {
+		return
+	}
+	s.slots[slot].store(v, s.midWrite)
+	s.unlock()
 }
 
 // Load appends the current value of the variable in slot to dst[:0] and
@@ -434,7 +450,9 @@ func ValidName(name string) error {
 
 // ValidValue reports why value cannot be stored, or nil if it can: it must
 // be at most MaxValue bytes (the size of a slot's buffer) and contain no NUL.
-func ValidValue(value string) error {
+func ValidValue(value string) error { return validValue(value) }
+
+func validValue[T string | []byte](value T) error {
 	if len(value) > MaxValue {
 		return fmt.Errorf("value is too long (%d bytes, max %d)", len(value), MaxValue)
 	}

@@ -95,7 +95,7 @@ func (sl *slot) load(dst []byte) []byte {
 // writer killed at any point leaves the published value intact. midWrite, if
 // non-nil, runs after half of the value's words are written and before the
 // length and seq are stored; tests use it to kill a writer mid-write.
-func (sl *slot) store(value string, midWrite func()) {
+func (sl *slot) store(value []byte, midWrite func()) {
 	seq := sl.seq.Load()
 	next := seq + 1
 	buf := &sl.val[next&1]
@@ -104,7 +104,7 @@ func (sl *slot) store(value string, midWrite func()) {
 		if i == words/2 && midWrite != nil {
 			midWrite()
 		}
-		buf[i].Store(word(value, i*8))
+		buf[i].Store(wordOf(value, i*8))
 	}
 	sl.vlen[next&1].Store(uint32(len(value)))
 	sl.seq.Store(next)

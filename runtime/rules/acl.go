@@ -17,8 +17,8 @@ func NewExpr(f Fetcher, convs []Converter, m Matcher) *Expr {
 	e := &Expr{Fetch: f, Convs: convs, Match: m}
 	fv, isVar := f.(fetchVar)
 	ms, isStr := m.(*matchStr)
-	if isVar && isStr && len(convs) == 0 && ms.kind == MatchStr && !ms.icase && ms.set == nil {
-		e.varEq = &varEqual{slot: fv.slot, pats: ms.pats}
+	if isVar && fv.v.Scope == ScopeProc && !fv.hasDef && isStr && len(convs) == 0 && ms.kind == MatchStr && !ms.icase && ms.set == nil {
+		e.varEq = &varEqual{slot: fv.v.Index, pats: ms.pats}
 	}
 	return e
 }

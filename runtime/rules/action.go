@@ -18,9 +18,12 @@ const (
 	Answer
 	// Reject: the connection is closed at once (tcp-request ... reject).
 	Reject
+	// Drop: the connection is dropped without telling the client
+	// (silent-drop).
+	Drop
 )
 
-var verdictNames = [...]string{"continue", "stop", "answer", "reject"}
+var verdictNames = [...]string{"continue", "stop", "answer", "reject", "drop"}
 
 func (v Verdict) String() string { return verdictNames[v] }
 
@@ -103,12 +106,12 @@ func (a *HeaderAction) Exec(t *Txn) Verdict {
 	switch a.Op {
 	case SetHeader:
 		v := a.Value.eval(t) // before the delete: the value may read the header
-		*hdrs = delHeader(*hdrs, a.Name)
+		*hdrs = DelHeaders(*hdrs, a.Name)
 		*hdrs = append(*hdrs, Header{Name: a.Name, Value: v})
 	case AddHeader:
 		*hdrs = append(*hdrs, Header{Name: a.Name, Value: a.Value.eval(t)})
 	case DelHeader:
-		*hdrs = delHeader(*hdrs, a.Name)
+		*hdrs = DelHeaders(*hdrs, a.Name)
 	}
 	return Continue
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -13,7 +14,11 @@ type Conv struct {
 	Name             string
 	MinArgs, MaxArgs int
 	Out              Type
-	New              func(args []string) (Converter, error)
+	// SameType: the output is the input as it came (set-var); Out is
+	// then unused.
+	SameType bool
+	// New builds the converter from its arguments, already unquoted.
+	New func(args []string, r Resolver) (Converter, error)
 }
 
 var convs = map[string]*Conv{}
@@ -31,9 +36,11 @@ var stringConvs = []Conv{
 	{Name: "regsub", MinArgs: 2, MaxArgs: 3, Out: TypeStr, New: newConvRegsub},
 }
 
-func init() {
-	for i := range stringConvs {
-		c := &stringConvs[i]
+func init() { registerConvs(stringConvs) }
+
+func registerConvs(list []Conv) {
+	for i := range list {
+		c := &list[i]
 		if _, dup := convs[c.Name]; dup {
 			panic("rules: duplicate converter " + c.Name)
 		}
@@ -47,16 +54,26 @@ func LookupConv(name string) (*Conv, bool) {
 	return c, ok
 }
 
+// ConvNames lists the converter keywords, sorted, for the README.
+func ConvNames() []string {
+	out := make([]string, 0, len(convs))
+	for n := range convs {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // NewConv checks a converter's arguments and builds it.
-func NewConv(c *Conv, args []string) (Converter, error) {
+func NewConv(c *Conv, args []string, r Resolver) (Converter, error) {
 	if len(args) < c.MinArgs || len(args) > c.MaxArgs {
 		return nil, fmt.Errorf("converter '%s' expects %d to %d argument(s), got %d", c.Name, c.MinArgs, c.MaxArgs, len(args))
 	}
-	return c.New(args)
+	return c.New(args, r)
 }
 
-func newConvConst(c Converter) func([]string) (Converter, error) {
-	return func([]string) (Converter, error) { return c, nil }
+func newConvConst(c Converter) func([]string, Resolver) (Converter, error) {
+	return func([]string, Resolver) (Converter, error) { return c, nil }
 }
 
 // convOut appends the converted bytes to the Txn's converter buffer and
@@ -139,8 +156,8 @@ type convField struct {
 	word         bool
 }
 
-func newConvField(word bool) func([]string) (Converter, error) {
-	return func(args []string) (Converter, error) {
+func newConvField(word bool) func([]string, Resolver) (Converter, error) {
+	return func(args []string, _ Resolver) (Converter, error) {
 		c := &convField{delims: args[1], word: word, count: 1}
 		var err error
 		if c.index, err = strconv.Atoi(args[0]); err != nil || c.index == 0 {
@@ -195,7 +212,7 @@ type convRegsub struct {
 	global bool
 }
 
-func newConvRegsub(args []string) (Converter, error) {
+func newConvRegsub(args []string, _ Resolver) (Converter, error) {
 	c := &convRegsub{}
 	pattern := args[0]
 	if len(args) > 2 {

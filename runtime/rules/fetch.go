@@ -10,11 +10,14 @@ import (
 type Resolver interface {
 	// Backend returns the backend named name.
 	Backend(name string) (*Backend, error)
-	// Var returns the store slot of variable name in scope ("proc" only
-	// for now).
-	Var(scope, name string) (int, error)
+	// Var resolves variable name of scope: a store slot for proc, a
+	// place in the Txn for the others.
+	Var(scope Scope, name string) (VarRef, error)
 	// Userlist returns the userlist section named name.
 	Userlist(name string) (*Userlist, error)
+	// Table returns the stick table of the proxy named name, or of the
+	// proxy being compiled when name is empty.
+	Table(name string) (*StickTable, error)
 	// CurrentBackend is the proxy being compiled, when it has a backend
 	// half; nil in a pure frontend.
 	CurrentBackend() *Backend
@@ -30,6 +33,12 @@ type Fetch struct {
 	// set; otherwise it follows Out.
 	Match    MatchKind
 	HasMatch bool
+	// NeedsMatch: the output type is known only at run time (var), so an
+	// ACL must name its match method with -m.
+	NeedsMatch bool
+	// LastInSample: the fetch yields several values (header fetches) and,
+	// outside ACLs (set-var, log-format), haproxy takes the last one.
+	LastInSample bool
 	// New builds the fetch from its arguments, already unquoted.
 	New func(args []string, r Resolver) (Fetcher, error)
 }
@@ -100,6 +109,35 @@ func NewFetch(f *Fetch, args []string, r Resolver) (Fetcher, error) {
 		return nil, fmt.Errorf("fetch method '%s' expects at most %d argument(s), got %d", f.Name, f.MaxArgs, len(args))
 	}
 	return f.New(args, r)
+}
+
+// NewSampleFetch is NewFetch for a sample context (set-var, log-format,
+// use_backend names), where a fetch with LastInSample gives its last
+// value.
+func NewSampleFetch(f *Fetch, args []string, r Resolver) (Fetcher, error) {
+	fr, err := NewFetch(f, args, r)
+	if err != nil || !f.LastInSample {
+		return fr, err
+	}
+	return lastValue{fr}, nil
+}
+
+// lastValue gives the last value of a multi-valued fetch.
+type lastValue struct{ f Fetcher }
+
+func (l lastValue) Fetch(t *Txn, s *Sample) bool {
+	if !l.f.Fetch(t, s) {
+		return false
+	}
+	for s.More {
+		last := *s
+		if !l.f.Fetch(t, s) {
+			*s = last
+			break
+		}
+	}
+	s.More = false
+	return true
 }
 
 func argInt(name, s string) (int64, error) {

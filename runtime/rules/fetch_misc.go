@@ -1,19 +1,18 @@
 package rules
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 var miscFetches = []Fetch{
 	{Name: "nbsrv", MaxArgs: 1, Out: TypeInt, New: newNbsrv},
-	{Name: "var", MinArgs: 1, MaxArgs: 2, Out: TypeStr, New: newVar},
 	{Name: "src", Out: TypeIP, New: newConst(fetchSrc{})},
 	{Name: "src_port", Out: TypeInt, New: newConst(fetchSrcPort{})},
 	{Name: "dst", Out: TypeIP, New: newConst(fetchDst{})},
 	{Name: "dst_port", Out: TypeInt, New: newConst(fetchDstPort{})},
 	{Name: "always_true", Out: TypeBool, New: newConst(fetchBool(true))},
 	{Name: "always_false", Out: TypeBool, New: newConst(fetchBool(false))},
+	{Name: "str", MaxArgs: 1, Out: TypeStr, New: newStr},
+	{Name: "int", MinArgs: 1, MaxArgs: 1, Out: TypeInt, New: newInt},
+	{Name: "bool", MinArgs: 1, MaxArgs: 1, Out: TypeBool, New: newBool},
 }
 
 // Predefined ACLs HAProxy provides without an "acl" line.
@@ -54,35 +53,6 @@ func (f fetchNbsrv) Fetch(t *Txn, s *Sample) bool {
 	return true
 }
 
-// fetchVar reads a runtime variable from the shared store; the slot was
-// resolved at compile time. An unset or empty variable yields no sample,
-// as an unset HAProxy variable does.
-type fetchVar struct{ slot int }
-
-func newVar(args []string, r Resolver) (Fetcher, error) {
-	scope, name, ok := strings.Cut(args[0], ".")
-	if !ok || name == "" {
-		return nil, fmt.Errorf("invalid variable name '%s': expected 'proc.NAME'", args[0])
-	}
-	if scope != "proc" {
-		return nil, fmt.Errorf("variable scope '%s' is not supported, only 'proc' (in '%s')", scope, args[0])
-	}
-	slot, err := r.Var(scope, name)
-	if err != nil {
-		return nil, err
-	}
-	if len(args) > 1 {
-		return nil, fmt.Errorf("default value of var() is not supported")
-	}
-	return fetchVar{slot}, nil
-}
-
-func (f fetchVar) Fetch(t *Txn, s *Sample) bool {
-	t.scratch = t.Vars.Load(f.slot, t.scratch[:0])
-	s.Type, s.Str = TypeStr, t.scratch
-	return len(t.scratch) > 0
-}
-
 type fetchSrc struct{}
 
 func (fetchSrc) Fetch(t *Txn, s *Sample) bool {
@@ -109,6 +79,40 @@ type fetchDstPort struct{}
 func (fetchDstPort) Fetch(t *Txn, s *Sample) bool {
 	s.Type, s.Int = TypeInt, int64(t.Dst.Port())
 	return t.Dst.IsValid()
+}
+
+// fetchConst is a constant sample: str(TEXT), int(N), bool(B).
+type fetchConst Sample
+
+func (f *fetchConst) Fetch(t *Txn, s *Sample) bool {
+	s.Type, s.Int, s.Str = f.Type, f.Int, f.Str
+	return true
+}
+
+func newStr(args []string, _ Resolver) (Fetcher, error) {
+	f := &fetchConst{Type: TypeStr, Str: []byte{}}
+	if len(args) > 0 {
+		f.Str = []byte(args[0])
+	}
+	return f, nil
+}
+
+func newInt(args []string, _ Resolver) (Fetcher, error) {
+	n, err := argInt("int", args[0])
+	if err != nil {
+		return nil, err
+	}
+	return &fetchConst{Type: TypeInt, Int: n}, nil
+}
+
+func newBool(args []string, _ Resolver) (Fetcher, error) {
+	switch args[0] {
+	case "true", "1":
+		return fetchBool(true), nil
+	case "false", "0":
+		return fetchBool(false), nil
+	}
+	return nil, fmt.Errorf("fetch method 'bool' expects 'true', 'false', '0' or '1', got '%s'", args[0])
 }
 
 type fetchBool bool

@@ -11,9 +11,8 @@ type Format struct {
 }
 
 type formatPart struct {
-	lit   []byte
-	fetch Fetcher // nil for a literal
-	convs []Converter
+	lit  []byte
+	expr SampleExpr // Fetch is nil for a literal
 }
 
 // FormatBuilder assembles a Format part by part.
@@ -21,7 +20,7 @@ type FormatBuilder struct{ f Format }
 
 // Lit appends literal text.
 func (b *FormatBuilder) Lit(s string) {
-	if n := len(b.f.parts); n > 0 && b.f.parts[n-1].fetch == nil {
+	if n := len(b.f.parts); n > 0 && b.f.parts[n-1].expr.Fetch == nil {
 		b.f.parts[n-1].lit = append(b.f.parts[n-1].lit, s...)
 		return
 	}
@@ -31,7 +30,7 @@ func (b *FormatBuilder) Lit(s string) {
 // Sample appends the string form of a fetch's first value, through
 // converters.
 func (b *FormatBuilder) Sample(f Fetcher, convs ...Converter) {
-	b.f.parts = append(b.f.parts, formatPart{fetch: f, convs: convs})
+	b.f.parts = append(b.f.parts, formatPart{expr: SampleExpr{Fetch: f, Convs: convs}})
 }
 
 // Format returns the built format.
@@ -40,7 +39,7 @@ func (b *FormatBuilder) Format() *Format {
 	switch {
 	case len(f.parts) == 0:
 		f.Static = []byte{}
-	case len(f.parts) == 1 && f.parts[0].fetch == nil:
+	case len(f.parts) == 1 && f.parts[0].expr.Fetch == nil:
 		f.Static = f.parts[0].lit
 	}
 	return &f
@@ -51,22 +50,13 @@ func (b *FormatBuilder) Format() *Format {
 func (f *Format) Append(t *Txn, dst []byte) []byte {
 	for i := range f.parts {
 		p := &f.parts[i]
-		if p.fetch == nil {
+		if p.expr.Fetch == nil {
 			dst = append(dst, p.lit...)
 			continue
 		}
 		s := &t.smp
 		*s = Sample{}
-		if !p.fetch.Fetch(t, s) {
-			continue
-		}
-		ok := true
-		for _, c := range p.convs {
-			if ok = c.Convert(t, s); !ok {
-				break
-			}
-		}
-		if ok {
+		if p.expr.Eval(t, s) {
 			dst = appendSample(t, dst, s)
 		}
 	}

@@ -25,6 +25,10 @@ type Graph struct {
 	Vars []Var
 	// Resolvers are the "resolvers" sections servers name.
 	Resolvers []*Resolvers
+	// Tables are the stick tables, in declaration order.
+	Tables []*StickTable
+	// VarTable names every variable the configuration uses, in all scopes.
+	VarTable VarTable
 }
 
 // Global holds the process-wide settings that gohap acts on.
@@ -114,10 +118,13 @@ type Frontend struct {
 	// head: the backend's first, then the frontend's.
 	HTTPResponse []Rule
 	// TCPConnection are the "tcp-request connection" rules, run when a
-	// connection is accepted; TCPContent the "tcp-request content"
-	// rules, run in mode tcp once the client sent its first bytes or
-	// InspectDelay passed (0: at once, on nothing).
+	// connection is accepted, and TCPSession the "tcp-request session"
+	// rules, run right after them. TCPContent are the "tcp-request
+	// content" rules: in mode tcp, run once the client sent its first
+	// bytes or InspectDelay passed (0: at once, on nothing); in mode
+	// http, run on each request once its head is in.
 	TCPConnection []Rule
+	TCPSession    []Rule
 	TCPContent    []Rule
 	InspectDelay  time.Duration
 	// Switching are the "use_backend" rules, tried in order after the
@@ -130,6 +137,8 @@ type Frontend struct {
 	Options Options
 	// Stats is the statistics page, nil when not enabled.
 	Stats *Stats
+	// Compression compresses responses ("compression"); nil: none.
+	Compression *Compression
 }
 
 // Options are the "option" flags gohap acts on.
@@ -142,7 +151,11 @@ type Options struct {
 	HTTPKeepAlive    bool
 	HTTPClose        bool
 	Redispatch       bool
-	AllBackups       bool
+	// RedispatchAfter is the N of "option redispatch N": a retry goes to
+	// another server every Nth retry (N > 0) or on the -Nth before the
+	// last (N < 0; -1, the last, by default); 0 never.
+	RedispatchAfter int
+	AllBackups      bool
 	// Persist ("option persist") sends a request whose cookie names a
 	// down server to that server anyway.
 	Persist bool
@@ -160,6 +173,33 @@ type Switch struct {
 	Pos     string
 	Cond    *Cond // nil: always
 	Backend *Backend
+	// Name, when not nil, is a dynamic rule's log-format name
+	// ("use_backend be_%[req.hdr(host),lower]"), looked up per request in
+	// Backends, every backend of the configuration by name; Backend is nil.
+	Name     *Format
+	Backends map[string]*Backend
+}
+
+// PickBackend runs the switching rules for t and returns the backend of
+// the first rule whose condition holds, else DefaultBackend (nil: none).
+// As in haproxy, a dynamic name that names no backend ends the search:
+// DefaultBackend is used, not the next rule.
+func (fe *Frontend) PickBackend(t *Txn) *Backend {
+	for i := range fe.Switching {
+		sw := &fe.Switching[i]
+		if !sw.Cond.Eval(t) {
+			continue
+		}
+		if sw.Name == nil {
+			return sw.Backend
+		}
+		t.fmtBuf = sw.Name.Append(t, t.fmtBuf[:0])
+		if be := sw.Backends[string(t.fmtBuf)]; be != nil {
+			return be
+		}
+		break
+	}
+	return fe.DefaultBackend
 }
 
 // Backend is a proxy that forwards to servers: a "backend" section, or the
@@ -176,6 +216,9 @@ type Backend struct {
 	Servers     []*Server
 	Timeouts    Timeouts
 	Retries     int // connection retries, HAProxy's default is 3
+	// RetryOn says which failures are retried ("retry-on"); the zero
+	// value retries nothing.
+	RetryOn RetryOn
 	// HTTPRequest are the backend's own "http-request" rules, run after
 	// the frontend picked this backend.
 	HTTPRequest []Rule
@@ -203,6 +246,11 @@ type Backend struct {
 	// Check is what the health checks of servers with "check" send and
 	// expect; nil means a TCP connect check.
 	Check *HealthCheck
+	// Compression is as Frontend.Compression; it takes precedence.
+	Compression *Compression
+	// Source is where connections to servers without their own come
+	// from ("source"); nil: the system's choice.
+	Source *Source
 }
 
 // Algo is a load-balancing algorithm, as set by "balance".
@@ -224,12 +272,18 @@ func (a Algo) String() string { return algoNames[a] }
 
 // ParseAlgo returns the algorithm HAProxy names s.
 func ParseAlgo(s string) (Algo, bool) {
-	for i, n := range algoNames {
+	i := nameIndex(algoNames[:], s)
+	return Algo(i), i >= 0
+}
+
+// nameIndex returns the index of s in names, the names of an enum, or -1.
+func nameIndex(names []string, s string) int {
+	for i, n := range names {
 		if n == s {
-			return Algo(i), true
+			return i
 		}
 	}
-	return 0, false
+	return -1
 }
 
 // Server is one "server" line of a backend, frozen. Its live state (up or
@@ -251,6 +305,12 @@ type Server struct {
 	// checks use it too when CheckTLS is set.
 	TLS      *tls.Config
 	CheckTLS bool
+	// SNI, when set, is the TLS server name of each connection ("sni
+	// EXPR" other than str(NAME)), evaluated on the request or connection
+	// that opens it; TLS then names no server. With SNIVerify the
+	// server's certificate must match that name.
+	SNI       *Format
+	SNIVerify bool
 	// Cookie is the value that names this server in the backend's
 	// persistence cookie ("cookie VALUE"); empty: none.
 	Cookie string
@@ -260,6 +320,8 @@ type Server struct {
 	// ProxyProtocol is the PROXY protocol version sent first on each
 	// connection ("send-proxy": 1, "send-proxy-v2": 2), 0 for none.
 	ProxyProtocol int
+	// Source is the server's own "source"; nil: the backend's.
+	Source *Source
 
 	Weight   int // 1..256, default 1
 	Backup   bool
@@ -302,8 +364,9 @@ func (s *Server) DialAddr(addr string, dst netip.AddrPort) (network, hostport st
 	return network, addr
 }
 
-// VarStore gives lock-free reads of runtime variables by slot. The shm
-// package implements it; tests use a map-backed fake.
+// VarStore gives lock-free reads of runtime variables (proc scope) by
+// slot, and writes for set-var(proc.NAME). The shm package implements it;
+// tests use a map-backed fake.
 type VarStore interface {
 	// Load appends the variable's current value to dst[:0] and returns it;
 	// an unset variable loads as empty. It must not allocate when
@@ -312,6 +375,10 @@ type VarStore interface {
 	// Equal reports whether the variable holds exactly v, comparing in
 	// place: the per-request "acl variable" check, with no copy.
 	Equal(slot int, v []byte) bool
+	// SetSlot stores v in the variable; an empty v unsets it. It must be
+	// safe for concurrent use and atomic for readers. A value the store
+	// cannot hold is dropped, as haproxy drops a value over its limits.
+	SetSlot(slot int, v []byte)
 }
 
 // StateView reports live server state to fetches such as nbsrv.
@@ -320,3 +387,72 @@ type StateView interface {
 	// servers that are up, or when none is, backup servers that are up.
 	Usable(b *Backend) int
 }
+
+// Source is where connections to servers come from: "source" on a
+// backend (the default of its servers) or a server.
+type Source struct {
+	// Addr is the local address to bind; zero lets the system choose.
+	Addr netip.Addr
+	// PortLo..PortHi is the local port, or on a server a range to take
+	// a free one from; 0: the system's choice.
+	PortLo, PortHi uint16
+	// Interface binds connections to a network device; empty: any.
+	Interface string
+	// UseSrc is the address the server sees in full transparent proxy
+	// mode ("usesrc"), which binds with IP_TRANSPARENT; health checks
+	// still use Addr.
+	UseSrc  UseSrc
+	UseAddr netip.AddrPort // for UseSrcAddr
+	// HdrName and HdrOcc are the request header, lower case, and the
+	// occurrence (from 1, or from -1 for the last) whose address
+	// UseSrcHdr presents; none found: Addr.
+	HdrName []byte
+	HdrOcc  int
+}
+
+// UseSrc is the kind of address "usesrc" presents.
+type UseSrc uint8
+
+// The "usesrc" arguments.
+const (
+	UseSrcNone     UseSrc = iota
+	UseSrcAddr            // a fixed address and port
+	UseSrcClient          // the client's address and port
+	UseSrcClientIP        // the client's address, any port
+	UseSrcHdr             // an address in a request header: hdr_ip(NAME,OCC)
+)
+
+// RetryOn is the set of failures after which a request is sent again
+// ("retry-on"), each retry counting against Backend.Retries.
+type RetryOn uint32
+
+// The "retry-on" keywords; statuses are RetryStatus(code).
+const (
+	// RetryConnFailure retries a connection that could not be
+	// established (the default).
+	RetryConnFailure RetryOn = 1 << iota
+	// The rest send the request again, which needs it read whole.
+	RetryEmptyResponse   // closed with nothing received
+	RetryJunkResponse    // something that is not an HTTP response head
+	RetryResponseTimeout // timeout server before the response head
+	Retry0RTTRejected    // early data refused (gohap sends none)
+	retryStatusBase
+)
+
+// retryStatuses are the statuses "retry-on" accepts, in bit order.
+var retryStatuses = [...]int{401, 403, 404, 408, 425, 500, 501, 502, 503, 504}
+
+// RetryStatus returns the bit for a response status, 0 for a status
+// "retry-on" does not take.
+func RetryStatus(code int) RetryOn {
+	for i, c := range retryStatuses {
+		if c == code {
+			return retryStatusBase << i
+		}
+	}
+	return 0
+}
+
+// Replays reports whether r retries anything but connection failures:
+// the request must then be kept until the response head came.
+func (r RetryOn) Replays() bool { return r&^RetryConnFailure != 0 }

@@ -174,7 +174,7 @@ func Reason(code int) string {
 
 var reasons = map[int]string{
 	100: "Continue", 101: "Switching Protocols", 201: "Created", 202: "Accepted",
-	204: "No Content", 206: "Partial Content", 301: "Moved Permanently", 302: "Found",
+	203: "Non-Authoritative Information", 204: "No Content", 205: "Reset Content", 206: "Partial Content", 301: "Moved Permanently", 302: "Found",
 	303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
 	406: "Not Acceptable", 409: "Conflict", 411: "Length Required", 412: "Precondition Failed",
 	414: "Request-URI Too Long", 415: "Unsupported Media Type", 416: "Requested range unsatisfiable",

@@ -69,10 +69,11 @@ func (r *Request) Header(name []byte, from int) int {
 }
 
 // DelHeader removes every header named name.
-func (r *Request) DelHeader(name []byte) { r.Headers = delHeader(r.Headers, name) }
+func (r *Request) DelHeader(name []byte) { r.Headers = DelHeaders(r.Headers, name) }
 
-// delHeader removes every header named name from hdrs, in place.
-func delHeader(hdrs []Header, name []byte) []Header {
+// DelHeaders removes every header named name (compared without case)
+// from hdrs, in place, and returns what is left.
+func DelHeaders(hdrs []Header, name []byte) []Header {
 	out := hdrs[:0]
 	for _, h := range hdrs {
 		if !bytes.EqualFold(h.Name, name) {
@@ -110,6 +111,11 @@ type Txn struct {
 	TLS bool
 	SNI []byte
 
+	// Track are the sticky counters sc0 to sc2. Reset keeps those the
+	// connection tracks and stops those of the request; the runtime ends
+	// them all when the connection closes (Trackers.End).
+	Track Trackers
+
 	// Reply is set by an action that answers the request itself
 	// (http-request return, deny); the runtime sends it.
 	Reply *Reply
@@ -132,10 +138,23 @@ type Txn struct {
 	fmtBuf []byte
 	// convBuf holds what converters produce during the request.
 	convBuf []byte
+	// keyBuf is where stick table keys are built.
+	keyBuf []byte
+
+	// vars are the sess, txn, req and res variables (index 0, proc, is
+	// unused: those live in Vars). Reset clears all but sess, which lives
+	// until EndSession. varTable names the variables of the Graph t runs
+	// on (UseVarTable; nil: only run-time names), sessTable the one sess
+	// was indexed by.
+	vars      [numScopes]varSet
+	varTable  *VarTable
+	sessTable *VarTable
 }
 
-// Reset clears t for the next request, keeping buffer capacity.
+// Reset clears t for the next request, keeping buffer capacity. The
+// session variables stay: EndSession clears them.
 func (t *Txn) Reset() {
+	t.Track.EndRequest()
 	t.Req.Method, t.Req.URI, t.Req.Version = nil, nil, nil
 	t.Req.Headers = t.Req.Headers[:0]
 	t.Resp.Status, t.Resp.Headers, t.InResponse = 0, nil, false
@@ -148,6 +167,9 @@ func (t *Txn) Reset() {
 	t.owned = t.owned[:0]
 	t.smp = Sample{}
 	t.conv = Sample{}
+	for sc := ScopeTxn; sc < numScopes; sc++ {
+		t.vars[sc].clear()
+	}
 }
 
 // keep copies b into storage owned by the Txn for the rest of the request.
