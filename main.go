@@ -128,7 +128,7 @@ func mainAction(ctx *cli.Context, stdout, stderr io.Writer) error {
 		return &exitError{1, "gohap: no configuration file given (use -f FILE)"}
 	}
 	if ctx.Bool("c") {
-		res, err := parser.Load(files, parser.Config{Options: parseOptions()})
+		res, err := parser.Load(files, parser.Config{Options: parseOptions(), Log: scriptLog(stderr, ctx.Bool("q"))})
 		if err != nil {
 			printConfigError(stderr, err)
 			return &exitError{1, ""}
@@ -138,6 +138,20 @@ func mainAction(ctx *cli.Context, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return serve(ctx, files, stderr)
+}
+
+// scriptLog is where what Lua scripts log while they load goes: stderr,
+// unless quiet.
+func scriptLog(stderr io.Writer, quiet bool) *log.Logger {
+	return quietLog(log.New(stderr, "", 0), quiet)
+}
+
+// quietLog is l, or nil when quiet.
+func quietLog(l *log.Logger, quiet bool) *log.Logger {
+	if quiet {
+		return nil
+	}
+	return l
 }
 
 // parseOptions are the environment and features .if blocks see.
@@ -177,14 +191,14 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 		return &exitError{1, "gohap: " + err.Error()}
 	}
 	defer store.Close()
-	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve})
+	logger := log.New(stderr, "", log.LstdFlags)
+	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, ctx.Bool("q"))})
 	if err != nil {
 		printConfigError(stderr, err)
 		return &exitError{1, ""}
 	}
 	printNotes(stderr, res, ctx.Bool("q"))
 	setThreads(res.Graph.Global.NbThread)
-	logger := log.New(stderr, "", log.LstdFlags)
 	eng, err := runtime.New(runtime.Config{Graph: res.Graph, Vars: store, Log: logger})
 	if err != nil {
 		return &exitError{1, "gohap: " + err.Error()}
@@ -233,7 +247,7 @@ func setThreads(n int) {
 // them the running configuration; SIGUSR2 asks for it, as it asks
 // haproxy's master. A configuration with errors changes nothing.
 func reload(eng *runtime.Engine, files []string, store *shm.Store, stderr io.Writer, logger *log.Logger, quiet bool) {
-	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve})
+	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, quiet)})
 	if err != nil {
 		printConfigError(stderr, err)
 		logger.Printf("reload failed: the configuration has errors; still running the previous one")

@@ -149,8 +149,9 @@ type compiledFetch struct {
 	haveKind bool
 }
 
-// sampleFetch compiles "name(args)": a fetch, or with acl set also an ACL
-// keyword such as path_beg. Converters are not supported yet.
+// sampleFetch compiles "name(args)" and its converters: a fetch, or with
+// acl set also an ACL keyword such as path_beg; "lua.NAME" fetches and
+// converters are the Lua scripts'.
 func (c *compiler) sampleFetch(p *proxy, pos lexer.Position, text string, acl bool) *compiledFetch {
 	parts := splitConverters(text)
 	name, args, ok := splitCall(parts[0])
@@ -158,20 +159,61 @@ func (c *compiler) sampleFetch(p *proxy, pos lexer.Position, text string, acl bo
 		c.errorf(pos, "missing ')' in '%s'", parts[0])
 		return nil
 	}
+	where := "in ACL expression"
+	if !acl {
+		where = "in sample expression"
+	}
+	var out *compiledFetch
+	if _, isLua := luaName(name); isLua {
+		if out = c.luaFetch(pos, name, args, where); out == nil {
+			return nil
+		}
+	} else if out = c.builtinFetch(p, pos, name, args, acl, where); out == nil {
+		return nil
+	}
+	for _, part := range parts[1:] {
+		cname, cargs, ok := splitCall(part)
+		if !ok {
+			c.errorf(pos, "converter '%s' is not supported", part)
+			return nil
+		}
+		if _, isLua := luaName(cname); isLua {
+			conv, err := c.luaConv(cname, cargs)
+			if err != nil {
+				c.errorf(pos, "%v", err)
+				return nil
+			}
+			out.convs = append(out.convs, conv)
+			out.out, out.typed = rules.TypeStr, true
+			continue
+		}
+		cv, found := rules.LookupConv(cname)
+		if !found {
+			c.errorf(pos, "converter '%s' is not supported", part)
+			return nil
+		}
+		conv, err := rules.NewConv(cv, cargs, c.resolver(p))
+		if err != nil {
+			c.errorf(pos, "%v", err)
+			return nil
+		}
+		out.convs = append(out.convs, conv)
+		if !cv.SameType {
+			out.out, out.typed = cv.Out, true
+		}
+	}
+	return out
+}
+
+// builtinFetch compiles a fetch of gohap's table, or with acl set an ACL
+// keyword such as path_beg.
+func (c *compiler) builtinFetch(p *proxy, pos lexer.Position, name string, args []string, acl bool, where string) *compiledFetch {
 	out := &compiledFetch{}
 	f, found := rules.LookupFetch(name)
 	if !found {
 		alias, isAlias := rules.LookupACLAlias(name)
 		if !isAlias || !acl {
-			where := "in ACL expression"
-			if !acl {
-				where = "in sample expression"
-			}
-			msg := "unknown fetch method '" + name + "' " + where
-			if s := suggest(name, rules.FetchNames()); s != "" {
-				msg += " (did you mean '" + s + "'?)"
-			}
-			c.errorf(pos, "%s", msg)
+			c.errorf(pos, "unknown fetch method '%s' %s%s", name, where, suggestion(name, rules.FetchNames()))
 			return nil
 		}
 		f, _ = rules.LookupFetch(alias.Fetch)
@@ -187,23 +229,6 @@ func (c *compiler) sampleFetch(p *proxy, pos lexer.Position, text string, acl bo
 		return nil
 	}
 	out.def, out.fetch, out.out = f, fetch, f.Out
-	for _, part := range parts[1:] {
-		cname, cargs, ok := splitCall(part)
-		cv, found := rules.LookupConv(cname)
-		if !ok || !found {
-			c.errorf(pos, "converter '%s' is not supported", part)
-			return nil
-		}
-		conv, err := rules.NewConv(cv, cargs, c.resolver(p))
-		if err != nil {
-			c.errorf(pos, "%v", err)
-			return nil
-		}
-		out.convs = append(out.convs, conv)
-		if !cv.SameType {
-			out.out, out.typed = cv.Out, true
-		}
-	}
 	return out
 }
 

@@ -2,6 +2,7 @@ package parser
 
 import (
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/alecthomas/participle/v2/lexer"
 
+	"gohap/runtime/lua"
 	"gohap/runtime/rules"
 )
 
@@ -19,8 +21,11 @@ type Config struct {
 	// each variable a slot number of its own, which is enough for a check.
 	Var func(name string) (int, error)
 	// ReadFile reads files a configuration names (errorfiles, pattern
-	// files); nil means os.ReadFile.
+	// files, Lua scripts); nil means os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
+	// Log receives what Lua scripts log while they load (core.log in a
+	// script's body); nil discards it.
+	Log *log.Logger
 }
 
 // Result is a compiled configuration and what was said about it.
@@ -153,6 +158,8 @@ type compiler struct {
 	tables  map[string]*tableDecl
 	proxies []*proxy
 	paths   pathRules
+	// scripts are the Lua files of lua-load; nil until the first.
+	scripts *lua.Scripts
 }
 
 func (c *compiler) errorf(pos lexer.Position, format string, args ...any) {
@@ -291,4 +298,5 @@ func (c *compiler) finish() {
 	if len(c.proxies) > 0 && listeners == 0 {
 		c.warnf(lexer.Position{Filename: "config", Line: 0}, "configuration defines no listener")
 	}
+	c.finishLua()
 }

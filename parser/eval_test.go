@@ -21,6 +21,8 @@ func (f fakeState) Usable(b *rules.Backend) int {
 	return len(b.Servers)
 }
 
+func (f fakeState) ServerStatus(*rules.Server) string { return "UP" }
+
 // pickBackend runs a frontend's rules the way the runtime does and names
 // the backend chosen, or "reply:N" when a rule answered.
 func pickBackend(fe *rules.Frontend, t *rules.Txn) string {

@@ -168,7 +168,7 @@ var unsupportedNames = []string{
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",
 	"http-error", "rate-limit", "declare",
 	// global
-	"lua-load", "lua-load-per-thread", "lua-prepend-path", "setenv", "presetenv", "resetenv",
+	"setenv", "presetenv", "resetenv",
 	"unsetenv", "h1-case-adjust", "h1-case-adjust-file", "51degrees-data-file", "wurfl-data-file",
 	"deviceatlas-json-file", "set-var", "strict-limits", "ssl-load-extra-files",
 	"ssl-engine", "ssl-mode-async", "issuers-chain-path", "httpclient.ssl.verify",
@@ -220,6 +220,9 @@ func init() {
 	for _, k := range globalKeywords {
 		have[k.name] = true
 	}
+	for _, k := range luaKeywords {
+		have[k.name] = true
+	}
 	seen := map[string]bool{}
 	for _, n := range unsupportedNames {
 		if !have[n] && !seen[n] {
@@ -235,5 +238,6 @@ func init() {
 	}
 	register(proxyKeywords)
 	register(globalKeywords)
+	register(luaKeywords)
 	register(list)
 }

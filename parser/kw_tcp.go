@@ -3,13 +3,15 @@ package parser
 import (
 	"time"
 
+	"gohap/runtime/lua"
 	"gohap/runtime/rules"
 )
 
 // tcpRequest compiles "tcp-request inspect-delay TIME" and "tcp-request
 // connection|session|content ACTION [cond]" with the actions accept,
 // reject, silent-drop, set-var, set-var-fmt, unset-var, track-scN,
-// sc-inc-gpc0/1 and sc-set-gpt0. Other actions (lua...) are not supported.
+// sc-inc-gpc0/1 and sc-set-gpt0, and for content the Lua actions and
+// use-service.
 func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 	args := c.values(r.Args)
 	if where == secDefaults {
@@ -55,7 +57,20 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 	}
 	kind := "tcp-request " + args[0]
 	var act rules.Action
+	_, isLua := luaName(args[1])
 	switch {
+	case args[0] == "content" && args[1] == "use-service":
+		if p.set.mode != rules.ModeTCP {
+			c.errorf(r.Args[1].Pos, "'tcp-request content use-service' is supported in mode tcp only")
+			return
+		}
+		if act = c.useService(p, r.Args[1].Pos, "tcp-request content", args[2:], false); act == nil {
+			return
+		}
+	case args[0] == "content" && isLua:
+		if act = c.luaAction(p, r.Args[1].Pos, "tcp-request content", args[1], lua.HookTCPReq, args[2:]); act == nil {
+			return
+		}
 	case isVarAction(args[1]):
 		where := map[string]ruleSet{"connection": inTCPConnection, "session": inTCPSession, "content": inRequest}[args[0]]
 		if act = c.varAction(p, r, args, 1, where); act == nil {

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 
+	"gohap/runtime/lua"
 	"gohap/runtime/rules"
 )
 
@@ -144,16 +145,6 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 		}
 		part := map[string]rules.URIPart{"set-uri": rules.URIWhole, "set-path": rules.URIPath, "set-query": rules.URIQuery}[name]
 		return &rules.SetURIAction{Part: part, Value: value}
-	case "use-service":
-		if len(rest) != 1 {
-			c.errorf(r.Pos, "'http-request use-service' expects a service name")
-			return nil
-		}
-		if !rules.Services[rest[0]] {
-			c.errorf(r.Args[1].Pos, "'http-request use-service %s' is not supported", rest[0])
-			return nil
-		}
-		return rules.UseServiceAction{Service: &rules.Service{Name: rest[0]}}
 	case "replace-path", "replace-uri":
 		if len(rest) != 2 {
 			c.errorf(r.Pos, "'http-request %s' expects a regex and a replacement", name)
@@ -172,7 +163,12 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 		if name == "replace-path" {
 			part = rules.URIPath
 		}
-		return &rules.ReplaceURIAction{Part: part, Re: re, Template: []byte(backrefTemplate(rest[1]))}
+		return &rules.ReplaceURIAction{Part: part, Re: re, Template: []byte(rules.BackrefTemplate(rest[1]))}
+	case "use-service":
+		return c.useService(p, r.Args[0].Pos, "http-request", rest, true)
+	}
+	if _, ok := luaName(name); ok {
+		return c.luaAction(p, r.Args[0].Pos, "http-request", name, lua.HookHTTPReq, rest)
 	}
 	if act, handled := c.stickAction(p, "http-request", r.Args, args, stageHTTP); handled {
 		return act
@@ -263,6 +259,9 @@ func (c *compiler) httpResponseAction(p *proxy, r *RuleStmt, args []string) rule
 	case "set-header", "add-header", "del-header", "replace-header":
 		return c.headerEdit(p, r, args[0], args[1:], true)
 	}
+	if _, ok := luaName(args[0]); ok {
+		return c.luaAction(p, r.Args[0].Pos, "http-response", args[0], lua.HookHTTPRes, args[1:])
+	}
 	c.errorf(r.Args[0].Pos, "'http-response %s' is not supported", args[0])
 	return nil
 }
@@ -290,7 +289,7 @@ func (c *compiler) headerEdit(p *proxy, r *RuleStmt, name string, rest []string,
 			c.errorf(r.Args[3].Pos, "log-format replacements ('%s') are not supported", rest[2])
 			return nil
 		}
-		return &rules.ReplaceHeaderAction{Name: []byte(rest[0]), Re: re, Template: []byte(backrefTemplate(rest[2])), Resp: resp}
+		return &rules.ReplaceHeaderAction{Name: []byte(rest[0]), Re: re, Template: []byte(rules.BackrefTemplate(rest[2])), Resp: resp}
 	}
 	value := c.format(p, r.Args[2].Pos, rest[1])
 	if value == nil {
@@ -301,22 +300,4 @@ func (c *compiler) headerEdit(p *proxy, r *RuleStmt, name string, rest []string,
 		op = rules.AddHeader
 	}
 	return &rules.HeaderAction{Op: op, Name: []byte(rest[0]), Value: value, Resp: resp}
-}
-
-// backrefTemplate turns haproxy's \1..\9 group references into
-// regexp.Expand's ${1}..${9}, and escapes '$'.
-func backrefTemplate(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '$':
-			b.WriteString("$$")
-		case s[i] == '\\' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
-			b.WriteString("${" + s[i+1:i+2] + "}")
-			i++
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
 }

@@ -20,7 +20,11 @@ type loopback struct {
 
 const benchResp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Server: bench\r\n\r\nok"
 
-func newLoopback(tb testing.TB) *loopback {
+func newLoopback(tb testing.TB) *loopback { return newLoopbackWith(tb) }
+
+// newLoopbackWith is newLoopback with extra http-request rules after the
+// usual ones.
+func newLoopbackWith(tb testing.TB, extra ...rules.Rule) *loopback {
 	return startLoopback(tb, benchResp, func(g *graph, addr string) {
 		web := g.backend("web", addr)
 		api := g.backend("api", addr)
@@ -30,6 +34,7 @@ func newLoopback(tb testing.TB) *loopback {
 			{Cond: g.cond(tb, "hdr", []string{"host"}, rules.MatchStr, "blocked"), Action: rules.ReplyAction{Reply: rules.DefaultReply(403)}},
 			{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("x-proxy"), Value: rules.LiteralFormat("gohap")}},
 		}
+		g.fe.HTTPRequest = append(g.fe.HTTPRequest, extra...)
 	}, "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n",
 		"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-server: bench\r\n\r\nok")
 }

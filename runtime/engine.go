@@ -68,6 +68,9 @@ type generation struct {
 	// dnsStop is closed to end the generation's DNS resolutions; nil
 	// when it has none.
 	dnsStop chan struct{}
+	// stopExt ends the background work of the graph's extensions (Lua
+	// tasks); nil before they start.
+	stopExt context.CancelFunc
 }
 
 // newGeneration builds the live state of g's backends.
@@ -101,6 +104,15 @@ func (g *generation) feCounters(i int) *counters {
 		return nil
 	}
 	return g.frontends[i]
+}
+
+// ServerStatus reports the status of s as the statistics page words it.
+func (g *generation) ServerStatus(s *rules.Server) string {
+	if bs := g.backend(s.Backend); bs != nil && s.Index < len(bs.servers) {
+		st, _ := bs.servers[s.Index].status()
+		return st
+	}
+	return ""
 }
 
 // backend returns the live state of b, or nil if b is not in g.
@@ -173,10 +185,55 @@ func (e *Engine) Start() error {
 		gen.stopResolvers()
 		return err
 	}
+	if err := e.startExtensions(gen); err != nil {
+		closeFresh(plan)
+		gen.stopResolvers()
+		return err
+	}
 	e.started = true
 	e.startChecks(gen)
 	e.listeners = e.useListeners(plan)
 	return nil
+}
+
+// startExtensions starts what gen's graph brings along (Lua init
+// functions and tasks). Called with e.mu held.
+func (e *Engine) startExtensions(gen *generation) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	gen.stopExt = cancel
+	for _, x := range gen.g.Extensions {
+		if err := x.Start(ctx, e.log, gen); err != nil {
+			e.stopExtensions(gen)
+			return err
+		}
+	}
+	return nil
+}
+
+// stopExtensions ends gen's extensions; e.wg waits for their goroutines.
+// Called with e.mu held.
+func (e *Engine) stopExtensions(gen *generation) {
+	if gen.stopExt == nil {
+		return
+	}
+	gen.stopExt()
+	gen.stopExt = nil
+	for _, x := range gen.g.Extensions {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			x.Wait()
+		}()
+	}
+}
+
+// closeFresh closes the listeners plan opened.
+func closeFresh(plan []binding) {
+	for _, p := range plan {
+		if p.fresh {
+			p.l.ln.Close()
+		}
+	}
 }
 
 // binding is one listener of a configuration and what it serves: a new
@@ -213,11 +270,7 @@ func (e *Engine) bindAll(gen *generation, old []*listener) ([]binding, error) {
 			}
 			ln, err := bind(b)
 			if err != nil {
-				for _, p := range plan {
-					if p.fresh {
-						p.l.ln.Close()
-					}
-				}
+				closeFresh(plan)
 				return nil, fmt.Errorf("frontend %s: cannot bind %s: %w", fe.Name, bindName(b), err)
 			}
 			plan = append(plan, binding{l: &listener{e: e, ln: ln, key: key}, cfg: cfg, fresh: true})
@@ -318,6 +371,7 @@ func (e *Engine) Close() error {
 	for s := range e.conns {
 		s.abort()
 	}
+	e.stopExtensions(e.gen.Load())
 	park := e.park
 	e.mu.Unlock()
 	if park != nil {

@@ -165,7 +165,13 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 	// rewritten once the rules ran, as haproxy's filter does.
 	comp := s.compAlgo != rules.CompNone && s.compressible(fe, be, ri, status, hdrs)
 	if len(be.HTTPResponse) > 0 || len(fe.HTTPResponse) > 0 {
-		hdrs = s.responseRules(fe, be, status, hdrs)
+		var v rules.Verdict
+		if hdrs, v = s.responseRules(fe, be, status, hdrs); v == rules.Answer {
+			return fwdReply
+		} else if v == rules.Reject {
+			return fwdAbort
+		}
+		status = s.resp.status
 	}
 	if be.Cookie != nil {
 		hdrs = s.responseCookies(be.Cookie, status, hdrs)
@@ -267,13 +273,23 @@ func pipe(w *wbuf, src *rbuf, timeout time.Duration, dst net.Conn) {
 }
 
 // responseRules runs the http-response rules on the response head, the
-// backend's then the frontend's as in haproxy, and returns the headers.
-func (s *session) responseRules(fe *rules.Frontend, be *rules.Backend, status int, hdrs []rules.Header) []rules.Header {
+// backend's (be may be nil) then the frontend's as in haproxy, and
+// returns the headers and what the rules decided: Answer replaces the
+// response by Txn.Reply, Reject closes the connection. A rule that
+// changed the status is applied to s.resp.
+func (s *session) responseRules(fe *rules.Frontend, be *rules.Backend, status int, hdrs []rules.Header) ([]rules.Header, rules.Verdict) {
 	t := &s.txn
 	t.InResponse, t.Resp.Status, t.Resp.Headers = true, status, hdrs
-	if rules.Run(be.HTTPResponse, t) != rules.Answer {
-		rules.Run(fe.HTTPResponse, t)
+	v := rules.Continue
+	if be != nil {
+		v = rules.Run(be.HTTPResponse, t)
+	}
+	if v != rules.Answer && v != rules.Reject {
+		v = rules.Run(fe.HTTPResponse, t)
 	}
 	t.InResponse = false
-	return t.Resp.Headers
+	if t.Resp.Status != status {
+		s.resp.setStatus(t.Resp.Status, t.Resp.Reason)
+	}
+	return t.Resp.Headers, v
 }

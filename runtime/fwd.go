@@ -117,6 +117,8 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	case fwd504:
 		s.txn.Track.CountResponse(504)
 		return s.reply(rules.Lookup(504, be.Errors, fe.Errors), fe, be) && s.bodyDone
+	case fwdReply:
+		return s.reply(s.txn.Reply, fe, be) && s.bodyDone
 	}
 	return false // fwdAbort, tunnel end
 }
@@ -134,6 +136,7 @@ const (
 	fwdJunk                       // 502: not a response head ("junk-response")
 	fwd504                        // server timeout before the response head
 	fwdAbort                      // error mid-way: close everything
+	fwdReply                      // an http-response rule replaced the response by Txn.Reply
 )
 
 // connect returns a connection to srv: the session's own, an idle one, or

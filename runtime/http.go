@@ -227,8 +227,8 @@ func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Ba
 }
 
 // requestRules runs a proxy's http-request rules, then its redirect
-// rules; done reports that they answered the request (keep: the
-// connection stays open) or dropped the connection.
+// rules; done reports that they answered the request (a reply or a
+// service; keep: the connection stays open) or dropped the connection.
 func (s *session) requestRules(gen *generation, list, redirects []rules.Rule, fe *rules.Frontend, be *rules.Backend) (done, keep bool) {
 	t := &s.txn
 	switch rules.Run(list, t) {
@@ -237,6 +237,9 @@ func (s *session) requestRules(gen *generation, list, redirects []rules.Rule, fe
 	case rules.Drop:
 		s.silentDrop()
 		return true, false
+	case rules.Reject:
+		// txn:done() in Lua: closed, nothing sent.
+		return true, false
 	}
 	if rules.Run(redirects, t) == rules.Answer {
 		return true, s.reply(t.Reply, fe, be)
@@ -244,13 +247,18 @@ func (s *session) requestRules(gen *generation, list, redirects []rules.Rule, fe
 	return false, false
 }
 
-// answer sends what the rules decided: a service's response, or the
-// reply they set.
+// answer sends what the rules answered a request with: a service's
+// response, or a reply; it reports whether the connection stays open.
 func (s *session) answer(gen *generation, fe *rules.Frontend, be *rules.Backend) bool {
-	if svc := s.txn.Service; svc != nil {
-		return s.serveService(gen, svc, fe, be)
+	switch svc := s.txn.Service.(type) {
+	case nil:
+		return s.reply(s.txn.Reply, fe, be)
+	case rules.BuiltinService:
+		// Built-in services read the runtime's live state.
+		return s.serveBuiltin(gen, svc, fe, be)
+	default:
+		return s.serveApplet(svc, fe, be)
 	}
-	return s.reply(s.txn.Reply, fe, be)
 }
 
 // countResponse counts a response with status in the request's

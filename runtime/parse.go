@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"strconv"
 
 	"gohap/runtime/rules"
 )
@@ -153,6 +154,16 @@ type respHead struct {
 	status  int
 	reason  []byte
 	hdrs    []rules.Header
+}
+
+// setStatus replaces the status an http-response rule changed, with
+// reason, or the standard reason when it is empty.
+func (r *respHead) setStatus(code int, reason []byte) {
+	r.status, r.code = code, strconv.AppendInt(nil, int64(code), 10)
+	r.reason = reason
+	if len(reason) == 0 {
+		r.reason = []byte(rules.StatusReason(code))
+	}
 }
 
 // parseResponse parses a response head (through its empty line) into r.

@@ -3,6 +3,8 @@ package runtime
 import (
 	"strings"
 	"testing"
+
+	"gohap/runtime/rules"
 )
 
 // TestPromex scrapes "http-request use-service prometheus-exporter" after
@@ -60,5 +62,15 @@ backend app
 	if strings.Contains(body, "haproxy_frontend") || strings.Contains(body, `server="s2"`) ||
 		strings.Contains(body, "haproxy_server_weight") || !strings.Contains(body, `server="s1",state="UP"} 1`) {
 		t.Errorf("scope=server&no-maint&metrics=haproxy_server_status:\n%s", body)
+	}
+}
+
+// TestBuiltinServices: every built-in service the parser accepts has code
+// in the runtime.
+func TestBuiltinServices(t *testing.T) {
+	for name := range rules.BuiltinServices {
+		if builtins[name] == nil {
+			t.Errorf("built-in service %q has no code in the runtime", name)
+		}
 	}
 }

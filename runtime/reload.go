@@ -41,6 +41,11 @@ func (e *Engine) Reload(g *rules.Graph) error {
 		next.stopResolvers()
 		return err
 	}
+	if err := e.startExtensions(next); err != nil {
+		closeFresh(plan)
+		next.stopResolvers()
+		return err
+	}
 	prev := e.gen.Swap(next)
 	kept := make(map[*listener]bool, len(plan))
 	for _, p := range plan {
@@ -56,6 +61,7 @@ func (e *Engine) Reload(g *rules.Graph) error {
 		prev.stopChecks()
 	}
 	prev.stopResolvers()
+	e.stopExtensions(prev)
 	// Connections to the old servers close as their requests end: the
 	// pools refuse them back.
 	for _, bs := range prev.backends {

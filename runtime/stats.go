@@ -60,7 +60,7 @@ func statsRows(gen *generation, st *rules.Stats) []statsRow {
 		}
 		order = append(order, &proxy{pos: be.Pos, fe: -1, be: be})
 	}
-	sort.SliceStable(order, func(i, j int) bool { return posLess(order[i].pos, order[j].pos) })
+	sort.SliceStable(order, func(i, j int) bool { return rules.PosLess(order[i].pos, order[j].pos) })
 	var rows []statsRow
 	for _, p := range order {
 		if p.fe >= 0 {
@@ -77,16 +77,22 @@ func statsRows(gen *generation, st *rules.Stats) []statsRow {
 	return rows
 }
 
-// posLess orders "file:line" positions.
-func posLess(a, b string) bool {
-	af, al, _ := strings.Cut(a, ":")
-	bf, bl, _ := strings.Cut(b, ":")
-	if af != bf {
-		return af < bf
+// status is the server's status as the statistics page words it, and its
+// check's.
+func (ss *serverState) status() (status, check string) {
+	switch {
+	case ss.cfg.Disabled:
+		return "MAINT", ""
+	case ss.live.Load().none:
+		return "MAINT (resolution)", ""
+	case ss.cfg.Check && ss.up.Load() && ss.drain.Load():
+		return "NOLB", "L7OKC"
+	case ss.cfg.Check && ss.up.Load():
+		return "UP", "L4OK"
+	case ss.cfg.Check:
+		return "DOWN", "L4CON"
 	}
-	x, _ := strconv.Atoi(al)
-	y, _ := strconv.Atoi(bl)
-	return x < y
+	return "no check", ""
 }
 
 // appendBackendRows adds a backend's server rows and its BACKEND row.
@@ -101,20 +107,8 @@ func appendBackendRows(rows []statsRow, gen *generation, be *rules.Backend) []st
 	for j, ss := range bs.servers {
 		c := ss.cur.Load()
 		cur += c
-		status, check := "no check", ""
+		status, check := ss.status()
 		la := ss.live.Load()
-		switch {
-		case ss.cfg.Disabled:
-			status = "MAINT"
-		case la.none:
-			status = "MAINT (resolution)"
-		case ss.cfg.Check && ss.up.Load() && ss.drain.Load():
-			status, check = "NOLB", "L7OKC"
-		case ss.cfg.Check && ss.up.Load():
-			status, check = "UP", "L4OK"
-		case ss.cfg.Check:
-			status, check = "DOWN", "L4CON"
-		}
 		w := int(ss.weight.Load())
 		if ss.usable() && (ss.cfg.Backup == (act == 0)) {
 			weight += w

@@ -15,6 +15,10 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if !s.contentRules(fe.InspectDelay, fe.TCPContent) {
 		return
 	}
+	if t.Service != nil {
+		s.serveTCPService(t.Service, fe)
+		return
+	}
 	be := fe.PickBackend(t)
 	bs := gen.backend(be)
 	if bs == nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,6 +30,9 @@ type Graph struct {
 	Tables []*StickTable
 	// VarTable names every variable the configuration uses, in all scopes.
 	VarTable VarTable
+	// Extensions are started with the engine and stopped with it: the
+	// Lua scripts' init functions and tasks ("lua-load").
+	Extensions []Extension
 }
 
 // Global holds the process-wide settings that gohap acts on.
@@ -386,6 +390,22 @@ type StateView interface {
 	// Usable reports how many servers of b can take traffic now: active
 	// servers that are up, or when none is, backup servers that are up.
 	Usable(b *Backend) int
+	// ServerStatus returns the status of s as the statistics page shows
+	// it: "UP", "DOWN", "NOLB", "MAINT" or "no check".
+	ServerStatus(s *Server) string
+}
+
+// PosLess orders "file:line" positions (Frontend.Pos, Backend.Pos): by
+// file, then by line.
+func PosLess(a, b string) bool {
+	af, al, _ := strings.Cut(a, ":")
+	bf, bl, _ := strings.Cut(b, ":")
+	if af != bf {
+		return af < bf
+	}
+	x, _ := strconv.Atoi(al)
+	y, _ := strconv.Atoi(bl)
+	return x < y
 }
 
 // Source is where connections to servers come from: "source" on a

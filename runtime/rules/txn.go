@@ -86,7 +86,10 @@ func DelHeaders(hdrs []Header, name []byte) []Header {
 // Response is the response head as http-response rules see and edit it,
 // filled by the runtime from the server's response.
 type Response struct {
-	Status  int
+	Status int
+	// Reason replaces the status line's reason when an action changed
+	// Status; nil: the standard one for Status.
+	Reason  []byte
 	Headers []Header
 }
 
@@ -119,9 +122,9 @@ type Txn struct {
 	// Reply is set by an action that answers the request itself
 	// (http-request return, deny); the runtime sends it.
 	Reply *Reply
-	// Service, when an Answer verdict set it, answers the request instead
-	// of Reply ("http-request use-service"); nil otherwise.
-	Service *Service
+	// Service is set by "use-service": it answers the request, or talks
+	// to the client, instead of a backend.
+	Service Service
 	// reply holds replies built per request (redirects); its buffer is
 	// reused across requests.
 	reply Reply
@@ -157,7 +160,7 @@ func (t *Txn) Reset() {
 	t.Track.EndRequest()
 	t.Req.Method, t.Req.URI, t.Req.Version = nil, nil, nil
 	t.Req.Headers = t.Req.Headers[:0]
-	t.Resp.Status, t.Resp.Headers, t.InResponse = 0, nil, false
+	t.Resp.Status, t.Resp.Reason, t.Resp.Headers, t.InResponse = 0, nil, nil, false
 	t.Src, t.Dst = netip.AddrPort{}, netip.AddrPort{}
 	t.Reply, t.Service = nil, nil
 	t.TLS, t.SNI, t.Payload = false, nil, nil
@@ -174,11 +177,16 @@ func (t *Txn) Reset() {
 
 // keep copies b into storage owned by the Txn for the rest of the request.
 func (t *Txn) keep(b []byte) []byte {
-	if cap(t.owned)-len(t.owned) < len(b) {
-		// A new block: earlier slices keep pointing at the old one.
-		t.owned = make([]byte, 0, max(4096, 2*len(b)))
-	}
-	n := len(t.owned)
+	n := t.reserve(len(b))
 	t.owned = append(t.owned, b...)
 	return t.owned[n:len(t.owned):len(t.owned)]
+}
+
+// reserve makes room for n more owned bytes and returns where they start.
+func (t *Txn) reserve(n int) int {
+	if cap(t.owned)-len(t.owned) < n {
+		// A new block: earlier slices keep pointing at the old one.
+		t.owned = make([]byte, 0, max(4096, 2*n))
+	}
+	return len(t.owned)
 }

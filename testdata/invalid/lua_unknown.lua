@@ -1,0 +1,5 @@
+core.register_service("hello", "http", function(applet) applet:start_response() end)
+core.register_service("echo", "tcp", function(applet) applet:send(applet:receive()) end)
+core.register_action("tag", {"http-req"}, function(txn, v) txn.http:req_set_header("x-tag", v) end, 1)
+core.register_fetches("twice", function(txn, s) return s .. s end)
+core.register_converters("rev", function(s) return s:reverse() end)

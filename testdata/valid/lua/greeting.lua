@@ -1,0 +1,4 @@
+-- A module found through lua-prepend-path.
+local M = {}
+function M.greet(name) return "hello " .. name end
+return M

@@ -1,0 +1,11 @@
+local greeting = require("greeting")
+core.register_service("hello", "http", function(applet)
+  local body = greeting.greet(applet.path) .. "\n"
+  applet:set_status(200)
+  applet:add_header("content-length", #body)
+  applet:start_response()
+  applet:send(body)
+end)
+core.register_action("tag", {"http-req", "http-res"}, function(txn) end)
+core.register_fetches("one", function(txn) return "1" end)
+core.register_converters("same", function(s) return s end)
