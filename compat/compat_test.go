@@ -526,7 +526,8 @@ func startHAProxy(t *testing.T, bin string, tc *testCase, env map[string]string)
 // lines, blank line), so that what the proxy forwards can be compared
 // byte for byte; a HEAD gets the same head without the body. It keeps connections alive unless the request asks for
 // close (or is HTTP/1.0 without keep-alive); then it answers with
-// "Connection: close" and closes.
+// "Connection: close" and closes. Each X-Set-Cookie request header comes
+// back as a Set-Cookie response header, for cookie persistence cases.
 type backend struct {
 	name string
 	ln   net.Listener
@@ -604,6 +605,7 @@ func (b *backend) handle(c net.Conn) {
 		lines := strings.Split(strings.TrimSuffix(string(head), "\r\n\r\n"), "\r\n")
 		keepAlive := !strings.HasSuffix(lines[0], "HTTP/1.0")
 		length := 0
+		var setCookies string
 		for _, l := range lines[1:] {
 			name, value, _ := strings.Cut(l, ":")
 			value = strings.TrimSpace(value)
@@ -619,13 +621,15 @@ func (b *backend) handle(c net.Conn) {
 				}
 			case "content-length":
 				length, _ = strconv.Atoi(value)
+			case "x-set-cookie":
+				setCookies += "Set-Cookie: " + value + "\r\n"
 			}
 		}
 		if _, err := io.CopyN(io.Discard, br, int64(length)); err != nil {
 			return
 		}
 		body := b.name + " " + string(head)
-		resp := "HTTP/1.1 200 OK\r\nX-Backend: " + b.name + "\r\n"
+		resp := "HTTP/1.1 200 OK\r\nX-Backend: " + b.name + "\r\n" + setCookies
 		if !keepAlive {
 			resp += "Connection: close\r\n"
 		}

@@ -34,6 +34,15 @@ func parseTime(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// parseTimeUnit is parseTime where a bare number counts in unit (haproxy
+// reads cookie dates and resolver holds in seconds).
+func parseTimeUnit(s string, unit time.Duration) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+		return time.Duration(n) * unit, nil
+	}
+	return parseTime(s)
+}
+
 // parseInt reads a decimal integer in [lo, hi].
 func parseInt(s string, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))

@@ -105,6 +105,7 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 		defaults:  map[string]*proxySettings{},
 		errorSets: map[string]rules.ErrorSet{},
 		userlists: map[string]*rules.Userlist{},
+		resolvers: map[string]*rules.Resolvers{},
 		tables:    map[string]*tableDecl{},
 		cur:       newSettings(),
 	}
@@ -118,6 +119,7 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 			c.errs = append(c.errs, f.Truncated)
 		}
 		c.declare(f.File)
+		c.declareResolvers(f.File)
 	}
 	for _, f := range files {
 		c.declareTables(f.File)
@@ -151,6 +153,7 @@ type compiler struct {
 	// sections, by name.
 	errorSets map[string]rules.ErrorSet
 	userlists map[string]*rules.Userlist
+	resolvers map[string]*rules.Resolvers
 	// tables are the stick tables, by proxy name.
 	tables  map[string]*tableDecl
 	proxies []*proxy

@@ -14,10 +14,11 @@ var statementKeywords = []struct{ name, where, note string }{
 	{"acl", "frontend, backend, listen", "fetches: " + strings.Join(sortedFetches(), ", ") + "; sticky counters (see stick-table): sc_*(N), sc0_* to sc2_*, src_*, table_cnt; converters: " + strings.Join(rules.ConvNames(), ", ") + "; flags -i -m -f --"},
 	{"acl variable", "frontend, backend, listen", "gohap extension: runtime variable in shared memory, set with gohap -S"},
 	{"bind", "frontend, listen", "ADDR:PORT lists, *:PORT, :PORT, port ranges, ipv4@, ipv6@, unix@, abns@, fd@N; ssl crt, crt-list (SNI filters with ! and wildcards, [options]), alpn, ssl-min-ver, ssl-max-ver, no-tlsv1x, ca-file, verify, accept-proxy"},
-	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], redirect, deny [deny_status], return [status, content-type, string, lf-string, file], set-header, add-header, del-header, replace-header, set-path, set-query, set-uri, replace-path, replace-uri, set-method, set-var(SCOPE.NAME[,COND...]) EXPR, set-var-fmt, unset-var (scopes proc, sess, txn, req, res), track-sc0..2 [table], sc-inc-gpc0(N), sc-inc-gpc1(N), sc-set-gpt0(N), silent-drop, use-service lua.NAME, lua.NAME [args]"},
+	{"http-request", "frontend, backend, listen", "actions: allow, auth [realm], redirect, deny [deny_status], return [status, content-type, string, lf-string, file], set-header, add-header, del-header, replace-header, set-path, set-query, set-uri, replace-path, replace-uri, set-method, set-var(SCOPE.NAME[,COND...]) EXPR, set-var-fmt, unset-var (scopes proc, sess, txn, req, res), track-sc0..2 [table], sc-inc-gpc0(N), sc-inc-gpc1(N), sc-set-gpt0(N), silent-drop, use-service prometheus-exporter, use-service lua.NAME, lua.NAME [args]"},
 	{"http-response", "frontend, backend, listen", "actions: set-header, add-header, del-header, replace-header, set-var, set-var-fmt, unset-var, lua.NAME [args]; backend rules run before frontend rules; fetches status, res.hdr, res.fhdr, res.hdr_cnt"},
 	{"tcp-request", "frontend, backend, listen", "inspect-delay; connection, session and content rules: accept, reject (a reset), silent-drop, set-var, set-var-fmt, unset-var, track-sc0..2 [table], sc-inc-gpc0(N), sc-inc-gpc1(N), sc-set-gpt0(N); content rules see req.ssl_sni, req.ssl_alpn, req.ssl_hello_type, req.len in mode tcp (TLS passthrough routing), the request head in mode http; content lua.NAME [args], content use-service lua.NAME (mode tcp)"},
-	{"server", "backend, listen", "options: " + strings.Join(append(sortedKeys(serverFlags, serverValues), sortedKeys(serverTLSFlags, serverTLSValues)...), ", ")},
+	{"server", "backend, listen", "options: " + strings.Join(append(append(sortedKeys(serverFlags, serverValues), sortedKeys(serverTLSFlags, serverTLSValues)...), sortedKeys(serverDNSValues, map[string]bool{})...), ", ")},
+	{"resolvers", "section", "DNS for servers with 'resolvers NAME': nameserver ID IP:PORT (UDP), parse-resolv-conf, resolve_retries, timeout resolve|retry, hold valid|nx|other|refused|timeout|obsolete, accepted_payload_size; host names re-resolved every 'hold valid', SRV names fill server-templates (target, port, weight); a server without an address waits in maintenance"},
 	{"use_backend", "frontend, listen", "if/unless conditions with !, ||, or, { anonymous ACLs }; log-format names (use_backend be_%[req.hdr(host),lower]): a name that is no backend leads to default_backend"},
 }
 
@@ -116,10 +117,13 @@ var keywordNotes = map[string]string{
 	"lua-load-per-thread":   "as lua-load: gohap's Lua states are never shared",
 	"lua-prepend-path":      "PATH [path or cpath]: in front of package.path (cpath: a warning, no C modules)",
 	"default_backend":       "",
-	"server-template":       "PREFIX NUM|LOW-HIGH ADDR OPTIONS: numbered servers with the written address (no DNS discovery: warning for names)",
+	"server-template":       "PREFIX NUM|LOW-HIGH ADDR OPTIONS: numbered servers; with resolvers, a name is resolved for each and _service._proto.name fills them from SRV records",
 	"default-path":          "current, config, parent, origin PATH",
 	"http-send-name-header": "NAME: the chosen server's name in a request header",
-	"cookie":                "NAME insert [indirect] [nocache] [httponly] [secure] [domain D] [attr A]; servers: cookie VALUE",
+	"cookie":                "NAME [rewrite|insert|prefix] [indirect] [nocache] [postonly] [preserve] [httponly] [secure] [domain D]* [maxidle T] [maxlife T] [dynamic] [attr A]*; servers: cookie VALUE",
+	"dynamic-cookie-key":    "KEY: server cookie values hashed from KEY and the address, as haproxy's",
+	"force-persist":         "if/unless COND: the cookie's server even when down",
+	"ignore-persist":        "if/unless COND: the cookie is neither read nor set",
 	"stick-table":           "type ip|ipv6|integer|string [len N]|binary [len N] size N[k|m|g] [expire T] [nopurge] [store conn_cur, conn_cnt, conn_rate(P), sess_cnt, sess_rate(P), http_req_cnt, http_req_rate(P), http_err_cnt, http_err_rate(P), http_fail_cnt, http_fail_rate(P), gpc0, gpc0_rate(P), gpc1, gpc1_rate(P), gpt0]; peers: warning (no synchronisation); bytes_* and gpc/gpt arrays are not supported",
 	"crt-base":              "base directory of relative crt paths",
 	"ca-base":               "base directory of relative ca-file paths",
@@ -149,7 +153,7 @@ func unsupportedSections() []string {
 	var out []string
 	for s := range sectionKeywords {
 		switch s {
-		case "global", "defaults", "frontend", "backend", "listen":
+		case "global", "defaults", "frontend", "backend", "listen", "resolvers":
 		default:
 			out = append(out, s)
 		}

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -226,7 +227,7 @@ frontend f
 }
 
 func TestServerTemplate(t *testing.T) {
-	res := mustCompile(t, "backend b\n    default-server inter 3s\n    server-template web- 3 127.0.0.1:80 check resolvers docker init-addr libc,none\n    server-template x 5-6 127.0.0.1:81\n", Config{})
+	res := mustCompile(t, "backend b\n    default-server inter 3s\n    server-template web- 3 127.0.0.1:80 check resolvers docker init-addr libc,none\n    server-template x 5-6 127.0.0.1:81\nresolvers docker\n    nameserver dns1 127.0.0.11:53\n", Config{})
 	var got []string
 	for _, s := range res.Graph.Backends[0].Servers {
 		got = append(got, s.Name+"="+s.Addr)
@@ -237,6 +238,56 @@ func TestServerTemplate(t *testing.T) {
 	want := "web-1=127.0.0.1:80 web-2=127.0.0.1:80 web-3=127.0.0.1:80 x5=127.0.0.1:81 x6=127.0.0.1:81"
 	if g := strings.Join(got, " "); g != want {
 		t.Errorf("servers: %s, want %s", g, want)
+	}
+}
+
+// TestResolvers compiles a resolvers section (haproxy's defaults for what
+// it does not set) and the servers that use it: a host name, an SRV
+// template, and a server whose address is an IP (nothing to resolve).
+func TestResolvers(t *testing.T) {
+	src := `backend b
+    server-template srv 2 _http._tcp.svc.local resolvers dns check
+    server h app.local:8080 resolvers dns resolve-prefer ipv4 init-addr last,10.0.0.1,none port 9000
+    server ip 127.0.0.1:80 resolvers dns
+resolvers dns
+    nameserver a 127.0.0.1:5353
+    nameserver b udp@[::1]:53
+    resolve_retries 5
+    timeout retry 2s
+    hold valid 20s
+    hold obsolete 5s
+    accepted_payload_size 1232
+`
+	res := mustCompile(t, src, Config{})
+	r := res.Graph.Resolvers[0]
+	got := fmt.Sprintf("%s %v %d %v %v %v %v %v %d", r.Name, r.Nameservers, r.Retries, r.Resolve, r.Retry,
+		r.Hold.Valid, r.Hold.NX, r.Hold.Obsolete, r.PayloadSize)
+	if want := "dns [127.0.0.1:5353 [::1]:53] 5 1s 2s 20s 30s 5s 1232"; got != want {
+		t.Errorf("resolvers: %s, want %s", got, want)
+	}
+	var srvs []string
+	for _, s := range res.Graph.Backends[0].Servers {
+		srvs = append(srvs, fmt.Sprintf("%s:%s|%s|%s|%v|%s|%d", s.Name, s.Addr, s.SRVName, s.Hostname, s.Resolvers != nil, s.ResolvePrefer, len(s.InitAddr)))
+	}
+	want := "srv1:|_http._tcp.svc.local||true|ipv6|0 srv2:|_http._tcp.svc.local||true|ipv6|0 " +
+		"h:app.local:8080||app.local|true|ipv4|3 ip:127.0.0.1:80|||true|ipv6|0"
+	if g := strings.Join(srvs, " "); g != want {
+		t.Errorf("servers:\n%s\nwant\n%s", g, want)
+	}
+	for _, bad := range []string{
+		"backend b\n    server s x:80 resolvers nope\n",
+		"resolvers r\n    nameserver a 1.2.3.4\n",
+		"resolvers r\n    hold foo 1s\n",
+		"resolvers r\n    nameserver a tcp@1.2.3.4:53\n",
+		"backend b\n    server s x:80 init-addr dns\n",
+	} {
+		p, err := ParseFile("t.cfg", bad, Options{})
+		if err == nil {
+			_, err = Compile([]*Parsed{p}, Config{})
+		}
+		if err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
 	}
 }
 

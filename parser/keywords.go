@@ -163,7 +163,7 @@ var unsupportedNames = []string{
 	// proxies
 	"stick",
 	"dispatch", "filter", "use-server", "persist",
-	"unique-id-header", "dynamic-cookie-key",
+	"unique-id-header",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",
 	"http-error", "rate-limit", "declare",
 	// global

@@ -23,8 +23,8 @@ var checkOptions = map[string]func(c *compiler, p *proxy, g *Generic, args []str
 
 func init() {
 	register(checkKeywords)
-	keywordNotes["http-check"] = "send [meth, uri, ver, hdr, body, comment]; expect [!] status, rstatus, string, rstring [comment]; disable-on-404; comment"
-	keywordNotes["tcp-check"] = "connect [port, addr, comment]; send, send-binary; expect [!] string, rstring, binary [comment]; comment"
+	keywordNotes["http-check"] = "connect [port, addr, ssl, sni, alpn, send-proxy, default, linger] (one, first); send [meth, uri, ver, hdr, body, comment]; expect [!] status, rstatus, string, rstring [comment]; disable-on-404; comment"
+	keywordNotes["tcp-check"] = "connect [port, addr, ssl, sni, alpn, send-proxy, default, linger, comment]; send, send-binary; expect [!] string, rstring, binary [comment]; comment"
 }
 
 // checkSettings are a proxy's health check settings: "option httpchk",
@@ -41,6 +41,7 @@ type checkSettings struct {
 	sent           bool // an "http-check send" was seen
 	disable404     bool // "http-check disable-on-404"
 	expect         []*rules.CheckExpect
+	connect        *rules.CheckStep // "http-check connect"
 	httpOwner      *proxy
 	steps          []rules.CheckStep
 	tcpOwner       *proxy
@@ -129,16 +130,25 @@ func kwHTTPCheck(c *compiler, p *proxy, g *Generic, args []string) {
 	}
 	cs := &p.set.check
 	if cs.httpOwner != p { // the first rule of this proxy replaces inherited ones
-		cs.httpOwner, cs.expect, cs.sent = p, nil, false
+		cs.httpOwner, cs.expect, cs.sent, cs.connect = p, nil, false, nil
 	}
 	switch args[0] {
 	case "comment":
 		if len(args) != 2 {
 			c.errorf(g.Pos, "'http-check comment' expects a string as argument")
 		}
+	case "connect":
+		if cs.sent || len(cs.expect) > 0 || cs.connect != nil {
+			c.errorf(g.Pos, "'http-check connect' : gohap supports one connect rule, before any send or expect rule")
+			return
+		}
+		st := &rules.CheckStep{}
+		if c.checkConnect(st, g, args, "http-check") {
+			cs.connect = st
+		}
 	case "send":
 		if len(cs.expect) > 0 {
-			c.errorf(g.Pos, "'http-check send' : unable to add http-check send rule after an expect rule (it needs 'http-check connect', which gohap does not support)")
+			c.errorf(g.Pos, "'http-check send' : unable to add http-check send rule after an expect rule (a second connect/send/expect sequence is not supported)")
 			return
 		}
 		if cs.sent {
@@ -157,7 +167,7 @@ func kwHTTPCheck(c *compiler, p *proxy, g *Generic, args []string) {
 			return
 		}
 		cs.disable404 = true
-	case "connect", "send-state", "set-var", "unset-var":
+	case "send-state", "set-var", "unset-var":
 		c.errorf(g.Args[0].Pos, "'http-check %s' is not supported", args[0])
 	default:
 		c.errorf(g.Args[0].Pos, "'http-check' expects 'comment', 'connect', 'disable-on-404', 'expect', 'send', 'send-state', 'set-var' or 'unset-var', got '%s'", args[0])
@@ -332,34 +342,8 @@ func kwTCPCheck(c *compiler, p *proxy, g *Generic, args []string) {
 			break
 		}
 		st.Action = rules.StepConnect
-		for i := 1; i < len(args); i++ {
-			switch args[i] {
-			case "default", "linger":
-			case "port", "addr", "comment":
-				if i+1 >= len(args) {
-					c.errorf(g.Args[i].Pos, "'tcp-check connect %s' expects a value", args[i])
-					return
-				}
-				v := args[i+1]
-				switch args[i] {
-				case "port":
-					n, err := parseInt(v, 1, 65535)
-					if err != nil {
-						c.errorf(g.Args[i+1].Pos, "'tcp-check connect port': %v", err)
-						return
-					}
-					st.Port = n
-				case "addr":
-					st.Addr = v
-				}
-				i++
-			case "send-proxy", "via-socks4", "ssl", "sni", "alpn", "proto":
-				c.errorf(g.Args[i].Pos, "'tcp-check connect %s' is not supported", args[i])
-				return
-			default:
-				c.errorf(g.Args[i].Pos, "'tcp-check connect' expects 'comment', 'port', 'addr', 'send-proxy', 'ssl', 'sni', 'alpn' or 'via-socks4', 'linger', 'default' but got '%s' as argument", args[i])
-				return
-			}
+		if !c.checkConnect(&st, g, args, "tcp-check") {
+			return
 		}
 	case "send", "send-binary":
 		if len(args) < 2 {
@@ -395,11 +379,57 @@ func kwTCPCheck(c *compiler, p *proxy, g *Generic, args []string) {
 	cs.steps = append(cs.steps, st)
 }
 
+// checkConnect reads the options of "tcp-check connect" and "http-check
+// connect" (args[0] is "connect") into st; it reports false on error.
+func (c *compiler) checkConnect(st *rules.CheckStep, g *Generic, args []string, kw string) bool {
+	st.Action = rules.StepConnect
+	for i := 1; i < len(args); i++ {
+		switch a := args[i]; a {
+		case "default":
+			st.Default = true
+		case "linger":
+		case "ssl":
+			st.SSL = true
+		case "send-proxy":
+			st.SendProxy = true
+		case "port", "addr", "comment", "sni", "alpn":
+			if i+1 >= len(args) {
+				c.errorf(g.Args[i].Pos, "'%s connect %s' expects a value", kw, a)
+				return false
+			}
+			v := args[i+1]
+			i++
+			switch a {
+			case "port":
+				n, err := parseInt(v, 1, 65535)
+				if err != nil {
+					c.errorf(g.Args[i].Pos, "'%s connect port': %v", kw, err)
+					return false
+				}
+				st.Port = n
+			case "addr":
+				st.Addr = v
+			case "sni":
+				st.SNI = v
+			case "alpn":
+				st.ALPN = strings.Split(v, ",")
+			}
+		case "via-socks4", "proto":
+			c.errorf(g.Args[i].Pos, "'%s connect %s' is not supported", kw, a)
+			return false
+		default:
+			c.errorf(g.Args[i].Pos, "'%s connect' expects 'comment', 'port', 'addr', 'send-proxy', 'ssl', 'sni', 'alpn' or 'via-socks4', 'linger', 'default' but got '%s' as argument", kw, a)
+			return false
+		}
+	}
+	return true
+}
+
 // freezeCheck builds the backend's HealthCheck from its settings and
 // warns about rules of the other kind, which HAProxy ignores.
 func (c *compiler) freezeCheck(p *proxy) *rules.HealthCheck {
 	cs := &p.set.check
-	if cs.kind != rules.CheckHTTP && (len(cs.expect) > 0 || cs.sent) {
+	if cs.kind != rules.CheckHTTP && (len(cs.expect) > 0 || cs.sent || cs.connect != nil) {
 		c.warnf(p.pos, "%s '%s' uses http-check rules without 'option httpchk', so the rules are ignored.", p.kind, p.name)
 	}
 	if cs.kind != rules.CheckTCPRules && len(cs.steps) > 0 {
@@ -407,7 +437,8 @@ func (c *compiler) freezeCheck(p *proxy) *rules.HealthCheck {
 	}
 	switch cs.kind {
 	case rules.CheckHTTP:
-		hc := &rules.HealthCheck{Kind: rules.CheckHTTP, Expect: cs.expect, Request: httpCheckRequest(cs), DisableOn404: cs.disable404}
+		hc := &rules.HealthCheck{Kind: rules.CheckHTTP, Expect: cs.expect, Request: httpCheckRequest(cs),
+			DisableOn404: cs.disable404, Connect: cs.connect}
 		for _, e := range cs.expect {
 			if e.Kind == rules.ExpectString || e.Kind == rules.ExpectRString {
 				hc.NeedBody = true

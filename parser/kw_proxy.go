@@ -27,6 +27,7 @@ var proxyKeywords = []keyword{
 	{name: "errorloc303", where: secProxy, apply: kwErrorloc},
 	{name: "redirect", where: secFrontend | secBackend, apply: kwRedirect},
 	{name: "cookie", where: secBE, apply: kwCookie},
+	{name: "dynamic-cookie-key", where: secBE, apply: kwDynamicCookieKey},
 	{name: "http-send-name-header", where: secBE, apply: kwSendNameHeader},
 	{name: "option", where: secProxy, apply: kwOption},
 	{name: "no option", where: secProxy, apply: kwOption},
@@ -362,6 +363,7 @@ var proxyOptions = map[string]func(o *rules.Options, on bool){
 	"httpclose":         func(o *rules.Options, on bool) { o.HTTPClose = on },
 	"redispatch":        func(o *rules.Options, on bool) { o.Redispatch = on }, // with its argument: optRedispatch
 	"allbackups":        func(o *rules.Options, on bool) { o.AllBackups = on },
+	"persist":           func(o *rules.Options, on bool) { o.Persist = on },
 }
 
 // options that only change logging or socket tuning.
@@ -520,59 +522,111 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// kwPersistRule is "ignore-persist" and "force-persist": they change how
-// cookie or stick-table persistence applies, and gohap has neither (both
-// are errors), so the rules cannot change anything.
+// kwPersistRule is "force-persist if COND" and "ignore-persist if COND":
+// whether cookie persistence applies to a request. haproxy runs them for
+// the backend that was chosen, so a frontend's rules do nothing.
 func kwPersistRule(c *compiler, p *proxy, g *Generic, args []string) {
+	kw := c.value(g.Keyword)
 	if g.Cond == nil {
-		c.errorf(g.Pos, "'%s' expects 'if' or 'unless' followed by a condition", c.value(g.Keyword))
+		c.errorf(g.Pos, "'%s' expects 'if' or 'unless' followed by a condition", kw)
 		return
 	}
-	if c.cond(p, g.Cond) != nil {
-		c.warnf(g.Pos, "'%s' has no effect: gohap has no cookie or stick-table persistence", c.value(g.Keyword))
+	cond := c.cond(p, g.Cond)
+	if cond == nil {
+		return
 	}
+	if p.be == nil {
+		c.warnf(g.Pos, "'%s' in a frontend has no effect: haproxy applies the backend's rules", kw)
+		return
+	}
+	p.be.PersistRules = append(p.be.PersistRules, rules.PersistRule{Force: kw == "force-persist", Cond: cond})
 }
 
-// kwCookie is "cookie NAME insert [indirect] [nocache] [httponly] [secure]
-// [domain D] [attr A]": persistence with a cookie gohap inserts. The
-// rewrite and prefix modes, and the options that change the cookie's
-// value (maxidle, maxlife, dynamic), are not supported.
+// kwCookie is "cookie NAME [rewrite|insert|prefix] [indirect] [nocache]
+// [postonly] [preserve] [httponly] [secure] [domain D]* [maxidle T]
+// [maxlife T] [dynamic] [attr A]*": cookie persistence. Without a mode
+// the cookie is passive: the server sets it and gohap only reads it.
 func kwCookie(c *compiler, p *proxy, g *Generic, args []string) {
-	if len(args) < 2 || args[1] != "insert" {
-		c.errorf(g.Pos, "'cookie' is supported in 'insert' mode only: cookie NAME insert [options]")
+	if len(args) == 0 {
+		c.errorf(g.Pos, "'cookie' expects <cookie_name> as argument")
 		return
 	}
 	ck := &rules.Cookie{Name: args[0], Prefix: []byte(args[0] + "=")}
-	attrs := "; path=/"
-	var flags string
-	for i := 2; i < len(args); i++ {
-		switch args[i] {
-		case "indirect":
-			ck.Indirect = true
-		case "nocache":
-			ck.NoCache = true
+	var domains, flags string
+	modes := 0
+	for i := 1; i < len(args); i++ {
+		switch a := args[i]; a {
+		case "rewrite", "insert", "prefix":
+			ck.Mode = map[string]rules.CookieMode{"rewrite": rules.CookieRewrite,
+				"insert": rules.CookieInsert, "prefix": rules.CookiePrefix}[a]
+			modes++
+		case "indirect", "nocache", "postonly", "preserve", "dynamic":
+			*cookieFlags[a](ck) = true
 		case "httponly":
 			flags += "; HttpOnly"
 		case "secure":
 			flags += "; Secure"
-		case "domain", "attr":
+		case "domain", "attr", "maxidle", "maxlife":
 			if i+1 >= len(args) {
-				c.errorf(g.Args[i].Pos, "cookie option '%s' expects a value", args[i])
+				c.errorf(g.Args[i].Pos, "cookie option '%s' expects a value", a)
 				return
 			}
-			if args[i] == "domain" {
-				attrs += "; domain=" + args[i+1]
-			} else {
-				flags += "; " + args[i+1]
-			}
+			v := args[i+1]
 			i++
+			switch a {
+			case "domain":
+				domains += "; domain=" + v
+			case "attr":
+				if strings.ContainsAny(v, ";\r\n") {
+					c.errorf(g.Args[i].Pos, "cookie: 'attr' cannot contain control chars or ';'")
+					return
+				}
+				flags += "; " + v
+			default:
+				d, err := parseTimeUnit(v, time.Second)
+				if err != nil {
+					c.errorf(g.Args[i].Pos, "cookie option '%s': %v", a, err)
+					return
+				}
+				if a == "maxidle" {
+					ck.MaxIdle = d
+				} else {
+					ck.MaxLife = d
+				}
+			}
 		default:
-			c.errorf(g.Args[i].Pos, "cookie option '%s' is not supported", args[i])
+			c.errorf(g.Args[i].Pos, "cookie option '%s' is unknown (expected rewrite, insert, prefix, indirect, nocache, postonly, preserve, httponly, secure, domain, maxidle, maxlife, dynamic or attr)", a)
 			return
 		}
 	}
-	ck.Attrs = []byte(attrs + flags)
+	switch {
+	case modes > 1:
+		c.errorf(g.Pos, "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible")
+		return
+	case ck.Preserve && ck.Mode != rules.CookieInsert && !ck.Indirect:
+		c.errorf(g.Pos, "cookie 'preserve' requires at least 'insert' or 'indirect'")
+		return
+	}
+	ck.Tail = []byte(domains + flags)
 	p.set.cookie = ck
+}
+
+// cookieFlags are the cookie options without a value.
+var cookieFlags = map[string]func(ck *rules.Cookie) *bool{
+	"indirect": func(ck *rules.Cookie) *bool { return &ck.Indirect },
+	"nocache":  func(ck *rules.Cookie) *bool { return &ck.NoCache },
+	"postonly": func(ck *rules.Cookie) *bool { return &ck.PostOnly },
+	"preserve": func(ck *rules.Cookie) *bool { return &ck.Preserve },
+	"dynamic":  func(ck *rules.Cookie) *bool { return &ck.Dynamic },
+}
+
+// kwDynamicCookieKey is "dynamic-cookie-key KEY": the secret hashed with
+// each server's address for "cookie ... dynamic".
+func kwDynamicCookieKey(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "dynamic-cookie-key", args, 1, 1) {
+		return
+	}
+	p.set.dynCookieKey = args[0]
 }
 
 // kwErrorloc is "errorloc[302|303] CODE URL": the error is answered with a

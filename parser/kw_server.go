@@ -15,8 +15,9 @@ func (c *compiler) server(p *proxy, st *ServerStmt) {
 }
 
 // kwServerTemplate is "server-template PREFIX NUM|LOW-HIGH ADDR [OPTIONS]":
-// servers PREFIX<n> with the same address and options. haproxy can fill
-// them from DNS with "resolvers"; gohap gives each the written address.
+// servers PREFIX<n> with the same address and options. With "resolvers",
+// a name is resolved for each (each takes an address of its own when DNS
+// has several), and "_service._proto.name" fills them from SRV records.
 func kwServerTemplate(c *compiler, p *proxy, g *Generic, args []string) {
 	if len(args) < 3 {
 		c.errorf(g.Pos, "'server-template' expects a prefix, a number or range, and an address")
@@ -39,13 +40,6 @@ func kwServerTemplate(c *compiler, p *proxy, g *Generic, args []string) {
 		}
 		hi = n
 	}
-	if strings.HasPrefix(args[2], "_") {
-		c.errorf(g.Args[2].Pos, "server-template: DNS SRV names ('%s') are not supported", args[2])
-		return
-	}
-	if host, _, err := net.SplitHostPort(args[2]); err == nil && net.ParseIP(strings.Trim(host, "[]")) == nil {
-		c.warnf(g.Pos, "server-template: gohap gives every server the address '%s' (no DNS service discovery)", args[2])
-	}
 	st := &ServerStmt{Pos: g.Pos, Name: g.Args[0], Addr: g.Args[2], Opts: g.Args[3:]}
 	for i := lo; i <= hi; i++ {
 		c.addServer(p, st, args[0]+strconv.Itoa(i))
@@ -64,10 +58,18 @@ func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 			return
 		}
 	}
-	sa, err := serverAddr(c.value(st.Addr))
-	if err != nil {
-		c.errorf(st.Addr.Pos, "server '%s': %v", name, err)
-		return
+	written := c.value(st.Addr)
+	srvName := ""
+	sa := srvAddr{network: "tcp"}
+	if strings.HasPrefix(written, "_") {
+		// An SRV name: the address and port come from DNS.
+		srvName, _, _ = strings.Cut(written, ":")
+	} else {
+		var err error
+		if sa, err = serverAddr(written); err != nil {
+			c.errorf(st.Addr.Pos, "server '%s': %v", name, err)
+			return
+		}
 	}
 	addr := sa.addr
 	d := p.set.server
@@ -95,6 +97,24 @@ func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 	}
 	srv.ProxyProtocol, srv.CheckTLS, srv.ShutdownOnDown = d.proxyProto, d.checkSSL, d.shutdownOnDown
 	srv.Cookie = d.cookie
+	srv.CheckPort = d.port
+	if !c.serverResolvers(p, srv, &d, st.Pos) {
+		return
+	}
+	if host, _, err := net.SplitHostPort(sa.addr); sa.network == "tcp" && srv.Resolvers != nil {
+		if sa.portFromClient {
+			host, err = sa.addr, nil
+		}
+		if err == nil && net.ParseIP(host) == nil {
+			srv.Hostname = host
+		}
+	}
+	if srvName != "" {
+		if srv.Resolvers == nil {
+			c.warnf(st.Pos, "server '%s/%s': '%s' is a DNS SRV name but the server has no 'resolvers': it stays in maintenance", p.name, name, srvName)
+		}
+		srv.SRVName, srv.Addr = srvName, ""
+	}
 	srv.Source = d.source
 	if d.ssl {
 		if d.caFile != "" {
@@ -227,8 +247,8 @@ var serverValues = map[string]func(d *serverDefaults, v string) error{
 }
 
 // serverTuning are server options that only tune; accepted with a warning.
-var serverTuning = map[string]bool{"maxqueue": true, "slowstart": true, "init-addr": true, "resolvers": true,
-	"resolve-prefer": true, "resolve-net": true, "minconn": true, "pool-max-conn": true,
+var serverTuning = map[string]bool{"maxqueue": true, "slowstart": true,
+	"resolve-net": true, "minconn": true, "pool-max-conn": true,
 	"pool-purge-delay": true, "pool-low-conn": true, "tcp-ut": true, "log-proto": true}
 
 // serverOptions applies option words to d; it reports false on error.
@@ -269,6 +289,9 @@ func (c *compiler) serverOptions(d *serverDefaults, opts []*Word, kw string) boo
 		}
 		setv, hasValue := serverValues[name]
 		if tv, found := serverTLSValues[name]; found {
+			setv, hasValue = tv, true
+		}
+		if tv, found := serverDNSValues[name]; found {
 			setv, hasValue = tv, true
 		}
 		if hasValue || serverTuning[name] {

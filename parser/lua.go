@@ -112,13 +112,21 @@ func (c *compiler) luaAction(p *proxy, pos lexer.Position, kind, name string, ho
 	return act
 }
 
-// useService compiles "use-service NAME": a Lua service registered for
-// the mode of the rule set (http for http-request, tcp for tcp-request
+// useService compiles "use-service NAME": a built-in service
+// (prometheus-exporter, HTTP only) or a Lua service registered for the
+// mode of the rule set (http for http-request, tcp for tcp-request
 // content).
 func (c *compiler) useService(p *proxy, pos lexer.Position, kind string, args []string, http bool) rules.Action {
 	if len(args) != 1 {
 		c.errorf(pos, "'%s use-service' expects a service name", kind)
 		return nil
+	}
+	if rules.BuiltinServices[args[0]] {
+		if !http {
+			c.errorf(pos, "'%s use-service': '%s' is a service for mode http, not tcp", kind, args[0])
+			return nil
+		}
+		return rules.ServiceAction{Service: rules.BuiltinService{Name: args[0]}}
 	}
 	short, isLua := luaName(args[0])
 	if !isLua || c.scripts == nil {

@@ -32,6 +32,7 @@ type proxySettings struct {
 	monitorURI     string
 	stats          statsConfig
 	cookie         *rules.Cookie
+	dynCookieKey   string
 	sendName       string
 	comp           compSettings
 	source         *rules.Source // "source": the servers' default
@@ -67,6 +68,10 @@ type serverDefaults struct {
 	shutdownOnDown bool
 	cookie         string
 	source         *rules.Source
+	// DNS: "resolvers", "resolve-prefer" and "init-addr".
+	resolvers     string
+	resolvePrefer string
+	initAddr      []rules.InitAddr
 }
 
 // newSettings returns HAProxy's built-in defaults: mode tcp, 3 retries,
@@ -279,6 +284,8 @@ func (c *compiler) freezeProxy(p *proxy) {
 			p.be.RetryOn = rules.RetryConnFailure // ignored outside HTTP, as haproxy does
 		}
 		p.be.Cookie = p.set.cookie
+		p.be.DynamicCookieKey = p.set.dynCookieKey
+		c.checkDynamicCookies(p)
 		p.be.Compression = freezeCompression(&p.set.comp)
 		p.be.Source = p.set.source
 		if src := p.be.Source; src != nil && src.UseSrc == rules.UseSrcHdr && p.be.Mode != rules.ModeHTTP {

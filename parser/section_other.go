@@ -9,7 +9,6 @@ import (
 // sideSections are sections gohap reads and checks for structure but does
 // not run; each gets one warning saying what gohap does instead.
 var sideSections = map[string]string{
-	"resolvers":   "gohap resolves server names with the system resolver when it connects; the 'resolvers' section is ignored",
 	"peers":       "gohap has no stick tables to replicate; the 'peers' section is ignored",
 	"mailers":     "gohap sends no email alerts; the 'mailers' section is ignored",
 	"program":     "gohap does not start external programs; the 'program' section is ignored",
@@ -26,6 +25,9 @@ func (c *compiler) otherSection(s *Section) bool {
 		return true
 	case "http-errors":
 		c.httpErrors(s)
+		return true
+	case "resolvers":
+		c.resolversSection(s)
 		return true
 	}
 	msg, ok := sideSections[s.Kind]

@@ -25,31 +25,37 @@ func newLoopback(tb testing.TB) *loopback { return newLoopbackWith(tb) }
 // newLoopbackWith is newLoopback with extra http-request rules after the
 // usual ones.
 func newLoopbackWith(tb testing.TB, extra ...rules.Rule) *loopback {
+	return startLoopback(tb, benchResp, func(g *graph, addr string) {
+		web := g.backend("web", addr)
+		api := g.backend("api", addr)
+		web.Options.ForwardFor = true
+		g.fe.Switching = []rules.Switch{{Cond: g.cond(tb, "path", nil, rules.MatchBeg, "/api"), Backend: api}}
+		g.fe.HTTPRequest = []rules.Rule{
+			{Cond: g.cond(tb, "hdr", []string{"host"}, rules.MatchStr, "blocked"), Action: rules.ReplyAction{Reply: rules.DefaultReply(403)}},
+			{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("x-proxy"), Value: rules.LiteralFormat("gohap")}},
+		}
+		g.fe.HTTPRequest = append(g.fe.HTTPRequest, extra...)
+	}, "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n",
+		"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-server: bench\r\n\r\nok")
+}
+
+// startLoopback starts a server that answers every request with resp, a
+// proxy whose graph build fills with backends at the server's address,
+// and a client connection that sends req and expects a response as long
+// as want.
+func startLoopback(tb testing.TB, resp string, build func(g *graph, addr string), req, want string) *loopback {
 	tb.Helper()
-	addr := fixedServer(tb, benchResp)
+	addr := fixedServer(tb, resp)
 	g := newGraph(rules.ModeHTTP)
 	g.fe.Timeouts.HTTPKeepAlive = time.Second
-	web := g.backend("web", addr)
-	api := g.backend("api", addr)
-	web.Options.ForwardFor = true
-	g.fe.Switching = []rules.Switch{{Cond: g.cond(tb, "path", nil, rules.MatchBeg, "/api"), Backend: api}}
-	g.fe.HTTPRequest = []rules.Rule{
-		{Cond: g.cond(tb, "hdr", []string{"host"}, rules.MatchStr, "blocked"), Action: rules.ReplyAction{Reply: rules.DefaultReply(403)}},
-		{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("x-proxy"), Value: rules.LiteralFormat("gohap")}},
-	}
-	g.fe.HTTPRequest = append(g.fe.HTTPRequest, extra...)
+	build(g, addr)
 	_, feAddr, _ := start(tb, g)
 	c, err := net.Dial("tcp", feAddr)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { c.Close() })
-	l := &loopback{
-		c:    c,
-		req:  []byte("GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n"),
-		buf:  make([]byte, 4096),
-		want: len("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-server: bench\r\n\r\nok"),
-	}
+	l := &loopback{c: c, req: []byte(req), buf: make([]byte, 4096), want: len(want)}
 	l.do(tb)
 	return l
 }

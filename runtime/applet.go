@@ -184,6 +184,8 @@ func (a *httpApplet) WriteHead(status int, reason string, hdrs []rules.Header) e
 	if reason == "" {
 		r.reason = []byte(rules.StatusReason(status))
 	}
+	// Counted before the http-response rules, as a server's response.
+	s.countResponse(status)
 	if len(a.fe.HTTPResponse) > 0 || (a.be != nil && len(a.be.HTTPResponse) > 0) {
 		var v rules.Verdict
 		if hdrs, v = s.responseRules(a.fe, a.be, status, hdrs); v == rules.Answer || v == rules.Reject {

@@ -38,10 +38,10 @@ func newBalancer(a rules.Algo, b *backendState) Balancer {
 }
 
 func weight(s *serverState) int {
-	if s.cfg.Weight <= 0 {
-		return 1
+	if w := s.weight.Load(); w > 0 {
+		return int(w)
 	}
-	return s.cfg.Weight
+	return 1
 }
 
 // candidate reports whether s can take a request now.

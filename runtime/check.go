@@ -162,6 +162,10 @@ func (c *checker) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if c.s.live.Load().none {
+			t.Reset(c.next()) // no address: in maintenance, not checked
+			continue
+		}
 		r := c.check(ctx)
 		select {
 		case <-c.e.done:
@@ -210,16 +214,22 @@ func (c *checker) check(ctx context.Context) checkResult {
 // addr returns the address checks connect to: the server's "addr" and
 // "port" options, else its address.
 func (c *checker) addr() string {
-	if c.s.cfg.CheckAddr != "" {
-		return c.s.cfg.CheckAddr
+	la := c.s.live.Load()
+	if la.checkAddr != "" {
+		return la.checkAddr
 	}
-	return c.s.cfg.Addr
+	return la.addr
 }
 
-// dial connects to addr. The connect timeout is the check's whole
-// interval, or with "timeout check" min("timeout connect", inter); once
-// connected, "timeout check" (if set) bounds the rest of the check.
-func (p *probe) dial(addr string) error {
+// dial connects to addr with the server's check settings. The connect
+// timeout is the check's whole interval, or with "timeout check"
+// min("timeout connect", inter); once connected, "timeout check" (if
+// set) bounds the rest of the check.
+func (p *probe) dial(addr string) error { return p.dialStep(addr, nil) }
+
+// dialStep is dial with the options of a connect rule (nil: the
+// server's).
+func (p *probe) dialStep(addr string, st *rules.CheckStep) error {
 	p.close()
 	be := p.c.s.be.cfg
 	dl := p.deadline
@@ -230,14 +240,14 @@ func (p *probe) dial(addr string) error {
 	}
 	d := p.c.s.checkDialer(dl)
 	network := "tcp"
-	if p.c.s.cfg.Network == "unix" && p.c.s.cfg.CheckAddr == "" && addr == p.c.s.cfg.Addr {
+	if p.c.s.cfg.Network == "unix" && p.c.s.cfg.CheckAddr == "" && addr == p.c.s.live.Load().addr {
 		network = "unix" // a unix socket server, checked on its socket
 	}
 	conn, err := d.DialContext(p.ctx, network, addr)
 	if err != nil {
 		return err
 	}
-	if conn, err = checkConnPrepare(conn, p.c.s.cfg, dl); err != nil {
+	if conn, err = checkConnPrepare(conn, p.c.s.cfg, st, dl); err != nil {
 		return err
 	}
 	p.conn = conn
@@ -448,19 +458,44 @@ func checkInfo(err error) string {
 // checkConnPrepare does for a check connection what the server's own
 // connections get: the PROXY line when the check goes to the server's
 // address (as haproxy), and TLS with check-ssl or inherited from ssl.
-func checkConnPrepare(conn net.Conn, srv *rules.Server, dl time.Time) (net.Conn, error) {
-	if srv.ProxyProtocol == 0 && !srv.CheckTLS {
+func checkConnPrepare(conn net.Conn, srv *rules.Server, st *rules.CheckStep, dl time.Time) (net.Conn, error) {
+	proxy, useTLS := 0, srv.CheckTLS
+	if srv.CheckAddr == "" {
+		proxy = srv.ProxyProtocol
+	}
+	var sni string
+	var alpn []string
+	if st != nil {
+		if !st.Default {
+			proxy, useTLS = 0, false
+		}
+		if st.SendProxy && proxy == 0 {
+			proxy = 1
+		}
+		useTLS = useTLS || st.SSL
+		sni, alpn = st.SNI, st.ALPN
+	}
+	if proxy == 0 && !useTLS {
 		return conn, nil
 	}
 	conn.SetDeadline(dl)
 	var err error
-	if srv.ProxyProtocol != 0 && srv.CheckAddr == "" {
-		err = writeProxyHeader(conn, srv.ProxyProtocol, addrPort(conn.LocalAddr()), addrPort(conn.RemoteAddr()))
+	if proxy != 0 {
+		err = writeProxyHeader(conn, proxy, addrPort(conn.LocalAddr()), addrPort(conn.RemoteAddr()))
 	}
-	if err == nil && srv.CheckTLS {
+	if err == nil && useTLS {
 		cfg := srv.TLS
 		if cfg == nil {
 			cfg = &tls.Config{InsecureSkipVerify: true}
+		}
+		if sni != "" || alpn != nil {
+			cfg = cfg.Clone()
+			if sni != "" {
+				cfg.ServerName = sni
+			}
+			if alpn != nil {
+				cfg.NextProtos = alpn
+			}
 		}
 		tc := tls.Client(conn, cfg)
 		err = tc.Handshake()

@@ -10,7 +10,11 @@ import (
 // httpCheck sends the backend's HTTP check request and applies its
 // expect rules to the response ("option httpchk", "http-check").
 func (p *probe) httpCheck(hc *rules.HealthCheck) checkResult {
-	if err := p.dial(p.c.addr()); err != nil {
+	addr := p.c.addr()
+	if hc.Connect != nil {
+		addr = p.stepAddr(hc.Connect)
+	}
+	if err := p.dialStep(addr, hc.Connect); err != nil {
 		return connError(err, "")
 	}
 	if err := p.write(hc.Request); err != nil {

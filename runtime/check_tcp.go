@@ -28,7 +28,7 @@ func (p *probe) tcpCheck(hc *rules.HealthCheck) checkResult {
 		case rules.StepComment:
 			continue
 		case rules.StepConnect:
-			if err := p.dial(p.stepAddr(st)); err != nil {
+			if err := p.dialStep(p.stepAddr(st), st); err != nil {
 				where := " at step " + strconv.Itoa(id) + " of tcp-check (connect)"
 				if st.Port != 0 {
 					where = " at step " + strconv.Itoa(id) + " of tcp-check (connect port " + strconv.Itoa(st.Port) + ")"

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gohap/runtime/rules"
 )
@@ -57,11 +58,16 @@ type Engine struct {
 // builds a new one and swaps Engine.gen; requests keep the generation
 // they started with.
 type generation struct {
-	g        *rules.Graph
-	backends []*backendState // by rules.Backend.Index
+	g         *rules.Graph
+	backends  []*backendState // by rules.Backend.Index
+	frontends []*counters     // by position in g.Frontends
+	start     time.Time       // when the generation was built
 	// stopChecks ends the generation's health checks; nil before they
 	// start.
 	stopChecks context.CancelFunc
+	// dnsStop is closed to end the generation's DNS resolutions; nil
+	// when it has none.
+	dnsStop chan struct{}
 	// stopExt ends the background work of the graph's extensions (Lua
 	// tasks); nil before they start.
 	stopExt context.CancelFunc
@@ -69,7 +75,10 @@ type generation struct {
 
 // newGeneration builds the live state of g's backends.
 func newGeneration(g *rules.Graph) (*generation, error) {
-	gen := &generation{g: g}
+	gen := &generation{g: g, start: time.Now()}
+	for range g.Frontends {
+		gen.frontends = append(gen.frontends, &counters{})
+	}
 	for i, b := range g.Backends {
 		if b.Index != i {
 			return nil, fmt.Errorf("runtime: backend %s has index %d, want %d", b.Name, b.Index, i)
@@ -87,6 +96,14 @@ func (g *generation) Usable(b *rules.Backend) int {
 		return bs.usable()
 	}
 	return 0
+}
+
+// feCounters returns the counters of frontend number i, or nil.
+func (g *generation) feCounters(i int) *counters {
+	if i < 0 || i >= len(g.frontends) {
+		return nil
+	}
+	return g.frontends[i]
 }
 
 // ServerStatus reports the status of s as the statistics page words it.
@@ -157,12 +174,20 @@ func (e *Engine) Start() error {
 		return errors.New("runtime: engine already started")
 	}
 	gen := e.gen.Load()
+	if err := initAddrs(gen); err != nil {
+		return err
+	}
+	if err := e.startResolvers(gen); err != nil {
+		return err
+	}
 	plan, err := e.bindAll(gen, nil)
 	if err != nil {
+		gen.stopResolvers()
 		return err
 	}
 	if err := e.startExtensions(gen); err != nil {
 		closeFresh(plan)
+		gen.stopResolvers()
 		return err
 	}
 	e.started = true

@@ -159,6 +159,7 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 		return fwd502
 	}
 	status := s.resp.status
+	s.countResponse(status)
 	s.txn.Track.CountResponse(status)
 	// Whether to compress is decided on the server's head; the head is
 	// rewritten once the rules ran, as haproxy's filter does.
@@ -173,7 +174,7 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 		status = s.resp.status
 	}
 	if be.Cookie != nil {
-		hdrs = s.insertCookie(be.Cookie, status, hdrs)
+		hdrs = s.responseCookies(be.Cookie, status, hdrs)
 	}
 	if comp {
 		hdrs = s.compressHeaders(hdrs, ri, s.compAlgo)

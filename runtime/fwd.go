@@ -23,6 +23,7 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 		s.compAlgo = selectCompression(fe, be, &s.txn.Req)
 	}
 	var srv, byCookie *serverState
+	s.persistRules(be)
 	if be.Cookie != nil {
 		srv = s.cookiePick(bs)
 		byCookie = srv
@@ -33,7 +34,7 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	if srv == nil {
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
-	s.retries, s.direct = 0, byCookie != nil
+	s.retries, s.ck.direct = 0, byCookie != nil
 	s.replay = be.RetryOn.Replays() && s.replayable()
 	sc := s.connect(bs, srv)
 	if sc == nil {
@@ -48,7 +49,9 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	fresh := false // a reused connection turned out dead once already
 	for {
 		s.setCur(sc.c)
-		s.cookieSrv, s.cookieValid = srv, byCookie != nil && byCookie == srv
+		s.ck.srv, s.ck.direct = srv, s.ck.direct && srv == byCookie
+		s.srvCtr = &srv.ctr // each attempt counts on its server, as in haproxy
+		srv.ctr.sessions.Add(1)
 		if h := be.SendNameHeader; h != nil {
 			s.txn.Req.DelHeader(h)
 			s.txn.Req.Headers = append(s.txn.Req.Headers, rules.Header{Name: h, Value: srv.name})

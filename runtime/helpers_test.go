@@ -375,3 +375,19 @@ func (c *client) get(path string) (string, string) {
 }
 
 func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// testDefaults starts a test configuration: mode http and timeouts.
+const testDefaults = `
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 1s
+`
+
+// okServer is a backend that answers every request with 200 "ok".
+func okServer(t testing.TB) *rawServer {
+	return newRawServer(t, func(string, []byte) string {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	})
+}

@@ -149,6 +149,10 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		s.sendRaw(muxError(400, fe))
 		return false
 	}
+	s.feCtr, s.beCtr, s.srvCtr = gen.feCounters(s.feIndex), nil, nil
+	if s.feCtr != nil {
+		s.feCtr.requests.Add(1)
+	}
 	if fe.Mode != rules.ModeHTTP {
 		// A "mode tcp" frontend upgraded to HTTP by its backend: the
 		// frontend's HTTP settings do not apply.
@@ -179,7 +183,7 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		}
 		return s.reply(r, fe, nil)
 	}
-	if done, keep := s.requestRules(fe.HTTPRequest, fe.Redirects, fe, nil); done {
+	if done, keep := s.requestRules(gen, fe.HTTPRequest, fe.Redirects, fe, nil); done {
 		return keep
 	}
 	if st := fe.Stats; st != nil && st.Match(t) {
@@ -200,11 +204,16 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 // statistics page, and the forwarding to a server.
 func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Backend) bool {
 	t := &s.txn
+	if bs := gen.backend(be); bs != nil {
+		s.beCtr = &bs.ctr
+		bs.ctr.requests.Add(1)
+		bs.ctr.sessions.Add(1)
+	}
 	if len(be.TCPContent) > 0 && !s.verdict(rules.Run(be.TCPContent, t)) {
 		return false
 	}
 	t.Track.CountBackendRequest()
-	if done, keep := s.requestRules(be.HTTPRequest, be.Redirects, fe, be); done {
+	if done, keep := s.requestRules(gen, be.HTTPRequest, be.Redirects, fe, be); done {
 		return keep
 	}
 	if st := be.Stats; st != nil && st.Match(t) {
@@ -220,11 +229,11 @@ func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Ba
 // requestRules runs a proxy's http-request rules, then its redirect
 // rules; done reports that they answered the request (a reply or a
 // service; keep: the connection stays open) or dropped the connection.
-func (s *session) requestRules(list, redirects []rules.Rule, fe *rules.Frontend, be *rules.Backend) (done, keep bool) {
+func (s *session) requestRules(gen *generation, list, redirects []rules.Rule, fe *rules.Frontend, be *rules.Backend) (done, keep bool) {
 	t := &s.txn
 	switch rules.Run(list, t) {
 	case rules.Answer:
-		return true, s.answer(fe, be)
+		return true, s.answer(gen, fe, be)
 	case rules.Drop:
 		s.silentDrop()
 		return true, false
@@ -240,11 +249,26 @@ func (s *session) requestRules(list, redirects []rules.Rule, fe *rules.Frontend,
 
 // answer sends what the rules answered a request with: a service's
 // response, or a reply; it reports whether the connection stays open.
-func (s *session) answer(fe *rules.Frontend, be *rules.Backend) bool {
-	if s.txn.Service != nil {
-		return s.serveApplet(s.txn.Service, fe, be)
+func (s *session) answer(gen *generation, fe *rules.Frontend, be *rules.Backend) bool {
+	switch svc := s.txn.Service.(type) {
+	case nil:
+		return s.reply(s.txn.Reply, fe, be)
+	case rules.BuiltinService:
+		// Built-in services read the runtime's live state.
+		return s.serveBuiltin(gen, svc, fe, be)
+	default:
+		return s.serveApplet(svc, fe, be)
 	}
-	return s.reply(s.txn.Reply, fe, be)
+}
+
+// countResponse counts a response with status in the request's
+// frontend, backend and server.
+func (s *session) countResponse(status int) {
+	for _, c := range [...]*counters{s.feCtr, s.beCtr, s.srvCtr} {
+		if c != nil {
+			c.response(status)
+		}
+	}
 }
 
 // hasReqBody reports whether the request announced a body.
@@ -263,6 +287,7 @@ func (s *session) clientKeepAlive(fe *rules.Frontend, be *rules.Backend) bool {
 // HAProxy's HTTP/1 layer would add, and reports whether the connection
 // stays open. An unread request body closes the connection.
 func (s *session) reply(r *rules.Reply, fe *rules.Frontend, be *rules.Backend) bool {
+	s.countResponse(r.Status)
 	keep := !r.Close && s.clientKeepAlive(fe, be) && !s.req.hasReqBody()
 	raw := r.Raw
 	if string(s.txn.Req.Method) == "HEAD" {

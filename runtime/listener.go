@@ -82,6 +82,9 @@ func (l *listener) serve() {
 			// goroutine.
 			c = tls.Server(c, lc.tls)
 		}
+		if ctr := l.e.gen.Load().feCounters(lc.feIndex); ctr != nil {
+			ctr.sessions.Add(1)
+		}
 		s := l.e.newSession(c, lc.feIndex, lc.feName)
 		s.ln, s.sem = l, sem
 		if !l.e.track(s) {

@@ -286,12 +286,7 @@ core.register_task(function()
     core.msleep(1)
   end
 end)
-core.register_service("who", "http", function(applet)
-  applet:set_status(200)
-  applet:add_header("content-length", "` + strconv.Itoa(len(name)) + `")
-  applet:start_response()
-  applet:send("` + name + `")
-end)`
+` + whoService(name)
 	}
 	cfg := "global\n    lua-load SCRIPT\n" + luaDefaults + "frontend fe\n    bind 127.0.0.1:0\n    http-request use-service lua.who\n"
 	e := startConfig(t, luaConfig(t, script("one"), cfg))
@@ -299,13 +294,7 @@ end)`
 	if _, body := dial(t, addr).get("/"); body != "one" {
 		t.Fatalf("before reload: %q", body)
 	}
-	res, err := compileString(luaConfig(t, script("two"), strings.Replace(cfg, "127.0.0.1:0", addr, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Reload(res.Graph); err != nil {
-		t.Fatal(err)
-	}
+	reloadLua(t, e, addr, script("two"), cfg)
 	if _, body := dial(t, addr).get("/"); body != "two" {
 		t.Fatalf("after reload: %q", body)
 	}
@@ -324,6 +313,30 @@ end)`
 		if time.Now().After(deadline) {
 			t.Fatal("the old task still runs")
 		}
+	}
+}
+
+// whoService is a Lua script's HTTP service "who", which answers name.
+func whoService(name string) string {
+	return `
+core.register_service("who", "http", function(applet)
+  applet:set_status(200)
+  applet:add_header("content-length", "` + strconv.Itoa(len(name)) + `")
+  applet:start_response()
+  applet:send("` + name + `")
+end)`
+}
+
+// reloadLua reloads e with cfg, its script and its frontend's address
+// addr (for "127.0.0.1:0").
+func reloadLua(t *testing.T, e *Engine, addr, script, cfg string) {
+	t.Helper()
+	res, err := compileString(luaConfig(t, script, strings.Replace(cfg, "127.0.0.1:0", addr, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(res.Graph); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -389,5 +402,65 @@ backend shardman_node02
 		if string(got) != want {
 			t.Errorf("%s: answered by %q, want %q", payload, got, want)
 		}
+	}
+}
+
+// TestReloadResolversAndLua reloads a configuration with both a resolvers
+// section and a Lua task: the reload stops the old generation's DNS loop
+// and Lua tasks and starts the new ones, and the exporter counts the
+// responses of a Lua service, as haproxy's does.
+func TestReloadResolversAndLua(t *testing.T) {
+	dns := newDNSServer(t)
+	dns.setA("app.test", "127.0.0.1")
+	okSrv := okServer(t)
+	_, port, _ := net.SplitHostPort(okSrv.addr())
+	script := func(name string) string {
+		return `
+core.register_task(function()
+  while true do core.msleep(1) end
+end)
+` + whoService(name)
+	}
+	cfg := "global\n    lua-load SCRIPT\n" + luaDefaults + `resolvers r
+    nameserver dns1 ` + dns.addr() + `
+    hold valid 10ms
+    timeout resolve 10ms
+frontend fe
+    bind 127.0.0.1:0
+    http-request use-service lua.who if { path /who }
+    http-request use-service prometheus-exporter if { path /metrics }
+    default_backend b
+backend b
+    server s1 app.test:` + port + ` resolvers r init-addr none
+`
+	resolved := func(gen *generation) func() bool {
+		ss := gen.backends[0].servers[0]
+		return func() bool { return ss.live.Load().addr == "127.0.0.1:"+port }
+	}
+	e := startConfig(t, luaConfig(t, script("one"), cfg))
+	addr := e.Addrs("fe")[0].String()
+	prev := e.gen.Load()
+	waitFor(t, resolved(prev))
+	if _, body := dial(t, addr).get("/who"); body != "one" {
+		t.Fatalf("before reload: %q", body)
+	}
+	reloadLua(t, e, addr, script("two"), cfg)
+	next := e.gen.Load()
+	if prev.dnsStop != nil || prev.stopExt != nil {
+		t.Fatal("the old generation's resolvers or Lua tasks still run")
+	}
+	if next.dnsStop == nil || next.stopExt == nil {
+		t.Fatal("the new generation's resolvers or Lua tasks did not start")
+	}
+	waitFor(t, resolved(next))
+	if _, body := dial(t, addr).get("/who"); body != "two" {
+		t.Fatalf("after reload: %q", body)
+	}
+	if code, _ := status(t, addr, "/"); code != 200 {
+		t.Fatalf("backend by name after reload: %d", code)
+	}
+	_, body := dial(t, addr).get("/metrics?scope=frontend")
+	if want := `haproxy_frontend_http_responses_total{proxy="fe",code="2xx"} 2` + "\n"; !strings.Contains(body, want) {
+		t.Errorf("missing %q in\n%s", want, body)
 	}
 }

@@ -22,6 +22,9 @@ func (e *Engine) Reload(g *rules.Graph) error {
 	if err != nil {
 		return err
 	}
+	if err := initAddrs(next); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -30,12 +33,17 @@ func (e *Engine) Reload(g *rules.Graph) error {
 	if !e.started {
 		return errors.New("runtime: engine not started")
 	}
+	if err := e.startResolvers(next); err != nil {
+		return err
+	}
 	plan, err := e.bindAll(next, e.listeners)
 	if err != nil {
+		next.stopResolvers()
 		return err
 	}
 	if err := e.startExtensions(next); err != nil {
 		closeFresh(plan)
+		next.stopResolvers()
 		return err
 	}
 	prev := e.gen.Swap(next)
@@ -52,6 +60,7 @@ func (e *Engine) Reload(g *rules.Graph) error {
 	if prev.stopChecks != nil {
 		prev.stopChecks()
 	}
+	prev.stopResolvers()
 	e.stopExtensions(prev)
 	// Connections to the old servers close as their requests end: the
 	// pools refuse them back.

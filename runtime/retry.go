@@ -133,15 +133,16 @@ func (s *session) retryL7(be *rules.Backend, st fwdStatus) bool {
 
 // retryTarget returns the server retry number s.retries goes to after
 // srv failed, as haproxy's stream_choose_redispatch: with "option
-// redispatch", another server when srv is no longer usable, on the
-// redispatch turn (by default the last retry), or at once when the
-// server was not chosen by persistence, more than one active server is
-// usable and the balancing does not hash; else srv. moved reports a
-// redispatch (its pick may still be srv: "balance source" hashes to the
-// same server again, as haproxy's map-based hash does).
+// redispatch" and no force-persist, another server when srv is no
+// longer usable, on the redispatch turn (by default the last retry), or
+// at once when the request's cookie did not choose the server, more
+// than one active server is usable and the balancing does not hash;
+// else srv. moved reports a redispatch (its pick may still be srv:
+// "balance source" hashes to the same server again, as haproxy's
+// map-based hash does); the cookie no longer counts for the request.
 func (s *session) retryTarget(bs *backendState, srv *serverState) (next *serverState, moved bool) {
 	be := bs.cfg
-	if !be.Options.Redispatch {
+	if !be.Options.Redispatch || s.ck.force {
 		return srv, false
 	}
 	after, k := be.Options.RedispatchAfter, s.retries
@@ -154,9 +155,10 @@ func (s *session) retryTarget(bs *backendState, srv *serverState) (next *serverS
 	} else if m := be.Retries + 1 + after; m > 0 {
 		turn = (be.Retries-k)%m == 0
 	}
-	if srv.usable() && !turn && (s.direct || be.Balance.Hashed() || bs.activeUsable() <= 1) {
+	if srv.usable() && !turn && (s.ck.direct || be.Balance.Hashed() || bs.activeUsable() <= 1) {
 		return srv, false
 	}
+	s.ck.direct = false
 	// A hashing balancer gets srv to avoid as haproxy's: the map-based
 	// table ignores it for a keyed request, the consistent ring moves on.
 	if o := bs.pick(s.lbKey, srv); o != nil {

@@ -21,7 +21,7 @@ func TestRetryOnKeepAlive(t *testing.T) {
 		b := fmt.Sprintf("%s %q", strings.Fields(head)[0], body)
 		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(b), b)
 	})
-	e := startConfig(t, fmt.Sprintf(testDefaults+`    default_backend b
+	e := startConfig(t, fmt.Sprintf(testFrontend+`    default_backend b
 backend b
     retry-on 503
     server s %s

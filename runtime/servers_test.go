@@ -21,6 +21,12 @@ func acceptConns(tb testing.TB, d time.Duration, handle func(c net.Conn)) string
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return serveListener(tb, ln, d, handle)
+}
+
+// serveListener is acceptConns on ln, which is closed when the test
+// ends.
+func serveListener(tb testing.TB, ln net.Listener, d time.Duration, handle func(c net.Conn)) string {
 	tb.Cleanup(func() { ln.Close() })
 	go func() {
 		for {

@@ -84,7 +84,7 @@ func hdrIP(req *rules.Request, name []byte, occ int) (netip.Addr, bool) {
 // dialServer connects to ss for the session's current request, from its
 // source.
 func (s *session) dialServer(ss *serverState, timeout time.Duration) (net.Conn, error) {
-	network, addr := ss.cfg.DialAddr(s.dst)
+	network, addr := ss.dialAddr(s.dst)
 	d := net.Dialer{Timeout: timeout}
 	src := ss.source()
 	if src == nil || network == "unix" {

@@ -44,7 +44,7 @@ func canTransparent() bool {
 
 func TestSource(t *testing.T) {
 	srv, peers := peerServer(t)
-	e := startConfig(t, fmt.Sprintf(testDefaults+`    use_backend own if { path /own }
+	e := startConfig(t, fmt.Sprintf(testFrontend+`    use_backend own if { path /own }
     use_backend range if { path /range }
     use_backend client if { path /client }
     use_backend clientip if { path /clientip }
@@ -138,15 +138,47 @@ func drain(ch chan string) {
 // address, without usesrc.
 func TestSourceChecks(t *testing.T) {
 	srv, peers := peerServer(t)
-	startConfig(t, fmt.Sprintf(testDefaults+`    default_backend b
+	startConfig(t, fmt.Sprintf(testFrontend+`    default_backend b
 backend b
     source 127.0.0.2 usesrc clientip
     server s %s check inter 50ms
 `, srv))
+	checkFrom(t, peers, "127.0.0.2")
+}
+
+// TestSourceResolved: a server whose address comes from DNS is reached,
+// by requests and health checks alike, at that address from the source.
+func TestSourceResolved(t *testing.T) {
+	dns := newDNSServer(t)
+	srv, peers := peerServer(t)
+	_, port, _ := net.SplitHostPort(srv)
+	e := startConfig(t, fmt.Sprintf(testFrontend+`    default_backend b
+resolvers r
+    nameserver ns %s
+    timeout resolve 10ms
+    hold valid 10ms
+backend b
+    source 127.0.0.2
+    server s app.test:%s resolvers r init-addr none check inter 50ms
+`, dns.addr(), port))
+	ss := e.gen.Load().backends[0].servers[0]
+	dns.setA("app.test", "127.0.0.1")
+	waitFor(t, func() bool { return ss.live.Load().addr == "127.0.0.1:"+port && ss.running() })
+	checkFrom(t, peers, "127.0.0.2")
+	_, st, body := dialGet(t, e.Addrs("f")[0].String())
+	if h, _, _ := net.SplitHostPort(strings.TrimPrefix(body, "peer=")); st != 200 || h != "127.0.0.2" {
+		t.Errorf("request: status %d, server saw %q, want 200 from 127.0.0.2", st, body)
+	}
+}
+
+// checkFrom waits for the first connection peerServer saw, a health
+// check, and checks that it came from host.
+func checkFrom(t *testing.T, peers chan string, host string) {
+	t.Helper()
 	select {
 	case p := <-peers:
-		if h, _, _ := net.SplitHostPort(p); h != "127.0.0.2" {
-			t.Errorf("check came from %s, want 127.0.0.2", p)
+		if h, _, _ := net.SplitHostPort(p); h != host {
+			t.Errorf("check came from %s, want %s", p, host)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no health check came")

@@ -10,15 +10,9 @@ import (
 	"time"
 )
 
-// testDefaults starts the configurations of these tests: HTTP, short
-// timeouts, and frontend f on a free loopback port.
-const testDefaults = `
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
-frontend f
+// testFrontend starts the configurations of the sni, source and retry
+// tests: testDefaults, and frontend f on a free loopback port.
+const testFrontend = testDefaults + `frontend f
     bind 127.0.0.1:0
 `
 
@@ -103,7 +97,7 @@ backend b
 // do not serve another client's request for another name.
 func TestServerSNIIdleByName(t *testing.T) {
 	srv := newSNIServer(t, "a.example", "b.example")
-	e := startConfig(t, fmt.Sprintf(testDefaults+`    default_backend b
+	e := startConfig(t, fmt.Sprintf(testFrontend+`    default_backend b
 backend b
     server s %s ssl verify none sni req.hdr(host),lower
 `, srv.addr))

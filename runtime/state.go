@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -29,15 +30,72 @@ type serverState struct {
 	// while it is >= rise. Owned by the check loop.
 	health int
 	idle   idlePool
+	// live is the server's current address and cookie value.
+	live atomic.Pointer[liveAddr]
+	// weight is the server's weight: its configured one, or what its
+	// SRV record says.
+	weight atomic.Int32
+	ctr    counters
 	sni    sniConfigs // TLS configurations by server name
 	// srcPort is the last port taken from a "source" port range.
 	srcPort atomic.Uint32
 }
 
+func newServerState(s *rules.Server, bs *backendState) *serverState {
+	ss := &serverState{cfg: s, be: bs, name: []byte(s.Name)}
+	ss.live.Store(newLiveAddr(s, s.Addr, s.CheckAddr))
+	ss.weight.Store(int32(s.Weight))
+	return ss
+}
+
+// liveAddr is where a server is now: its configured address, or the one
+// DNS gave it. A change stores a new liveAddr; fields never change.
+type liveAddr struct {
+	// addr is host:port (a host alone with PortFromClient, or a socket
+	// path).
+	addr string
+	// none: the server has no address (init-addr none, or DNS has none
+	// for it) and is in maintenance.
+	none bool
+	// checkAddr is what checks connect to; empty: addr.
+	checkAddr string
+	// cookie is the value naming the server in the persistence cookie:
+	// "cookie VALUE", or the dynamic one; empty: none.
+	cookie string
+}
+
+// newLiveAddr builds the live address of srv at addr (an IP:port from
+// DNS, or the configured address), with its dynamic cookie if any.
+func newLiveAddr(srv *rules.Server, addr string, check string) *liveAddr {
+	la := &liveAddr{addr: addr, checkAddr: check, cookie: srv.Cookie}
+	be := srv.Backend
+	if la.cookie == "" && be != nil && be.Cookie != nil && be.Cookie.Dynamic && be.DynamicCookieKey != "" {
+		if ap, err := netip.ParseAddrPort(addr); err == nil {
+			la.cookie = rules.DynamicCookie(be.DynamicCookieKey, ap)
+		}
+	}
+	return la
+}
+
+// dialAddr returns where to connect to s for a client that reached dst.
+func (s *serverState) dialAddr(dst netip.AddrPort) (network, addr string) {
+	return s.cfg.DialAddr(s.live.Load().addr, dst)
+}
+
+// cookie returns the value that names s in its backend's cookie.
+func (s *serverState) cookie() string { return s.live.Load().cookie }
+
+// running reports whether s is up for persistence (haproxy's "not
+// stopped"): not in maintenance and passing its checks; draining and
+// weight 0 servers still serve the clients their cookie names.
+func (s *serverState) running() bool {
+	return !s.cfg.Disabled && s.up.Load() && !s.live.Load().none
+}
+
 // usable reports whether the server may take new traffic: not disabled,
 // up, and with a weight (HAProxy sends nothing to "weight 0").
 func (s *serverState) usable() bool {
-	return !s.cfg.Disabled && s.cfg.Weight != 0 && s.up.Load() && !s.drain.Load()
+	return s.running() && s.weight.Load() != 0 && !s.drain.Load()
 }
 
 // full reports whether the server reached its maxconn.
@@ -55,12 +113,13 @@ type backendState struct {
 	bal     Balancer
 	queue   srvQueue
 	queued  atomic.Int64 // requests waiting in queue
+	ctr     counters
 }
 
 func newBackendState(b *rules.Backend) *backendState {
 	bs := &backendState{cfg: b}
 	for _, s := range b.Servers {
-		ss := &serverState{cfg: s, be: bs, name: []byte(s.Name)}
+		ss := newServerState(s, bs)
 		rise := s.Rise
 		if rise <= 0 {
 			rise = 2

@@ -83,6 +83,8 @@ func (ss *serverState) status() (status, check string) {
 	switch {
 	case ss.cfg.Disabled:
 		return "MAINT", ""
+	case ss.live.Load().none:
+		return "MAINT (resolution)", ""
 	case ss.cfg.Check && ss.up.Load() && ss.drain.Load():
 		return "NOLB", "L7OKC"
 	case ss.cfg.Check && ss.up.Load():
@@ -106,7 +108,8 @@ func appendBackendRows(rows []statsRow, gen *generation, be *rules.Backend) []st
 		c := ss.cur.Load()
 		cur += c
 		status, check := ss.status()
-		w := ss.cfg.Weight
+		la := ss.live.Load()
+		w := int(ss.weight.Load())
 		if ss.usable() && (ss.cfg.Backup == (act == 0)) {
 			weight += w
 		}
@@ -117,7 +120,7 @@ func appendBackendRows(rows []statsRow, gen *generation, be *rules.Backend) []st
 		rows = append(rows, statsRow{"pxname": be.Name, "svname": ss.cfg.Name, "scur": strconv.FormatInt(c, 10),
 			"status": status, "weight": strconv.Itoa(w), "act": isAct, "bck": isBck, "pid": "1",
 			"iid": strconv.Itoa(be.Index + 1), "sid": strconv.Itoa(ss.cfg.ID), "type": "2",
-			"check_status": check, "addr": ss.cfg.Addr, "mode": be.Mode.String()})
+			"check_status": check, "addr": la.addr, "cookie": la.cookie, "mode": be.Mode.String()})
 	}
 	status := "UP"
 	if act+bck == 0 && len(bs.servers) > 0 {

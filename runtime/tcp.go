@@ -37,7 +37,7 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if srv == nil {
 		return
 	}
-	s.retries, s.direct = 0, false
+	s.retries, s.ck.direct, s.ck.force = 0, false, false
 	sc := s.dialRetries(bs, srv)
 	if sc == nil {
 		srv.release()

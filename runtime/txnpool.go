@@ -79,24 +79,23 @@ type session struct {
 	// read once the handshake is done.
 	tls *tls.Conn
 	sni []byte
-	// cookie persistence of the current request: the server that serves
-	// it, whether the request's cookie already named that server, and the
-	// buffer the inserted headers are built in.
-	cookieSrv   *serverState
-	cookieValid bool
-	cookieBuf   []byte
-	srvSNI      []byte // the server name for the next connection (sniFor)
-	txn         rules.Txn
-	req         msgInfo
-	resp        respHead
-	rinfo       msgInfo
-	hop         hopScratch
-	scratch     []byte
-	nreq        int
-	srv         *srvConn      // server connection kept between requests
-	ln          *listener     // the listener that accepted c; nil in tests
-	sem         chan struct{} // its maxconn slots; nil: no limit
-	parked      bool          // c was handed to the parker: not ours any more
+	// ck is the cookie persistence of the current request.
+	ck cookieState
+	// The counters the current request's response counts in: its
+	// frontend's, and once chosen its backend's and server's; nil: none.
+	feCtr, beCtr, srvCtr *counters
+	srvSNI               []byte // the server name for the next connection (sniFor)
+	txn                  rules.Txn
+	req                  msgInfo
+	resp                 respHead
+	rinfo                msgInfo
+	hop                  hopScratch
+	scratch              []byte
+	nreq                 int
+	srv                  *srvConn      // server connection kept between requests
+	ln                   *listener     // the listener that accepted c; nil in tests
+	sem                  chan struct{} // its maxconn slots; nil: no limit
+	parked               bool          // c was handed to the parker: not ours any more
 	// accepted: the tcp-request connection rules already accepted c (a
 	// connection resumed from the parker).
 	accepted bool
@@ -108,16 +107,15 @@ type session struct {
 	// none); comp streams it.
 	compAlgo rules.CompAlgo
 	comp     compressor
-	// Retries of the current request: how many were used (connection
-	// and retry-on alike), whether its server came from persistence,
-	// whether it is kept for retry-on (replay: its body, replayLen bytes,
-	// stays in the client buffer until endReplay), and the status to
-	// answer when no connection could be made.
 	// upBackend is the HTTP backend that upgraded a "mode tcp"
 	// frontend's connection, for its first request.
-	upBackend  *rules.Backend
+	upBackend *rules.Backend
+	// Retries of the current request: how many were used (connection
+	// and retry-on alike; whether its server came from persistence is
+	// ck.direct), whether it is kept for retry-on (replay: its body,
+	// replayLen bytes, stays in the client buffer until endReplay), and
+	// the status to answer when no connection could be made.
 	retries    int
-	direct     bool
 	replay     bool
 	replayLen  int
 	replayView rbuf // the kept chunked body, read again by writeReplayBody

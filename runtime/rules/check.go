@@ -39,6 +39,9 @@ type HealthCheck struct {
 	// Steps are the "tcp-check" rules in order (CheckTCPRules only);
 	// none means a connect check.
 	Steps []CheckStep
+	// Connect is the "http-check connect" rule that opens the HTTP check's
+	// connection (a StepConnect); nil: the server's check settings.
+	Connect *CheckStep
 }
 
 // CheckAction is what one tcp-check step does.
@@ -59,6 +62,14 @@ type CheckStep struct {
 	// values mean the server's check port and address.
 	Port int
 	Addr string
+	// The other connect options. Default takes what they leave unset
+	// from the server's line ("check-ssl", "send-proxy"); without it, a
+	// connect is plain TCP unless SSL or SendProxy says otherwise.
+	Default   bool
+	SSL       bool
+	SendProxy bool
+	SNI       string
+	ALPN      []string
 	// Data is what a send step writes.
 	Data []byte
 	// Expect is the pattern of an expect step.

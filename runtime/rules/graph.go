@@ -24,6 +24,8 @@ type Graph struct {
 	// Vars lists the runtime variables the configuration reads, each
 	// resolved to its shared-memory slot.
 	Vars []Var
+	// Resolvers are the "resolvers" sections servers name.
+	Resolvers []*Resolvers
 	// Tables are the stick tables, in declaration order.
 	Tables []*StickTable
 	// VarTable names every variable the configuration uses, in all scopes.
@@ -158,6 +160,16 @@ type Options struct {
 	// last (N < 0; -1, the last, by default); 0 never.
 	RedispatchAfter int
 	AllBackups      bool
+	// Persist ("option persist") sends a request whose cookie names a
+	// down server to that server anyway.
+	Persist bool
+}
+
+// PersistRule is "force-persist if COND" (Force) or "ignore-persist if
+// COND": whether the persistence cookie applies to a request.
+type PersistRule struct {
+	Force bool
+	Cond  *Cond
 }
 
 // Switch is one "use_backend" rule.
@@ -218,8 +230,15 @@ type Backend struct {
 	// the frontend picked this backend.
 	HTTPRequest []Rule
 	Redirects   []Rule // as Frontend.Redirects
-	// Cookie is cookie persistence ("cookie NAME insert"); nil: none.
+	// Cookie is cookie persistence ("cookie NAME ..."); nil: none.
 	Cookie *Cookie
+	// PersistRules are the force-persist and ignore-persist rules, in
+	// order; the first whose condition holds applies.
+	PersistRules []PersistRule
+	// DynamicCookieKey is "dynamic-cookie-key": with Cookie.Dynamic,
+	// servers without a cookie value get one hashed from it and their
+	// address (see DynamicCookie).
+	DynamicCookieKey string
 	// SendNameHeader names the request header that carries the chosen
 	// server's name ("http-send-name-header"); empty: none.
 	SendNameHeader []byte
@@ -375,6 +394,20 @@ type Server struct {
 	Disabled bool
 	MaxConn  int // 0: no limit
 
+	// Resolvers, when set, keeps the address from DNS: Hostname's A or
+	// AAAA records (ResolvePrefer's family first), or for a
+	// server-template on "_service._proto.name", SRVName's SRV records
+	// (target, port and weight); the server waits in maintenance until
+	// it has one. InitAddr is how a Hostname is resolved at start.
+	Resolvers     *Resolvers
+	Hostname      string
+	SRVName       string
+	ResolvePrefer string // "ipv4" or "ipv6" (haproxy's default)
+	InitAddr      []InitAddr
+	// CheckPort is the "port" option: checks keep it when DNS changes
+	// the address; 0: the server's port.
+	CheckPort int
+
 	Check     bool
 	CheckAddr string // address the check connects to; defaults to Addr
 	Inter     time.Duration
@@ -384,16 +417,17 @@ type Server struct {
 	Fall      int
 }
 
-// DialAddr returns where to connect to s for a client that reached dst.
-func (s *Server) DialAddr(dst netip.AddrPort) (network, addr string) {
+// DialAddr returns where to connect to s, at address addr (Addr, or one
+// DNS gave), for a client that reached dst.
+func (s *Server) DialAddr(addr string, dst netip.AddrPort) (network, hostport string) {
 	network = s.Network
 	if network == "" {
 		network = "tcp"
 	}
 	if s.PortFromClient {
-		return network, net.JoinHostPort(s.Addr, strconv.Itoa(int(dst.Port())))
+		return network, net.JoinHostPort(addr, strconv.Itoa(int(dst.Port())))
 	}
-	return network, s.Addr
+	return network, addr
 }
 
 // VarStore gives lock-free reads of runtime variables (proc scope) by

@@ -2,13 +2,15 @@ package rules
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 )
 
 // Service answers a request, or talks to a client, in place of a backend:
 // what "http-request use-service" and "tcp-request content use-service"
-// name. A Lua script registers services (core.register_service).
+// name. A Lua script registers services (core.register_service);
+// BuiltinService stands for haproxy's own.
 type Service interface {
 	// ServeHTTP answers the request of t through a. It runs on the
 	// connection's goroutine and may block on a. An error returned
@@ -45,6 +47,26 @@ func (a ServiceAction) Exec(t *Txn) Verdict {
 	t.Service = a.Service
 	return Answer
 }
+
+// BuiltinService is a service haproxy itself provides, such as
+// "prometheus-exporter". The runtime recognises it by Name before it
+// calls ServeHTTP, because what it answers is the runtime's own live
+// state; its methods only fail.
+type BuiltinService struct{ Name string }
+
+var _ Service = BuiltinService{}
+
+// BuiltinServices are the names of the built-in services gohap runs; all
+// of them answer HTTP requests.
+var BuiltinServices = map[string]bool{"prometheus-exporter": true}
+
+var errBuiltin = errors.New("built-in service served outside the runtime")
+
+// ServeHTTP fails: the runtime serves a built-in service itself.
+func (BuiltinService) ServeHTTP(*Txn, HTTPApplet) error { return errBuiltin }
+
+// ServeTCP fails: built-in services answer HTTP requests only.
+func (BuiltinService) ServeTCP(*Txn, io.ReadWriter) error { return errBuiltin }
 
 // Extension is live machinery a configuration brings along, such as the
 // tasks of its Lua scripts: the runtime starts it once before serving and
