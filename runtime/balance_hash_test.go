@@ -162,12 +162,12 @@ func TestHashMapTable(t *testing.T) {
 	if got != "s1 s3 s2 s3 s2 s3 " {
 		t.Errorf("map %s", got)
 	}
-	b.servers[0].cfg.Weight = 20 // static: no rebuild while usable
+	b.servers[0].weight.Store(20) // static: no rebuild while usable
 	if tab2 := b.bal.(*hashBalancer).current(); tab2 != tab {
 		t.Error("map-based table rebuilt for a weight change")
 	}
-	b.servers[0].cfg.Weight = 10
-	b.servers[2].cfg.Weight = 0 // weight 0: out of the table
+	b.servers[0].weight.Store(10)
+	b.servers[2].weight.Store(0) // weight 0: out of the table
 	tab = b.bal.(*hashBalancer).current()
 	if len(tab.slots) != 3 || tab.tot != 3 {
 		t.Errorf("without s3: %d slots", len(tab.slots))
