@@ -43,3 +43,24 @@ wait_http() {
 build_gohap() {
     if [ -n "${GOHAP_BIN:-}" ]; then cp "$GOHAP_BIN" "$out/gohap"; else go build ${1:+-tags "$1"} -o "$out/gohap" .; fi
 }
+
+# start_proxies [PATH]: haproxy and gohap on bench/bench.cfg, in front of
+# nginx; sets HA_PORT, GO_PORT, PID_haproxy and PID_gohap and waits until
+# all three answer PATH. GOHAP_GOMAXPROCS, if set, is gohap's GOMAXPROCS.
+start_proxies() {
+    HA_PORT=$(freeport)
+    GO_PORT=$(freeport)
+    build_gohap
+    FE_PORT=$HA_PORT haproxy -db -f bench/bench.cfg >"$out/haproxy.log" 2>&1 &
+    PID_haproxy=$!
+    FE_PORT=$GO_PORT GOHAP_VARS="$out/vars" ${GOHAP_GOMAXPROCS:+GOMAXPROCS=$GOHAP_GOMAXPROCS} \
+        "$out/gohap" -q -f bench/bench.cfg >"$out/gohap.log" 2>&1 &
+    PID_gohap=$!
+    local port
+    for port in $BE_PORT $HA_PORT $GO_PORT; do
+        wait_http "$port" "${1:-/}"
+    done
+}
+
+# cputicks PID: the user+system CPU time of a process, in clock ticks.
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

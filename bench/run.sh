@@ -21,23 +21,11 @@ if ! need haproxy || ! need nginx || ! need wrk; then
 fi
 
 . bench/lib.sh
-HA_PORT=$(freeport)
-GO_PORT=$(freeport)
-
-build_gohap
-FE_PORT=$HA_PORT haproxy -db -f bench/bench.cfg >"$out/haproxy.log" 2>&1 &
-PID_haproxy=$!
-FE_PORT=$GO_PORT GOHAP_VARS="$out/vars" "$out/gohap" -q -f bench/bench.cfg >"$out/gohap.log" 2>&1 &
-PID_gohap=$!
-for port in $BE_PORT $HA_PORT $GO_PORT; do
-    wait_http "$port" "$URLPATH"
-done
+start_proxies "$URLPATH"
 
 # ms converts wrk's latency ("850.00us", "1.23ms", "1.01s") to milliseconds.
 ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
 
-# cputicks prints the user+system CPU time of a process, in clock ticks.
-cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 measure() { # name port round -> appends "rps p50 p99 cpu_us_per_req" to $out/res.name
     local r pid t0 t1
