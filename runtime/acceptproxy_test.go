@@ -66,3 +66,52 @@ frontend secure
 	}
 	tc.Close()
 }
+
+// TestAcceptProxyParked: the addresses a PROXY header gave stay the
+// client's when its keep-alive connection waits idle in the parker.
+func TestAcceptProxyParked(t *testing.T) {
+	srv := newRawServer(t, nil)
+	e := startConfig(t, fmt.Sprintf(`
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 1s
+frontend plain
+    bind 127.0.0.1:0 accept-proxy
+    http-response set-header X-Addrs "src=%%[src]:%%[src_port] dst=%%[dst]"
+    default_backend app
+backend app
+    server s1 %s
+`, srv.addr()))
+	c, err := net.Dial("tcp", e.Addrs("plain")[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	get := func() string {
+		t.Helper()
+		fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.Header.Get("X-Addrs")
+	}
+	fmt.Fprint(c, "PROXY TCP4 192.0.2.7 198.51.100.1 5555 80\r\n")
+	const want = "src=192.0.2.7:5555 dst=198.51.100.1"
+	if got := get(); got != want {
+		t.Fatalf("first request: %q, want %q", got, want)
+	}
+	for deadline := time.Now().Add(5 * time.Second); parkedConns(e) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle connection was never parked")
+		}
+	}
+	if got := get(); got != want {
+		t.Errorf("after parking: %q, want %q", got, want)
+	}
+}

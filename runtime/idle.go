@@ -38,11 +38,18 @@ type parked struct {
 	feName  string
 	nreq    int
 	timer   *time.Timer // the keep-alive timeout; nil: none
+	// more is what only some connections carry across the wait; nil for
+	// most, so that an idle connection stays small.
+	more *parkedMore
+}
+
+// parkedMore is the state of a parked connection beyond its socket.
+type parkedMore struct {
 	// track are the sticky counters the connection's rules tracked, held
 	// while it is parked.
 	track rules.Trackers
-	// The client's addresses (they may come from a PROXY header) and
-	// its session variables, for the session that resumes it.
+	// The client's addresses (from a PROXY header) and its session
+	// variables, for the session that resumes it.
 	src, dst netip.AddrPort
 	sess     rules.SessVars
 }
@@ -104,8 +111,11 @@ func (s *session) park(deadline time.Time) bool {
 	if s.in.rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
 		return false
 	}
-	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq,
-		src: s.src, dst: s.dst}
+	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq}
+	if s.txn.Track.Any() || s.txn.HasSessVars() ||
+		s.src != addrPort(s.c.RemoteAddr()) || s.dst != addrPort(s.c.LocalAddr()) {
+		pc.more = &parkedMore{src: s.src, dst: s.dst}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -117,8 +127,10 @@ func (s *session) park(deadline time.Time) bool {
 	}
 	// The counters go with the connection: the loop resumes it only once
 	// p.mu is released.
-	pc.track, s.txn.Track = s.txn.Track, rules.Trackers{}
-	s.txn.SwapSess(&pc.sess)
+	if m := pc.more; m != nil {
+		m.track, s.txn.Track = s.txn.Track, rules.Trackers{}
+		s.txn.SwapSess(&m.sess)
+	}
 	p.conns[fd] = pc
 	if !deadline.IsZero() {
 		pc.timer = time.AfterFunc(time.Until(deadline), func() { p.expire(pc) })
@@ -150,7 +162,9 @@ func (p *parker) expire(pc *parked) {
 // count of Engine.wg.
 func (p *parker) end(pc *parked) {
 	pc.c.Close()
-	pc.track.End()
+	if pc.more != nil {
+		pc.more.track.End()
+	}
 	if pc.sem != nil {
 		<-pc.sem
 	}
@@ -205,9 +219,12 @@ func (p *parker) resume(pc *parked) {
 	e := p.e
 	s := e.newSession(pc.c, pc.feIndex, pc.feName)
 	s.nreq, s.ln, s.sem = pc.nreq, pc.l, pc.sem
-	s.txn.Track, pc.track, s.accepted = pc.track, rules.Trackers{}, true
-	s.setAddrs(pc.src, pc.dst)
-	s.txn.SwapSess(&pc.sess)
+	s.accepted = true
+	if m := pc.more; m != nil {
+		s.txn.Track, m.track = m.track, rules.Trackers{}
+		s.setAddrs(m.src, m.dst)
+		s.txn.SwapSess(&m.sess)
+	}
 	if !e.track(s) {
 		e.putSession(s)
 		p.end(pc)

@@ -78,6 +78,17 @@ func (c *StkCtr) count(cnt, rate DataType) {
 	sh.mu.Unlock()
 }
 
+// Any reports whether a counter is tracked: a parked connection carries
+// its counters only then.
+func (tr *Trackers) Any() bool {
+	for i := range tr {
+		if tr[i].Tracked() {
+			return true
+		}
+	}
+	return false
+}
+
 // EndRequest stops the counters the request tracked; those of the
 // connection stay.
 func (tr *Trackers) EndRequest() {

@@ -351,6 +351,9 @@ func (t *Txn) SwapSess(sv *SessVars) {
 	t.sessTable, sv.table = sv.table, t.sessTable
 }
 
+// HasSessVars reports whether a session variable is set.
+func (t *Txn) HasSessVars() bool { return t.vars[ScopeSess].any() }
+
 // EndSession clears the session variables: the connection closed and the
 // Txn will serve another one.
 func (t *Txn) EndSession() {
