@@ -459,6 +459,16 @@ func startGohap(t *testing.T, tc *testCase, env map[string]string) string {
 	return net.JoinHostPort("127.0.0.1", env["FE_PORT"])
 }
 
+// startProxy starts tc's config in gohap (bin "") or in the haproxy at
+// bin, and returns the frontend address.
+func startProxy(t *testing.T, bin string, tc *testCase, env map[string]string) string {
+	t.Helper()
+	if bin == "" {
+		return startGohap(t, tc, env)
+	}
+	return startHAProxy(t, bin, tc, env)
+}
+
 // testWriter sends gohap's log to the test log; the engine is closed in a
 // Cleanup, before the test completes, so no write comes late.
 type testWriter struct{ t *testing.T }

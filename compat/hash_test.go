@@ -130,12 +130,7 @@ backend be
     %s
 `, mode, c.backend)
 	tc := &testCase{file: "hash.txt", config: cfg}
-	var addr string
-	if bin == "" {
-		addr = startGohap(t, tc, env)
-	} else {
-		addr = startHAProxy(t, bin, tc, env)
-	}
+	addr := startProxy(t, bin, tc, env)
 	out := make([]string, len(c.probes))
 	for i, p := range c.probes {
 		out[i] = hashProbe(t, addr, p)

@@ -103,12 +103,7 @@ backend be
 `, backend)
 	env := map[string]string{"S1": s1, "S2": s2, "DEAD": "127.0.0.1:" + strconv.Itoa(deadPort(t)), "FE_PORT": strconv.Itoa(freePort(t))}
 	tc := &testCase{file: "retry.txt", config: cfg}
-	var addr string
-	if bin == "" {
-		addr = startGohap(t, tc, env)
-	} else {
-		addr = startHAProxy(t, bin, tc, env)
-	}
+	addr := startProxy(t, bin, tc, env)
 	method, rest, _ := strings.Cut(c.req, " ")
 	path, body, _ := strings.Cut(rest, " ")
 	req := method + " " + path + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
