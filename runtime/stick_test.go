@@ -12,15 +12,6 @@ import (
 	"time"
 )
 
-// httpDefaults opens the configurations of the tests below.
-const httpDefaults = `
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-`
-
 // oneRequest sends a request on a new connection and returns the status
 // and body.
 func oneRequest(t *testing.T, addr, path string) (int, string) {
@@ -41,7 +32,7 @@ func TestStickRateLimit(t *testing.T) {
 		}
 		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	})
-	e := startConfig(t, fmt.Sprintf(httpDefaults+`frontend fe
+	e := startConfig(t, fmt.Sprintf(testDefaults+`frontend fe
     bind 127.0.0.1:0
     stick-table type ip size 1m expire 1m store http_req_rate(10s),http_err_cnt
     http-request track-sc0 src
@@ -80,7 +71,7 @@ backend app
 // and after it closes.
 func TestStickConnTracking(t *testing.T) {
 	srv := newRawServer(t, nil)
-	e := startConfig(t, fmt.Sprintf(httpDefaults+`frontend fe
+	e := startConfig(t, fmt.Sprintf(testDefaults+`frontend fe
     bind 127.0.0.1:0
     stick-table type ip size 10 store conn_cur,conn_cnt,sess_cnt,http_req_cnt
     tcp-request connection track-sc0 src
@@ -128,7 +119,7 @@ backend app
 // concurrent connection from the same address is reset.
 func TestStickTCPConnLimit(t *testing.T) {
 	echo := serveConns(t, func(c net.Conn) { io.Copy(c, c) })
-	e := startConfig(t, fmt.Sprintf(strings.Replace(httpDefaults, "http", "tcp", 1)+`frontend in
+	e := startConfig(t, fmt.Sprintf(strings.Replace(testDefaults, "http", "tcp", 1)+`frontend in
     bind 127.0.0.1:0
     stick-table type ip size 1m expire 60s store conn_cur,conn_rate(60s)
     tcp-request connection reject if { src_conn_cur ge 2 }
@@ -188,7 +179,7 @@ backend echo
 // TestSilentDrop: the client gets no answer at all, neither a response
 // nor a close; without the privilege haproxy also lacks, a reset.
 func TestSilentDrop(t *testing.T) {
-	e := startConfig(t, httpDefaults+`frontend fe
+	e := startConfig(t, testDefaults+`frontend fe
     bind 127.0.0.1:0
     http-request silent-drop if { path /drop }
     tcp-request content reject if { path /reject }
@@ -225,7 +216,7 @@ func TestSilentDrop(t *testing.T) {
 // before its request was complete counts as a request and a client
 // error.
 func TestStickCountsAbortedRequests(t *testing.T) {
-	e := startConfig(t, httpDefaults+`frontend fe
+	e := startConfig(t, testDefaults+`frontend fe
     bind 127.0.0.1:0
     stick-table type ip size 10 store http_req_cnt,http_err_cnt
     tcp-request connection track-sc0 src
