@@ -137,14 +137,6 @@ func httpHandler(name string, checkStatus func() int) func(net.Conn) {
 	}
 }
 
-func status(t *testing.T, addr, path string) (int, string) {
-	t.Helper()
-	c := dial(t, addr)
-	c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-	_, code, body := c.response("GET")
-	return code, body
-}
-
 func waitLog(t *testing.T, lb *syncbuf.Buffer, s string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)

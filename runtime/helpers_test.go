@@ -385,6 +385,18 @@ defaults
     timeout connect 1s
 `
 
+// status sends a GET for path on a new connection, with Connection:
+// close, and returns the response's status and body; the connection is
+// closed before it returns.
+func status(t *testing.T, addr, path string) (int, string) {
+	t.Helper()
+	c := dial(t, addr)
+	defer c.c.Close()
+	c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	_, code, body := c.response("GET")
+	return code, body
+}
+
 // okServer is a backend that answers every request with 200 "ok".
 func okServer(t testing.TB) *rawServer {
 	return newRawServer(t, func(string, []byte) string {

@@ -137,21 +137,21 @@ func TestResolversHostname(t *testing.T) {
 	if !ss.live.Load().none {
 		t.Fatal("init-addr none: the server must start without an address")
 	}
-	if _, st, _ := dialGet(t, addr); st != 503 {
+	if st, _ := status(t, addr, "/"); st != 503 {
 		t.Fatalf("no address yet: status %d, want 503", st)
 	}
 	dns.setA("app.test", "127.0.0.2")
 	waitFor(t, func() bool { return ss.live.Load().addr == "127.0.0.2:"+port })
 	dns.setA("app.test", "127.0.0.1")
 	waitFor(t, func() bool { return ss.live.Load().addr == "127.0.0.1:"+port && ss.running() })
-	if _, st, _ := dialGet(t, addr); st != 200 {
+	if st, _ := status(t, addr, "/"); st != 200 {
 		t.Fatalf("resolved: status %d, want 200", st)
 	}
 	dns.mu.Lock()
 	delete(dns.a, "app.test")
 	dns.mu.Unlock()
 	waitFor(t, func() bool { return ss.live.Load().none })
-	if _, st, _ := dialGet(t, addr); st != 503 {
+	if st, _ := status(t, addr, "/"); st != 503 {
 		t.Fatalf("name gone: status %d, want 503", st)
 	}
 }
@@ -197,24 +197,16 @@ func TestResolversSRV(t *testing.T) {
 	}
 	a, b, c := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1]), "127.0.0.1:"+strconv.Itoa(ports[2])
 	waitFor(t, func() bool { return live() == a+"/2 "+b+"/1 -" })
-	if _, st, body := dialGet(t, addr); st != 200 || (body != "s0" && body != "s1") {
+	if st, body := status(t, addr, "/"); st != 200 || (body != "s0" && body != "s1") {
 		t.Fatalf("status %d body %q", st, body)
 	}
 	dns.setSRV("_http._tcp.svc.test", srvRec("b.test", ports[1], 1), srvRec("a.test", ports[2], 256))
 	waitFor(t, func() bool { return live() == c+"/1 "+b+"/1 -" })
 	dns.setSRV("_http._tcp.svc.test")
 	waitFor(t, func() bool { return live() == "- - -" })
-	if _, st, _ := dialGet(t, addr); st != 503 {
+	if st, _ := status(t, addr, "/"); st != 503 {
 		t.Fatalf("no record: status %d, want 503", st)
 	}
-}
-
-// dialGet sends one GET / on a new connection.
-func dialGet(t *testing.T, addr string) (string, int, string) {
-	t.Helper()
-	cl := dial(t, addr)
-	cl.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-	return cl.response("GET")
 }
 
 // TestResolversDistinctIPs: servers of a backend that share a host name

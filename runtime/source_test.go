@@ -165,7 +165,7 @@ backend b
 	dns.setA("app.test", "127.0.0.1")
 	waitFor(t, func() bool { return ss.live.Load().addr == "127.0.0.1:"+port && ss.running() })
 	checkFrom(t, peers, "127.0.0.2")
-	_, st, body := dialGet(t, e.Addrs("f")[0].String())
+	st, body := status(t, e.Addrs("f")[0].String(), "/")
 	if h, _, _ := net.SplitHostPort(strings.TrimPrefix(body, "peer=")); st != 200 || h != "127.0.0.2" {
 		t.Errorf("request: status %d, server saw %q, want 200 from 127.0.0.2", st, body)
 	}

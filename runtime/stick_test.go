@@ -12,17 +12,6 @@ import (
 	"time"
 )
 
-// oneRequest sends a request on a new connection and returns the status
-// and body.
-func oneRequest(t *testing.T, addr, path string) (int, string) {
-	t.Helper()
-	c := dial(t, addr)
-	defer c.c.Close()
-	c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-	_, status, body := c.response("GET")
-	return status, body
-}
-
 // TestStickRateLimit: corpus 021's rate limit with a threshold of 5
 // requests per 10s, and the client errors counted on the way.
 func TestStickRateLimit(t *testing.T) {
@@ -52,9 +41,9 @@ backend app
 		if i == 4 {
 			path = "/count"
 		}
-		status, body := oneRequest(t, addr, path)
-		if status != w {
-			t.Errorf("request %d (%s): %d, want %d", i+1, path, status, w)
+		code, body := status(t, addr, path)
+		if code != w {
+			t.Errorf("request %d (%s): %d, want %d", i+1, path, code, w)
 		}
 		if i == 4 && body != "5 2" { // 5 requests so far, 2 of them got a 404
 			t.Errorf("counters: %q, want \"5 2\"", body)
@@ -207,8 +196,8 @@ func TestSilentDrop(t *testing.T) {
 	if n, err := c.c.Read(make([]byte, 100)); n > 0 || !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("tcp-request content reject: %d bytes, %v", n, err)
 	}
-	if status, _ := oneRequest(t, addr, "/"); status != 200 {
-		t.Errorf("after the drops: %d", status)
+	if code, _ := status(t, addr, "/"); code != 200 {
+		t.Errorf("after the drops: %d", code)
 	}
 }
 
@@ -229,7 +218,7 @@ func TestStickCountsAbortedRequests(t *testing.T) {
 		c.c.Close()
 	}
 	for i := 0; ; i++ {
-		_, got := oneRequest(t, addr, "/")
+		_, got := status(t, addr, "/")
 		if got == fmt.Sprintf("%d 2", 3+i) {
 			break
 		}
