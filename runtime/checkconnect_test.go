@@ -13,11 +13,7 @@ import (
 // checks a plain server on another port over TLS, with that SNI and
 // ALPN; the same check without "ssl" reads TLS garbage and fails.
 func TestHTTPCheckConnect(t *testing.T) {
-	certPath, _ := writeCert(t, t.TempDir(), "check.test")
-	cert, err := tls.LoadX509KeyPair(certPath, certPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, _ := serverCert(t, "check.test")
 	var mu sync.Mutex
 	var hellos []string
 	var reqs []string

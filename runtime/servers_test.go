@@ -46,14 +46,23 @@ func serveListener(tb testing.TB, ln net.Listener, d time.Duration, handle func(
 	return ln.Addr().String()
 }
 
-// tlsListener listens on loopback with a new self-signed certificate for
-// name, and returns the listener and the certificate's PEM path.
-func tlsListener(t *testing.T, name string) (net.Listener, string) {
-	certPath, _ := writeCert(t, t.TempDir(), name)
+// serverCert writes a new self-signed certificate for names (see
+// writeCert) and returns it loaded, for a TLS test server, with its PEM
+// path, for the ca-file of the servers that reach it.
+func serverCert(t *testing.T, names ...string) (tls.Certificate, string) {
+	t.Helper()
+	certPath, _ := writeCert(t, t.TempDir(), names...)
 	cert, err := tls.LoadX509KeyPair(certPath, certPath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cert, certPath
+}
+
+// tlsListener listens on loopback with a new self-signed certificate for
+// name, and returns the listener and the certificate's PEM path.
+func tlsListener(t *testing.T, name string) (net.Listener, string) {
+	cert, certPath := serverCert(t, name)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
 	if err != nil {
 		t.Fatal(err)

@@ -25,11 +25,7 @@ type sniServer struct {
 }
 
 func newSNIServer(t *testing.T, names ...string) *sniServer {
-	certPath, _ := writeCert(t, t.TempDir(), names...)
-	cert, err := tls.LoadX509KeyPair(certPath, certPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, certPath := serverCert(t, names...)
 	s := &sniServer{cert: certPath}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
 	cfg.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
