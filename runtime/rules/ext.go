@@ -13,20 +13,9 @@ import (
 // Sample the caller's caller is using: pass one of your own.
 func FetchValue(t *Txn, f Fetcher, convs []Converter, s *Sample) bool {
 	*s = Sample{}
-	if !f.Fetch(t, s) {
-		return false
-	}
-	for _, c := range convs {
-		if !c.Convert(t, s) {
-			return false
-		}
-	}
-	return true
+	e := SampleExpr{Fetch: f, Convs: convs}
+	return e.Eval(t, s)
 }
-
-// AppendText appends the text of s: a string as is, an integer or boolean
-// in decimal, an address in its usual form.
-func AppendText(dst []byte, s *Sample) []byte { return appendSample(nil, dst, s) }
 
 // KeepString copies s into storage t owns until Reset, so that a header or
 // sample may point at it.

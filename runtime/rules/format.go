@@ -57,14 +57,15 @@ func (f *Format) Append(t *Txn, dst []byte) []byte {
 		s := &t.smp
 		*s = Sample{}
 		if p.expr.Eval(t, s) {
-			dst = appendSample(t, dst, s)
+			dst = AppendText(dst, s)
 		}
 	}
 	return dst
 }
 
-// appendSample appends the text of a sample.
-func appendSample(t *Txn, dst []byte, s *Sample) []byte {
+// AppendText appends the text of s, as a format prints it: a string as
+// is, an integer or boolean in decimal, an address in its usual form.
+func AppendText(dst []byte, s *Sample) []byte {
 	switch s.Type {
 	case TypeStr:
 		return append(dst, s.Str...)
