@@ -204,7 +204,8 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 // statistics page, and the forwarding to a server.
 func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Backend) bool {
 	t := &s.txn
-	if bs := gen.backend(be); bs != nil {
+	bs := gen.backend(be)
+	if bs != nil {
 		s.beCtr = &bs.ctr
 		bs.ctr.requests.Add(1)
 		bs.ctr.sessions.Add(1)
@@ -219,7 +220,6 @@ func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Ba
 	if st := be.Stats; st != nil && st.Match(t) {
 		return s.serveStats(gen, st, fe, be)
 	}
-	bs := gen.backend(be)
 	if bs == nil {
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
