@@ -361,10 +361,6 @@ func (c *compiler) namedACL(p *proxy, w *Word, name string) *rules.ACL {
 	for n := range p.acls {
 		names = append(names, n)
 	}
-	msg := "no such ACL '" + name + "'"
-	if s := suggest(name, names); s != "" {
-		msg += " (did you mean '" + s + "'?)"
-	}
-	c.errorf(w.Pos, "%s", msg)
+	c.errorf(w.Pos, "no such ACL '%s'%s", name, suggestion(name, names))
 	return nil
 }

@@ -120,11 +120,7 @@ func (c *compiler) keyword(where section, p *proxy, g *Generic) {
 	}
 	k, ok := keywords[name]
 	if !ok {
-		msg := "unknown keyword '" + name + "' in '" + where.String() + "' section"
-		if s := suggest(name, keywordNames()); s != "" {
-			msg += " (did you mean '" + s + "'?)"
-		}
-		c.errorf(g.Pos, "%s", msg)
+		c.errorf(g.Pos, "unknown keyword '%s' in '%s' section%s", name, where.String(), suggestion(name, keywordNames()))
 		return
 	}
 	if k.where&where == 0 {

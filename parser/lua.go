@@ -86,15 +86,6 @@ func (c *compiler) luaUnknown(err error) string {
 	return err.Error() + suggestion("lua."+u.Name, c.scripts.Names(u.Kind))
 }
 
-// suggestion is " (did you mean 'x'?)" when a name of names is close to
-// name.
-func suggestion(name string, names []string) string {
-	if s := suggest(name, names); s != "" {
-		return " (did you mean '" + s + "'?)"
-	}
-	return ""
-}
-
 // luaAction compiles "lua.NAME ARGS" in a rule set: args are the words
 // after the action name, which must be exactly as many as the script
 // declared.

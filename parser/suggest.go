@@ -15,6 +15,15 @@ func suggest(word string, candidates []string) string {
 	return best
 }
 
+// suggestion is " (did you mean 'x'?)" when a name of names is close to
+// name.
+func suggestion(name string, names []string) string {
+	if s := suggest(name, names); s != "" {
+		return " (did you mean '" + s + "'?)"
+	}
+	return ""
+}
+
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
