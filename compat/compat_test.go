@@ -480,8 +480,25 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // startHAProxy runs tc's config through haproxy in the foreground and
 // waits until the frontend port accepts. haproxy is stopped with SIGTERM,
-// then SIGKILL, when the test ends.
+// then SIGKILL, when the test ends. When another test took FE_PORT
+// between freePort and haproxy's bind, it tries again on a new port.
 func startHAProxy(t *testing.T, bin string, tc *testCase, env map[string]string) string {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		addr, inUse := runHAProxy(t, bin, tc, env)
+		if !inUse {
+			return addr
+		}
+		if attempt == 3 {
+			t.Fatalf("haproxy found its frontend port in use %d times", attempt)
+		}
+		env["FE_PORT"] = strconv.Itoa(freePort(t))
+	}
+}
+
+// runHAProxy is one try of startHAProxy; it reports inUse, with no
+// address, when haproxy exited because its frontend port was taken.
+func runHAProxy(t *testing.T, bin string, tc *testCase, env map[string]string) (addr string, inUse bool) {
 	t.Helper()
 	cmd := exec.Command(bin, "-db", "-f", writeConfig(t, tc))
 	cmd.Env = os.Environ()
@@ -510,18 +527,21 @@ func startHAProxy(t *testing.T, bin string, tc *testCase, env map[string]string)
 			t.Logf("haproxy output:\n%s", s)
 		}
 	})
-	addr := net.JoinHostPort("127.0.0.1", env["FE_PORT"])
+	addr = net.JoinHostPort("127.0.0.1", env["FE_PORT"])
 	deadline := time.Now().Add(startTimeout)
 	for {
 		select {
 		case <-exited:
+			if strings.Contains(out.String(), "Address already in use") {
+				return "", true
+			}
 			t.Fatalf("haproxy exited before accepting (%v):\n%s", cmd.ProcessState, out)
 		default:
 		}
 		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return addr
+			return addr, false
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("haproxy does not accept on %s after %v:\n%s", addr, startTimeout, out)
