@@ -4,6 +4,14 @@
 # background job and nginx stopped), BE_PORT is exported and nginx serves
 # a short body on it, one worker, keep-alive without limit.
 
+# What the benchmarks run, installed from Debian when missing.
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need haproxy || ! need nginx || ! need wrk; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq haproxy nginx-light wrk >/dev/null
+fi
+
 # haproxy needs two descriptors per connection of maxconn.
 ulimit -n 100000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 

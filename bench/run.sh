@@ -13,12 +13,6 @@ SECS=${2:-10}
 CONNS=${3:-50}
 URLPATH=${4:-/}
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need haproxy || ! need nginx || ! need wrk; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq haproxy nginx-light wrk >/dev/null
-fi
 
 . bench/lib.sh
 start_proxies "$URLPATH"
