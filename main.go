@@ -184,7 +184,8 @@ func printNotes(w io.Writer, res *parser.Result, quiet bool) {
 	}
 }
 
-// serve runs the proxy until SIGINT or SIGTERM; SIGUSR2 reloads it.
+// serve runs the proxy until SIGINT or SIGTERM; SIGUSR2 reloads it and
+// SIGHUP logs the servers' states, as haproxy does.
 func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	store, err := shm.Open(ctx.String("vars"))
 	if err != nil {
@@ -206,7 +207,7 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	// Signals are caught before the listeners open: a SIGUSR2 sent as soon
 	// as gohap accepts must reload it, not kill it.
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2, syscall.SIGHUP)
 	defer signal.Stop(sig)
 	if err := eng.Start(); err != nil {
 		return &exitError{1, "gohap: " + err.Error()}
@@ -224,8 +225,12 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	}
 	logger.Printf("gohap %s started, %d frontend(s), variables in %s", version, len(res.Graph.Frontends), store.Path())
 	for s := range sig {
-		if s == syscall.SIGUSR2 {
+		switch s {
+		case syscall.SIGUSR2:
 			reload(eng, files, store, stderr, logger, ctx.Bool("q"))
+			continue
+		case syscall.SIGHUP:
+			eng.DumpState()
 			continue
 		}
 		logger.Printf("received %s, stopping", s)

@@ -14,7 +14,7 @@ import (
 
 // TestReloadSignal reloads a running gohap with SIGUSR2: a changed file
 // takes effect on the same address, and a file with errors is refused
-// while the running configuration goes on serving.
+// while the running configuration goes on serving. SIGHUP only logs.
 func TestReloadSignal(t *testing.T) {
 	dir := t.TempDir()
 	fe := "127.0.0.1:" + freePort(t)
@@ -57,6 +57,13 @@ func TestReloadSignal(t *testing.T) {
 	waitLog("reloaded", 1)
 	if got := get(); got != "two" {
 		t.Errorf("after reload: %q, want two", got)
+	}
+
+	// SIGHUP logs the state, as haproxy does; gohap goes on serving.
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitLog("SIGHUP: Proxy web has no servers.", 1)
+	if got := get(); got != "two" {
+		t.Errorf("after SIGHUP: %q, want two", got)
 	}
 
 	write(site("three") + "    no-such-keyword\n")

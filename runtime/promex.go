@@ -194,16 +194,28 @@ func (e *Engine) promProcess(w *promWriter, gen *generation) {
 	}
 }
 
-// frontendConns counts the tracked client connections of each frontend.
+// frontendConns counts the open client connections of each of the n
+// frontends, by index: those being served and those parked idle.
 func (e *Engine) frontendConns(n int) []int64 {
 	cur := make([]int64, n)
-	e.mu.Lock()
-	for s := range e.conns {
-		if s.feIndex >= 0 && s.feIndex < n {
-			cur[s.feIndex]++
+	count := func(i int) {
+		if i >= 0 && i < n {
+			cur[i]++
 		}
 	}
+	e.mu.Lock()
+	for s := range e.conns {
+		count(s.feIndex)
+	}
+	p := e.park
 	e.mu.Unlock()
+	if p != nil {
+		p.mu.Lock()
+		for _, pc := range p.conns {
+			count(pc.feIndex)
+		}
+		p.mu.Unlock()
+	}
 	return cur
 }
 

@@ -41,28 +41,8 @@ func (r statsRow) csv(b *bytes.Buffer) {
 // by proxy in configuration order, a frontend's row, then its servers and
 // its backend row.
 func statsRows(gen *generation, st *rules.Stats) []statsRow {
-	type proxy struct {
-		pos string
-		fe  int // index in Frontends, or -1
-		be  *rules.Backend
-	}
-	var order []*proxy
-	byName := map[string]*proxy{}
-	for i, fe := range gen.g.Frontends {
-		p := &proxy{pos: fe.Pos, fe: i}
-		byName[fe.Name] = p
-		order = append(order, p)
-	}
-	for _, be := range gen.g.Backends {
-		if p, ok := byName[be.Name]; ok && p.be == nil {
-			p.be = be // the backend half of a listen section
-			continue
-		}
-		order = append(order, &proxy{pos: be.Pos, fe: -1, be: be})
-	}
-	sort.SliceStable(order, func(i, j int) bool { return rules.PosLess(order[i].pos, order[j].pos) })
 	var rows []statsRow
-	for _, p := range order {
+	for _, p := range proxiesInOrder(gen) {
 		if p.fe >= 0 {
 			fe := gen.g.Frontends[p.fe]
 			if st.Shows(fe.Name) {
@@ -75,6 +55,36 @@ func statsRows(gen *generation, st *rules.Stats) []statsRow {
 		}
 	}
 	return rows
+}
+
+// proxy is one proxy as haproxy counts them: a frontend, a backend, or
+// both halves of a listen section.
+type proxy struct {
+	name string
+	pos  string
+	fe   int // index in Frontends, or -1
+	be   *rules.Backend
+}
+
+// proxiesInOrder lists gen's proxies in configuration order, the order
+// in which haproxy reports them.
+func proxiesInOrder(gen *generation) []*proxy {
+	var order []*proxy
+	byName := map[string]*proxy{}
+	for i, fe := range gen.g.Frontends {
+		p := &proxy{name: fe.Name, pos: fe.Pos, fe: i}
+		byName[fe.Name] = p
+		order = append(order, p)
+	}
+	for _, be := range gen.g.Backends {
+		if p, ok := byName[be.Name]; ok && p.be == nil {
+			p.be = be // the backend half of a listen section
+			continue
+		}
+		order = append(order, &proxy{name: be.Name, pos: be.Pos, fe: -1, be: be})
+	}
+	sort.SliceStable(order, func(i, j int) bool { return rules.PosLess(order[i].pos, order[j].pos) })
+	return order
 }
 
 // status is the server's status as the statistics page words it, and its
