@@ -184,8 +184,9 @@ func printNotes(w io.Writer, res *parser.Result, quiet bool) {
 	}
 }
 
-// serve runs the proxy until SIGINT or SIGTERM; SIGUSR2 reloads it and
-// SIGHUP logs the servers' states, as haproxy does.
+// serve runs the proxy until SIGINT or SIGTERM, or SIGUSR1 once the
+// connections it serves ended; SIGUSR2 reloads it and SIGHUP logs the
+// servers' states, as haproxy does.
 func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	store, err := shm.Open(ctx.String("vars"))
 	if err != nil {
@@ -207,7 +208,7 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	// Signals are caught before the listeners open: a SIGUSR2 sent as soon
 	// as gohap accepts must reload it, not kill it.
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2, syscall.SIGHUP)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
 	defer signal.Stop(sig)
 	if err := eng.Start(); err != nil {
 		return &exitError{1, "gohap: " + err.Error()}
@@ -232,6 +233,10 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 		case syscall.SIGHUP:
 			eng.DumpState()
 			continue
+		case syscall.SIGUSR1:
+			logger.Printf("received %s, stopping softly", s)
+			softStop(eng, sig, logger)
+			return eng.Close()
 		}
 		logger.Printf("received %s, stopping", s)
 		break
@@ -245,6 +250,27 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 func setThreads(n int) {
 	if n > 0 {
 		goruntime.GOMAXPROCS(n)
+	}
+}
+
+// softStop waits for eng's soft stop to end, or for SIGINT or SIGTERM
+// to cut it short.
+func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) {
+	done := make(chan struct{})
+	go func() {
+		eng.SoftStop(0)
+		close(done)
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		case s := <-sig:
+			if s == syscall.SIGINT || s == syscall.SIGTERM {
+				logger.Printf("received %s, stopping", s)
+				return
+			}
+		}
 	}
 }
 

@@ -76,3 +76,30 @@ func TestReloadSignal(t *testing.T) {
 		t.Errorf("after a refused reload: %q, want the running configuration's two", got)
 	}
 }
+
+// TestSoftStopSignal: SIGUSR1 stops gohap once its connections ended,
+// with exit status 0 and haproxy's line for each proxy.
+func TestSoftStopSignal(t *testing.T) {
+	dir := t.TempDir()
+	fe := "127.0.0.1:" + freePort(t)
+	cfgPath := filepath.Join(dir, "site.cfg")
+	cfg := fmt.Sprintf("defaults\n    mode http\n    timeout client 5s\n\nfrontend web\n    bind %s\n    http-request return status 200 content-type text/plain string ok\n", fe)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd, logs := startGohap(t, cfgPath, fe, []string{"GOHAP_VARS=" + filepath.Join(dir, "vars")})
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	cmd.Process.Signal(syscall.SIGUSR1)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGUSR1: %v\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("gohap still runs 10 s after SIGUSR1:\n%s", logs.String())
+	}
+	if want := "Proxy web stopped (cumulated conns: FE: 1, BE: 0)."; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs.String())
+	}
+}

@@ -38,6 +38,9 @@ type Engine struct {
 	gen  atomic.Pointer[generation]
 
 	done chan struct{} // closed by Close
+	// stopping is set by SoftStop: connections close after the request
+	// they serve.
+	stopping atomic.Bool
 
 	mu        sync.Mutex // guards the fields below
 	started   bool

@@ -22,6 +22,11 @@ func (s *session) serveHTTP() {
 		if !keep {
 			return
 		}
+		if s.e.stopping.Load() {
+			// A soft stop: this response is the connection's last.
+			s.out.Flush()
+			return
+		}
 	}
 }
 
@@ -97,6 +102,9 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	s.dw.setTimeout(fe.Timeouts.Client)
 	n, err := readHead(&s.in)
 	if err == errIdle {
+		if s.e.stopping.Load() {
+			return false // a soft stop closes idle connections
+		}
 		// No next request yet: let the parker hold the connection.
 		if s.park(s.in.quietDeadline) {
 			s.parked = true

@@ -1,0 +1,90 @@
+package runtime
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSoftStop: on a soft stop the listener closes, an idle keep-alive
+// connection is closed, a request in flight gets its response and then
+// its connection closes, and each proxy's totals are logged.
+func TestSoftStop(t *testing.T) {
+	release := make(chan struct{})
+	srv := newRawServer(t, func(head string, _ []byte) string {
+		if strings.HasPrefix(head, "GET /slow ") {
+			<-release
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	})
+	e, addr, logs := loadEngine(t, fmt.Sprintf(`
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 1s
+frontend fe
+    bind 127.0.0.1:0
+    default_backend app
+backend app
+    server s1 %s
+`, srv.addr()), nil)
+	idle := dial(t, addr)
+	if _, body := idle.get("/"); body != "ok" {
+		t.Fatalf("idle connection's request: %q", body)
+	}
+	busy := dial(t, addr)
+	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if heads, _ := srv.snapshot(); len(heads) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow request never reached the server")
+		}
+	}
+
+	stopped := make(chan struct{})
+	go func() {
+		e.SoftStop(10 * time.Second)
+		close(stopped)
+	}()
+	if !idle.closed(5 * time.Second) {
+		t.Error("the idle keep-alive connection stayed open")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the listener still accepts")
+		}
+	}
+	select {
+	case <-stopped:
+		t.Fatal("SoftStop returned with a request in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if _, _, body := busy.response("GET"); body != "ok" {
+		t.Errorf("request in flight: %q, want its response", body)
+	}
+	if !busy.closed(5 * time.Second) {
+		t.Error("the busy connection stayed open after its response")
+	}
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("SoftStop did not return once the connections ended")
+	}
+	if want := "Proxy fe stopped (cumulated conns: FE: 2, BE: 0)."; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs.String())
+	}
+	if want := "Proxy app stopped (cumulated conns: FE: 0, BE: 2)."; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs.String())
+	}
+}
