@@ -33,6 +33,9 @@ func (e *Engine) Reload(g *rules.Graph) error {
 	if !e.started {
 		return errors.New("runtime: engine not started")
 	}
+	if e.stopping.Load() {
+		return errors.New("runtime: engine stopping")
+	}
 	if err := e.startResolvers(next); err != nil {
 		return err
 	}
