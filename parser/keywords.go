@@ -157,7 +157,6 @@ func firstArg(args []string) string {
 // without them would change what clients get, so they are errors.
 var unsupportedNames = []string{
 	// proxies
-	"stick",
 	"dispatch", "filter", "use-server", "persist",
 	"unique-id-header",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",

@@ -36,6 +36,7 @@ var proxyKeywords = []keyword{
 	{name: "ignore-persist", where: secFrontend | secBackend, apply: kwPersistRule},
 	{name: "force-persist", where: secFrontend | secBackend, apply: kwPersistRule},
 	{name: "stick-table", where: secFrontend | secBackend, apply: kwStickTable},
+	{name: "stick", where: secFrontend | secBackend, apply: kwStick},
 }
 
 var globalKeywords = []keyword{

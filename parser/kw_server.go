@@ -79,7 +79,7 @@ func (c *compiler) addServer(p *proxy, st *ServerStmt, name string) {
 	srv := &rules.Server{
 		Name: name, Pos: posString(st.Pos), Index: len(p.be.Servers), Backend: p.be, Addr: addr,
 		Network: sa.network, PortFromClient: sa.portFromClient,
-		Weight: d.weight, Backup: d.backup, Disabled: d.disabled, MaxConn: d.maxconn,
+		Weight: d.weight, Backup: d.backup, Disabled: d.disabled, NonStick: d.nonStick, MaxConn: d.maxconn,
 		Check: d.check, Inter: d.inter, FastInter: d.fastinter, DownInter: d.downinter,
 		Rise: d.rise, Fall: d.fall, ID: d.id,
 	}
@@ -226,7 +226,8 @@ var serverFlags = map[string]func(d *serverDefaults){
 	"no-backup":     func(d *serverDefaults) { d.backup = false },
 	"disabled":      func(d *serverDefaults) { d.disabled = true },
 	"enabled":       func(d *serverDefaults) { d.disabled = false },
-	"non-stick":     func(*serverDefaults) {},
+	"non-stick":     func(d *serverDefaults) { d.nonStick = true },
+	"stick":         func(d *serverDefaults) { d.nonStick = false },
 	"no-tfo":        func(*serverDefaults) {},
 	"no-send-proxy": func(*serverDefaults) {},
 	"no-ssl":        func(*serverDefaults) {},

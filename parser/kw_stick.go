@@ -22,7 +22,7 @@ type tableDecl struct {
 // count: a table storing them is an error rather than a table whose
 // fetches read zero.
 var unsupportedStore = map[string]bool{
-	"server_id": true, "server_key": true, "gpc": true, "gpc_rate": true, "gpt": true,
+	"gpc": true, "gpc_rate": true, "gpt": true,
 	"bytes_in_cnt": true, "bytes_in_rate": true, "bytes_out_cnt": true, "bytes_out_rate": true,
 }
 
@@ -151,6 +151,9 @@ func (c *compiler) storeList(t *rules.StickTable, w *Word, list string) bool {
 		}
 		d, known := rules.ParseDataType(name)
 		switch {
+		case name == "server_id" || name == "server_key":
+			// What "stick" rules record: every entry keeps it.
+			continue
 		case !known && unsupportedStore[name]:
 			c.errorf(w.Pos, "stick-table: store option '%s' is not supported", name)
 			return false
@@ -339,4 +342,59 @@ func (c *compiler) trackAction(p *proxy, kind string, words []*Word, args []stri
 		Backend: p.fe == nil,
 		HTTP:    stage == stageHTTP,
 	}
+}
+
+// kwStick compiles "stick match|on|store-request|store-response PATTERN
+// [table TABLE] [if|unless COND]": server persistence through a stick
+// table, the backend's own by default. haproxy ignores it, with a
+// warning, in a proxy without a backend.
+func kwStick(c *compiler, p *proxy, g *Generic, args []string) {
+	if len(args) == 0 || (args[0] != "on" && args[0] != "match" && args[0] != "store-request" && args[0] != "store-response") {
+		c.errorf(g.Pos, "'stick' expects 'on', 'match', or 'store'")
+		return
+	}
+	if len(args) < 2 {
+		c.errorf(g.Pos, "'stick' expects a fetch method")
+		return
+	}
+	tableName := p.name
+	switch {
+	case len(args) == 2:
+	case args[2] != "table":
+		c.errorf(g.Args[2].Pos, "'stick': unknown keyword '%s'", args[2])
+		return
+	case len(args) == 3:
+		tableName = ""
+	case len(args) == 4:
+		tableName = args[3]
+	default:
+		c.errorf(g.Args[4].Pos, "'stick': unknown keyword '%s'", args[4])
+		return
+	}
+	var cond *rules.Cond
+	if g.Cond != nil {
+		if cond = c.cond(p, g.Cond); cond == nil {
+			return
+		}
+	}
+	if p.be == nil {
+		c.warnf(g.Pos, "'stick' ignored because %s '%s' has no backend capability", p.kind, p.name)
+		return
+	}
+	d := c.tables[tableName]
+	if d == nil || (len(args) == 2 && d.section != p.pos) {
+		c.errorf(g.Pos, "proxy '%s': unable to find stick-table '%s'", p.name, tableName)
+		return
+	}
+	sf := c.sampleFetch(p, g.Args[1].Pos, args[1], false)
+	if sf == nil {
+		return
+	}
+	r := rules.StickRule{Match: args[0] == "on" || args[0] == "match", Store: args[0] != "match",
+		Table: d.t, Key: rules.SampleExpr{Fetch: sf.fetch, Convs: sf.convs}, Cond: cond}
+	if args[0] == "store-response" {
+		p.be.StickResponse = append(p.be.StickResponse, r)
+		return
+	}
+	p.be.StickRules = append(p.be.StickRules, r)
 }

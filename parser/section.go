@@ -51,6 +51,7 @@ type serverDefaults struct {
 	maxconn   int
 	backup    bool
 	disabled  bool
+	nonStick  bool
 	id        int // "id": the server's own number, 0 to assign one
 	port      int
 	addr      string

@@ -164,6 +164,9 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 	// Whether to compress is decided on the server's head; the head is
 	// rewritten once the rules ran, as haproxy's filter does.
 	comp := s.compAlgo != rules.CompNone && s.compressible(fe, be, ri, status, hdrs)
+	if len(be.StickRules) > 0 || len(be.StickResponse) > 0 {
+		s.stickStore(be, s.ck.srv, status, hdrs)
+	}
 	if len(be.HTTPResponse) > 0 || len(fe.HTTPResponse) > 0 {
 		var v rules.Verdict
 		if hdrs, v = s.responseRules(fe, be, status, hdrs); v == rules.Answer {

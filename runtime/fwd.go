@@ -22,11 +22,18 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	if fe.Compression != nil || be.Compression != nil {
 		s.compAlgo = selectCompression(fe, be, &s.txn.Req)
 	}
-	var srv, byCookie *serverState
+	// direct is the server persistence chose: by cookie, else by a
+	// stick match.
+	var srv, direct *serverState
 	s.persistRules(be)
 	if be.Cookie != nil {
 		srv = s.cookiePick(bs)
-		byCookie = srv
+		direct = srv
+	}
+	if len(be.StickRules) > 0 || len(be.StickResponse) > 0 {
+		if st := s.stickMatch(bs, srv != nil); srv == nil {
+			srv, direct = st, st
+		}
 	}
 	if srv == nil {
 		srv = s.take(bs) // a slot on srv, queued while all servers are full
@@ -34,7 +41,7 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	if srv == nil {
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
-	s.retries, s.ck.direct = 0, byCookie != nil
+	s.retries, s.ck.direct = 0, direct != nil
 	s.replay = be.RetryOn.Replays() && s.replayable()
 	sc := s.connect(bs, srv)
 	if sc == nil {
@@ -49,7 +56,7 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	fresh := false // a reused connection turned out dead once already
 	for {
 		s.setCur(sc.c)
-		s.ck.srv, s.ck.direct = srv, s.ck.direct && srv == byCookie
+		s.ck.srv, s.ck.direct = srv, s.ck.direct && srv == direct
 		s.srvCtr = &srv.ctr // each attempt counts on its server, as in haproxy
 		srv.ctr.sessions.Add(1)
 		if h := be.SendNameHeader; h != nil {

@@ -81,6 +81,8 @@ type session struct {
 	sni []byte
 	// ck is the cookie persistence of the current request.
 	ck cookieState
+	// stk is the stick-table persistence of the current request.
+	stk stickState
 	// The counters the current request's response counts in: its
 	// frontend's, and once chosen its backend's and server's; nil: none.
 	feCtr, beCtr, srvCtr *counters

@@ -235,6 +235,11 @@ type Backend struct {
 	// PersistRules are the force-persist and ignore-persist rules, in
 	// order; the first whose condition holds applies.
 	PersistRules []PersistRule
+	// StickRules are "stick match", "stick on" and "stick
+	// store-request"; StickResponse are "stick store-response". Both run
+	// in order.
+	StickRules    []StickRule
+	StickResponse []StickRule
 	// DynamicCookieKey is "dynamic-cookie-key": with Cookie.Dynamic,
 	// servers without a cookie value get one hashed from it and their
 	// address (see DynamicCookie).
@@ -392,6 +397,8 @@ type Server struct {
 	ID       int
 	Backup   bool
 	Disabled bool
+	// NonStick ("non-stick"): stick store rules never record this server.
+	NonStick bool
 	MaxConn  int // 0: no limit
 
 	// Resolvers, when set, keeps the address from DNS: Hostname's A or

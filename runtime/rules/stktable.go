@@ -132,6 +132,7 @@ type stkEntry struct {
 	touch  int64 // ms of the last update
 	prev   *stkEntry
 	next   *stkEntry
+	srv    string // the server "stick" rules recorded (server_id)
 	cnt    [firstRate]uint32
 	rate   [numDataTypes - firstRate]freqCtr
 }
