@@ -284,6 +284,9 @@ func (c *compiler) freezeProxy(p *proxy) {
 		if p.be.Mode != rules.ModeHTTP {
 			p.be.RetryOn = rules.RetryConnFailure // ignored outside HTTP, as haproxy does
 		}
+		if len(p.be.StickResponse) > 0 && p.be.Mode != rules.ModeHTTP {
+			c.errorf(p.pos, "%s '%s': 'stick store-response' is not supported in mode tcp", p.kind, p.name)
+		}
 		p.be.Cookie = p.set.cookie
 		p.be.DynamicCookieKey = p.set.dynCookieKey
 		c.checkDynamicCookies(p)

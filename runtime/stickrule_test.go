@@ -147,3 +147,29 @@ func BenchmarkProxyStick(b *testing.B) {
 		l.do(b)
 	}
 }
+
+// TestStickTCP: "stick on src" in mode tcp keeps every connection of
+// 127.0.0.1 on the server roundrobin chose first.
+func TestStickTCP(t *testing.T) {
+	a, b := stickServers(t)
+	e := startConfig(t, fmt.Sprintf(`
+defaults
+    mode tcp
+    timeout client 5s
+    timeout server 5s
+    timeout connect 1s
+listen fe
+    bind 127.0.0.1:0
+    balance roundrobin
+    stick-table type ip size 10 expire 1m
+    stick on src
+    server s1 %s
+    server s2 %s
+`, a.addr(), b.addr()))
+	addr := e.Addrs("fe")[0].String()
+	for i := range 3 {
+		if got := stickGet(t, addr, "/", ""); got != "a" {
+			t.Errorf("connection %d: server %q, want \"a\"", i+1, got)
+		}
+	}
+}

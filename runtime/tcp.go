@@ -33,17 +33,30 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if !s.contentRules(be.InspectDelay, be.TCPContent) {
 		return
 	}
-	srv := s.take(bs)
+	s.ck.force = false
+	var srv, direct *serverState
+	if len(be.StickRules) > 0 {
+		srv = s.stickMatch(bs, false)
+		direct = srv
+	}
+	if srv == nil {
+		srv = s.take(bs)
+	}
 	if srv == nil {
 		return
 	}
-	s.retries, s.ck.direct, s.ck.force = 0, false, false
+	s.retries, s.ck.direct = 0, direct != nil
 	sc := s.dialRetries(bs, srv)
 	if sc == nil {
 		srv.release()
 		return
 	}
-	defer moveSlot(srv, sc.s).release()
+	srv = moveSlot(srv, sc.s)
+	defer srv.release()
+	if len(be.StickRules) > 0 {
+		// The server is known once connected: haproxy stores then.
+		s.stickStore(be, srv, 0, nil)
+	}
 	s.setCur(sc.c)
 	s.tunnel(&sc.side, fe, be)
 	s.setCur(nil)
