@@ -152,13 +152,8 @@ func BenchmarkProxyStick(b *testing.B) {
 // 127.0.0.1 on the server roundrobin chose first.
 func TestStickTCP(t *testing.T) {
 	a, b := stickServers(t)
-	e := startConfig(t, fmt.Sprintf(`
-defaults
+	e := startConfig(t, fmt.Sprintf(testDefaults+`listen fe
     mode tcp
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
-listen fe
     bind 127.0.0.1:0
     balance roundrobin
     stick-table type ip size 10 expire 1m
