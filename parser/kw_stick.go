@@ -109,7 +109,9 @@ func (c *compiler) stickTable(name string, g *Generic) *rules.StickTable {
 		case "peers":
 			c.warnf(pos, "stick-table: gohap does not synchronise tables with peers: 'peers %s' has no effect", v)
 		case "srvkey":
-			// Only "stick" rules read it, and gohap has none.
+			// gohap's stick rules always key servers by name: with
+			// "srvkey addr" a table shared by backends whose same-named
+			// servers differ in address matches differently from haproxy.
 			if v != "name" && v != "addr" {
 				c.errorf(pos, "stick-table: unexpected value '%s' for 'srvkey' (expected 'name' or 'addr')", v)
 				return nil
