@@ -48,62 +48,102 @@ func weight(s *serverState) int {
 func candidate(s *serverState) bool { return s.usable() && !s.full() }
 
 // roundRobin walks a precomputed smooth weighted schedule (the order
-// HAProxy's weighted round robin yields with static weights); one atomic
-// counter per server set. It serves both roundrobin and static-rr.
+// HAProxy's weighted round robin yields with static weights) over the
+// servers usable now; one atomic counter per server set. It serves both
+// roundrobin and static-rr.
 type roundRobin struct {
 	active, backup rrSchedule
 }
 
-// rrSchedule is the weighted order of one server set.
+// rrSchedule is the weighted order of one server set. The order covers
+// the servers usable when it was built, as haproxy's tree holds only
+// those: a pick that sees another state builds it again.
 type rrSchedule struct {
-	set   []*serverState
-	order []int32
-	next  atomic.Uint64
+	set  []*serverState
+	cur  atomic.Pointer[rrOrder]
+	next atomic.Uint64
+}
+
+// rrOrder is a schedule for one state of the set.
+type rrOrder struct {
+	weights []int   // by set index: the weight it was built with, 0 if not usable
+	order   []int32 // set indexes
 }
 
 func newRoundRobin(b *backendState) *roundRobin {
 	rr := &roundRobin{}
-	rr.active.build(b.active)
-	rr.backup.build(b.backup)
+	rr.active.set, rr.backup.set = b.active, b.backup
+	rr.active.cur.Store(rr.active.build())
+	rr.backup.cur.Store(rr.backup.build())
 	return rr
 }
 
-// build computes the smooth weighted round robin sequence of set.
-func (r *rrSchedule) build(set []*serverState) {
-	r.set = set
-	total := 0
-	for _, s := range set {
-		total += weight(s)
+// rrWeight is s's weight in the schedule: 0 while it is not usable.
+func rrWeight(s *serverState) int {
+	if !s.usable() {
+		return 0
 	}
-	cur := make([]int, len(set))
-	r.order = make([]int32, 0, total)
+	return weight(s)
+}
+
+// build computes the smooth weighted round robin sequence of the set's
+// usable servers.
+func (r *rrSchedule) build() *rrOrder {
+	o := &rrOrder{weights: make([]int, len(r.set))}
+	total := 0
+	for i, s := range r.set {
+		o.weights[i] = rrWeight(s)
+		total += o.weights[i]
+	}
+	cur := make([]int, len(r.set))
+	o.order = make([]int32, 0, total)
 	for range total {
 		best := -1
-		for i, s := range set {
-			cur[i] += weight(s)
+		for i, w := range o.weights {
+			if w == 0 {
+				continue
+			}
+			cur[i] += w
 			if best < 0 || cur[i] > cur[best] {
 				best = i
 			}
 		}
 		cur[best] -= total
-		r.order = append(r.order, int32(best))
+		o.order = append(o.order, int32(best))
 	}
+	return o
 }
 
-// Pick returns the next usable server of the schedule.
+// current returns the schedule for the set's present state.
+func (r *rrSchedule) current() *rrOrder {
+	o := r.cur.Load()
+	for i, s := range r.set {
+		if rrWeight(s) != o.weights[i] {
+			n := r.build()
+			if r.cur.CompareAndSwap(o, n) {
+				return n
+			}
+			return r.cur.Load()
+		}
+	}
+	return o
+}
+
+// Pick returns the next server of the schedule that can take a request.
 func (rr *roundRobin) Pick(set []*serverState, backup bool, _ lbKey, avoid *serverState) *serverState {
 	r := &rr.active
 	if backup {
 		r = &rr.backup
 	}
-	n := uint64(len(r.order))
+	o := r.current()
+	n := uint64(len(o.order))
 	if n == 0 {
 		return nil
 	}
 	start := r.next.Add(1) - 1
 	var fallback *serverState
 	for i := range n {
-		s := r.set[r.order[(start+i)%n]]
+		s := r.set[o.order[(start+i)%n]]
 		if !candidate(s) {
 			continue
 		}
