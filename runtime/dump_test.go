@@ -13,12 +13,7 @@ import (
 // running on its backup, one with no server left).
 func TestDumpState(t *testing.T) {
 	up := newRawServer(t, nil)
-	e, addr, logs := loadEngine(t, fmt.Sprintf(`
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
+	e, addr, logs := loadEngine(t, testDefaults+fmt.Sprintf(`
 frontend fe
     bind 127.0.0.1:0
     default_backend b

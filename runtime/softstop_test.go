@@ -19,12 +19,7 @@ func TestSoftStop(t *testing.T) {
 		}
 		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	})
-	e, addr, logs := loadEngine(t, fmt.Sprintf(`
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
+	e, addr, logs := loadEngine(t, testDefaults+fmt.Sprintf(`
 frontend fe
     bind 127.0.0.1:0
     default_backend app
