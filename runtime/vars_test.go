@@ -31,12 +31,7 @@ func parkedConns(e *Engine) int {
 // requests; txn variables do not; a new connection starts with none.
 func TestSessVarsLiveWithTheConnection(t *testing.T) {
 	srv := newRawServer(t, nil)
-	e := startConfig(t, fmt.Sprintf(`
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
+	e := startConfig(t, testDefaults+fmt.Sprintf(`
 frontend fe
     bind 127.0.0.1:0
     tcp-request connection set-var(sess.conn) src
