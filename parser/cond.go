@@ -6,13 +6,14 @@ import (
 	"gohap/runtime/rules"
 )
 
-// cond compiles an if/unless condition; nil when it has errors (reported).
-func (c *compiler) cond(p *proxy, cd *Cond) *rules.Cond {
+// cond compiles an optional if/unless condition: nil without one. ok is
+// false when it has errors (reported), so that callers drop the rule.
+func (c *compiler) cond(p *proxy, cd *Cond) (cond *rules.Cond, ok bool) {
 	if cd == nil {
-		return nil
+		return nil, true
 	}
 	var or [][]rules.Term
-	ok := true
+	ok = true
 	for _, terms := range cd.Or {
 		var and []rules.Term
 		for _, t := range terms.List {
@@ -41,7 +42,7 @@ func (c *compiler) cond(p *proxy, cd *Cond) *rules.Cond {
 		or = append(or, and)
 	}
 	if !ok {
-		return nil
+		return nil, false
 	}
-	return rules.NewCond(posString(cd.Pos), cd.Unless, or)
+	return rules.NewCond(posString(cd.Pos), cd.Unless, or), true
 }

@@ -323,7 +323,7 @@ func kwMonitor(c *compiler, p *proxy, g *Generic, args []string) {
 		c.errorf(g.Pos, "'monitor fail' expects 'if' or 'unless' followed by a condition")
 		return
 	}
-	if cond := c.cond(p, g.Cond); cond != nil {
+	if cond, ok := c.cond(p, g.Cond); ok {
 		p.fe.MonitorFail = append(p.fe.MonitorFail, cond)
 	}
 }
@@ -532,8 +532,8 @@ func kwPersistRule(c *compiler, p *proxy, g *Generic, args []string) {
 		c.errorf(g.Pos, "'%s' expects 'if' or 'unless' followed by a condition", kw)
 		return
 	}
-	cond := c.cond(p, g.Cond)
-	if cond == nil {
+	cond, ok := c.cond(p, g.Cond)
+	if !ok {
 		return
 	}
 	if p.be == nil {

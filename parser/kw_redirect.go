@@ -65,11 +65,9 @@ func kwRedirect(c *compiler, p *proxy, g *Generic, args []string) {
 	if act == nil {
 		return
 	}
-	var cond *rules.Cond
-	if g.Cond != nil {
-		if cond = c.cond(p, g.Cond); cond == nil {
-			return
-		}
+	cond, ok := c.cond(p, g.Cond)
+	if !ok {
+		return
 	}
 	r := rules.Rule{Pos: posString(g.Pos), Cond: cond, Action: act}
 	if p.fe != nil {

@@ -373,11 +373,9 @@ func kwStick(c *compiler, p *proxy, g *Generic, args []string) {
 		c.errorf(g.Args[4].Pos, "'stick': unknown keyword '%s'", args[4])
 		return
 	}
-	var cond *rules.Cond
-	if g.Cond != nil {
-		if cond = c.cond(p, g.Cond); cond == nil {
-			return
-		}
+	cond, ok := c.cond(p, g.Cond)
+	if !ok {
+		return
 	}
 	if p.be == nil {
 		c.warnf(g.Pos, "'stick' ignored because %s '%s' has no backend capability", p.kind, p.name)

@@ -94,11 +94,9 @@ func (c *compiler) tcpRequest(where section, p *proxy, r *RuleStmt) {
 			return
 		}
 	}
-	var cond *rules.Cond
-	if r.Cond != nil {
-		if cond = c.cond(p, r.Cond); cond == nil {
-			return
-		}
+	cond, ok := c.cond(p, r.Cond)
+	if !ok {
+		return
 	}
 	rule := rules.Rule{Pos: posString(r.Pos), Cond: cond, Action: act}
 	if args[0] == "content" {

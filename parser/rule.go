@@ -33,10 +33,9 @@ func (c *compiler) useBackend(p *proxy, u *UseBackend) {
 		}
 		sw.Backend = be
 	}
-	if u.Cond != nil {
-		if sw.Cond = c.cond(p, u.Cond); sw.Cond == nil {
-			return
-		}
+	var ok bool
+	if sw.Cond, ok = c.cond(p, u.Cond); !ok {
+		return
 	}
 	p.fe.Switching = append(p.fe.Switching, sw)
 }
@@ -70,11 +69,9 @@ func (c *compiler) ruleStmt(where section, p *proxy, r *RuleStmt) {
 	if act == nil {
 		return
 	}
-	var cond *rules.Cond
-	if r.Cond != nil {
-		if cond = c.cond(p, r.Cond); cond == nil {
-			return
-		}
+	cond, ok := c.cond(p, r.Cond)
+	if !ok {
+		return
 	}
 	rule := rules.Rule{Pos: posString(r.Pos), Cond: cond, Action: act}
 	if r.Kind == "http-response" {
