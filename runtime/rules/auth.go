@@ -170,27 +170,7 @@ func shaCrypt(pass []byte, spec, prefix string, newHash func() hash.Hash, order 
 		h.Write(s)
 	}
 	sp := repeatTo(h.Sum(nil), len(s))
-	c := a
-	for i := 0; i < rounds; i++ {
-		h.Reset()
-		if i&1 == 1 {
-			h.Write(p)
-		} else {
-			h.Write(c)
-		}
-		if i%3 != 0 {
-			h.Write(sp)
-		}
-		if i%7 != 0 {
-			h.Write(p)
-		}
-		if i&1 == 1 {
-			h.Write(c)
-		} else {
-			h.Write(p)
-		}
-		c = h.Sum(c[:0])
-	}
+	c := cryptRounds(h, a, p, sp, rounds)
 	out := []byte(prefix)
 	if custom {
 		out = append(out, "rounds="+strconv.Itoa(rounds)+"$"...)
@@ -230,27 +210,7 @@ func md5Crypt(pass []byte, spec string) string {
 			h.Write(pass[:1])
 		}
 	}
-	final := h.Sum(nil)
-	for i := 0; i < 1000; i++ {
-		h.Reset()
-		if i&1 == 1 {
-			h.Write(pass)
-		} else {
-			h.Write(final)
-		}
-		if i%3 != 0 {
-			h.Write(s)
-		}
-		if i%7 != 0 {
-			h.Write(pass)
-		}
-		if i&1 == 1 {
-			h.Write(final)
-		} else {
-			h.Write(pass)
-		}
-		final = h.Sum(final[:0])
-	}
+	final := cryptRounds(h, h.Sum(nil), pass, s, 1000)
 	out := []byte("$1$" + salt + "$")
 	for _, o := range [...][3]int{{0, 6, 12}, {1, 7, 13}, {2, 8, 14}, {3, 9, 15}, {4, 10, 5}} {
 		out = encode24(out, final[o[0]], final[o[1]], final[o[2]], 4)
@@ -293,4 +253,32 @@ func (f fetchHTTPAuth) Fetch(t *Txn, s *Sample) bool {
 
 func init() {
 	registerFetches([]Fetch{{Name: "http_auth", MinArgs: 1, MaxArgs: 1, Out: TypeBool, New: newHTTPAuth}})
+}
+
+// cryptRounds is the stretching loop MD5-crypt and SHA-crypt share: each
+// round hashes the last digest c with the password p and, on rounds not
+// divisible by 3, the salt s, in an order that alternates with the
+// round's parity. It returns the last digest.
+func cryptRounds(h hash.Hash, c, p, s []byte, rounds int) []byte {
+	for i := 0; i < rounds; i++ {
+		h.Reset()
+		if i&1 == 1 {
+			h.Write(p)
+		} else {
+			h.Write(c)
+		}
+		if i%3 != 0 {
+			h.Write(s)
+		}
+		if i%7 != 0 {
+			h.Write(p)
+		}
+		if i&1 == 1 {
+			h.Write(c)
+		} else {
+			h.Write(p)
+		}
+		c = h.Sum(c[:0])
+	}
+	return c
 }
