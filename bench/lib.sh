@@ -72,3 +72,30 @@ start_proxies() {
 
 # cputicks PID: the user+system CPU time of a process, in clock ticks.
 cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# The measuring helpers of run.sh and compare.sh, which set CONNS, SECS
+# and URLPATH first.
+
+# ms converts wrk's latency ("850.00us", "1.23ms", "1.01s") to milliseconds.
+ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
+
+measure() { # name port round -> appends "rps p50 p99 cpu_us_per_req" to $out/res.name
+    local r pid t0 t1
+    pid=PID_$1; pid=${!pid}
+    t0=$(cputicks "$pid")
+    r=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$2$URLPATH")
+    t1=$(cputicks "$pid")
+    local rps p50 p99 n cpu
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$r")
+    p50=$(ms "$(awk '$1=="50%" {print $2}' <<<"$r")")
+    p99=$(ms "$(awk '$1=="99%" {print $2}' <<<"$r")")
+    n=$(awk '/requests in/ {print $1}' <<<"$r")
+    cpu=$(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+    echo "$rps $p50 $p99 $cpu" >> "$out/res.$1"
+    printf '%-10s round %s: %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  cpu %6.2f us/req\n' "$1" "$3" "$rps" "$p50" "$p99" "$cpu"
+}
+
+# median of the numbers on stdin; col NAME N: the median of column N of
+# NAME's results.
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+col() { awk -v c="$2" '{print $c}' "$out/res.$1" | median; }

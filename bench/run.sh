@@ -13,29 +13,8 @@ SECS=${2:-10}
 CONNS=${3:-50}
 URLPATH=${4:-/}
 
-
 . bench/lib.sh
 start_proxies "$URLPATH"
-
-# ms converts wrk's latency ("850.00us", "1.23ms", "1.01s") to milliseconds.
-ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
-
-
-measure() { # name port round -> appends "rps p50 p99 cpu_us_per_req" to $out/res.name
-    local r pid t0 t1
-    pid=PID_$1; pid=${!pid}
-    t0=$(cputicks "$pid")
-    r=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$2$URLPATH")
-    t1=$(cputicks "$pid")
-    local rps p50 p99 n cpu
-    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$r")
-    p50=$(ms "$(awk '$1=="50%" {print $2}' <<<"$r")")
-    p99=$(ms "$(awk '$1=="99%" {print $2}' <<<"$r")")
-    n=$(awk '/requests in/ {print $1}' <<<"$r")
-    cpu=$(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
-    echo "$rps $p50 $p99 $cpu" >> "$out/res.$1"
-    printf '%-8s round %s: %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  cpu %6.2f us/req\n' "$1" "$3" "$rps" "$p50" "$p99" "$cpu"
-}
 
 wrk -t1 -c10 -d2s "http://127.0.0.1:$HA_PORT$URLPATH" >/dev/null
 wrk -t1 -c10 -d2s "http://127.0.0.1:$GO_PORT$URLPATH" >/dev/null
@@ -44,8 +23,6 @@ for i in $(seq "$ROUNDS"); do
     measure gohap "$GO_PORT" "$i"
 done
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-col() { awk -v c="$2" '{print $c}' "$out/res.$1" | median; }
 ha_rps=$(col haproxy 1); go_rps=$(col gohap 1)
 ha_p50=$(col haproxy 2); go_p50=$(col gohap 2)
 ha_p99=$(col haproxy 3); go_p99=$(col gohap 3)
