@@ -8,8 +8,19 @@
 #
 #   bench/compare.sh ROUNDS SECONDS CONNECTIONS NAME=BINARY...
 #   e.g. bench/compare.sh 3 6 50 main=/tmp/gohap-main new=/tmp/gohap-new
+# NAME: letters, digits and underscores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ $# -lt 4 ]; then
+    echo "usage: bench/compare.sh ROUNDS SECONDS CONNECTIONS NAME=BINARY..." >&2
+    exit 2
+fi
+for spec in "${@:4}"; do
+    if ! [[ ${spec%%=*} =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [ "${spec%%=*}" = "$spec" ]; then
+        echo "bench/compare.sh: $spec: want NAME=BINARY, NAME of letters, digits and _" >&2
+        exit 2
+    fi
+done
 ROUNDS=$1 SECS=$2 CONNS=$3
 shift 3
 URLPATH=/
