@@ -39,13 +39,7 @@ var stringConvs = []Conv{
 func init() { registerConvs(stringConvs) }
 
 func registerConvs(list []Conv) {
-	for i := range list {
-		c := &list[i]
-		if _, dup := convs[c.Name]; dup {
-			panic("rules: duplicate converter " + c.Name)
-		}
-		convs[c.Name] = c
-	}
+	register(convs, list, func(c *Conv) string { return c.Name }, "converter")
 }
 
 // LookupConv returns the converter keyword named name.

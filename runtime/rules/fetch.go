@@ -57,22 +57,23 @@ var (
 )
 
 func registerFetches(list []Fetch) {
-	for i := range list {
-		f := &list[i]
-		if _, dup := fetches[f.Name]; dup {
-			panic("rules: duplicate fetch " + f.Name)
-		}
-		fetches[f.Name] = f
-	}
+	register(fetches, list, func(f *Fetch) string { return f.Name }, "fetch")
 }
 
 func registerACLAliases(list []ACLAlias) {
+	register(aclAliases, list, func(a *ACLAlias) string { return a.Name }, "acl keyword")
+}
+
+// register adds the keywords of a table to m by name (what name returns);
+// a name given twice is a mistake in the tables, caught at start.
+func register[T any](m map[string]*T, list []T, name func(*T) string, kind string) {
 	for i := range list {
-		a := &list[i]
-		if _, dup := aclAliases[a.Name]; dup {
-			panic("rules: duplicate acl keyword " + a.Name)
+		k := &list[i]
+		n := name(k)
+		if _, dup := m[n]; dup {
+			panic("rules: duplicate " + kind + " " + n)
 		}
-		aclAliases[a.Name] = a
+		m[n] = k
 	}
 }
 
