@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -39,16 +38,7 @@ func loadEngine(t *testing.T, cfg string, env map[string]string) (*Engine, strin
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	lb := &syncbuf.Buffer{}
-	e, err := New(Config{Graph: res.Graph, Vars: &fakeVars{}, Log: log.New(lb, "", 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e, e.Addrs("fe")[0].String(), lb
+	return start(t, &graph{g: res.Graph})
 }
 
 // switchable is a TCP server on a fixed address that can be stopped and
