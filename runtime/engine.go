@@ -48,8 +48,10 @@ type Engine struct {
 	listeners []*listener
 	conns     map[*session]struct{}
 
-	park       *parker // idle client connections, started on first use
-	parkFailed bool    // epoll is not available
+	park       *parker   // idle client connections, started on first use
+	parkFailed bool      // epoll is not available
+	loops      []*evloop // event loops, started on first use
+	loopFailed bool      // they could not start
 
 	wg       sync.WaitGroup // accept loops, sessions, parked connections and checks
 	sessions sync.Pool      // *session
@@ -375,10 +377,13 @@ func (e *Engine) Close() error {
 		s.abort()
 	}
 	e.stopExtensions(e.gen.Load())
-	park := e.park
+	park, loops := e.park, e.loops
 	e.mu.Unlock()
 	if park != nil {
 		park.close()
+	}
+	for _, l := range loops {
+		l.close()
 	}
 	e.wg.Wait()
 	for _, bs := range e.gen.Load().backends {

@@ -14,10 +14,10 @@ import (
 
 var methodHead = []byte("HEAD")
 
-// exchange sends the current request on sc and reads the response up to
-// its final head (relaying interim responses): fwdHead, or how it
-// failed.
-func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, srvClose bool) fwdStatus {
+// sendRequest sends the current request on sc: sent, with fwdSentBody
+// when a body went too, or how it failed. Without a body, what is left
+// to send goes with the read of the response (see rbuf.quiet).
+func (s *session) sendRequest(fe *rules.Frontend, be *rules.Backend, sc *srvConn, srvClose bool) (st fwdStatus, sent bool) {
 	s.srvKeep = false
 	s.bodyDone = !s.req.hasReqBody()
 	s.isHead = bytes.Equal(s.txn.Req.Method, methodHead)
@@ -29,12 +29,12 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 		// Kept for retry-on: sent from the client buffer, left there.
 		sentBody, s.bodyDone = true, true
 		if err := s.writeReplayBody(sc); err != nil {
-			return fwdEmpty
+			return fwdEmpty, false
 		}
 	case !s.bodyDone && !s.req.expect100:
 		sentBody = true
 		if err := s.copyReqBody(sc, fe); err != nil {
-			return fwdAbort
+			return fwdAbort, false
 		}
 	}
 	// Without a body, the server answers only once it got the whole
@@ -43,9 +43,9 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 	if !quiet {
 		if err := sc.out.Flush(); err != nil {
 			if sc.reused && !sentBody {
-				return fwdRetry
+				return fwdRetry, false
 			}
-			return fwdEmpty
+			return fwdEmpty, false
 		}
 	}
 	if d := be.Timeouts.Server; d > 0 {
@@ -55,6 +55,16 @@ func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, s
 	}
 	sc.in.flush, sc.in.timeout = sc.out, 0
 	sc.in.quiet, sc.in.quietWait, sc.in.flushFailed = quiet, 0, false
+	if sentBody {
+		return fwdSentBody, true
+	}
+	return fwdSent, true
+}
+
+// recvResponse reads the response to the request sendRequest sent on sc
+// up to its final head, relaying interim responses: fwdHead, or how it
+// failed. sentBody says the request's body went already.
+func (s *session) recvResponse(fe *rules.Frontend, sc *srvConn, sentBody bool) fwdStatus {
 	for {
 		n, err := readHead(&sc.in)
 		if err != nil {

@@ -100,17 +100,14 @@ func (e *Engine) parker() *parker {
 // reports false when the connection cannot be parked: the session then
 // goes on waiting itself.
 func (s *session) park(deadline time.Time) bool {
-	if s.ln == nil || s.in.rc == nil || s.in.buffered() > 0 || s.out.Buffered() > 0 {
+	if s.ln == nil || s.in.raw() == nil || s.in.buffered() > 0 || s.out.Buffered() > 0 {
 		return false
 	}
 	p := s.e.parker()
 	if p == nil {
 		return false
 	}
-	fd := -1
-	if s.in.rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
-		return false
-	}
+	fd := s.in.fd
 	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq}
 	if s.txn.Track.Any() || s.txn.HasSessVars() ||
 		s.src != addrPort(s.c.RemoteAddr()) || s.dst != addrPort(s.c.LocalAddr()) {

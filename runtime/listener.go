@@ -120,29 +120,36 @@ func (l *listener) runProxied(s *session, tlsCfg *tls.Config, sem chan struct{})
 	l.run(s, sem)
 }
 
-// run serves s, then closes its connection and gives back its maxconn
-// slot and its count of Engine.wg, unless the connection was parked: the
-// parker owns them then.
+// run serves s, then ends it (finish), unless an event loop took it.
 func (l *listener) run(s *session, sem chan struct{}) {
 	fe := l.e.gen.Load().frontend(s.feIndex, s.feName)
 	if fe != nil && (s.accepted || s.acceptConn(fe)) {
 		if fe.Mode == rules.ModeHTTP {
-			s.serveHTTP()
+			if s.serveHTTP() {
+				return
+			}
 		} else {
 			s.serveTCP(fe)
 		}
 	}
-	parked := s.parked
+	s.finish()
+}
+
+// finish ends a session: it closes its connection and gives back its
+// maxconn slot and its count of Engine.wg, unless the connection was
+// parked: the parker owns them then.
+func (s *session) finish() {
+	e, sem, parked := s.e, s.sem, s.parked
 	if !parked {
 		s.c.Close()
 	}
-	l.e.untrack(s)
-	l.e.putSession(s)
+	e.untrack(s)
+	e.putSession(s)
 	if parked {
 		return
 	}
 	if sem != nil {
 		<-sem
 	}
-	l.e.wg.Done()
+	e.wg.Done()
 }

@@ -14,10 +14,13 @@ func (e *Engine) SoftStop(grace time.Duration) {
 		l.ln.Close()
 	}
 	e.listeners = nil
-	park := e.park
+	park, loops := e.park, e.loops
 	e.mu.Unlock()
 	if park != nil {
 		park.close()
+	}
+	for _, l := range loops {
+		l.closeIdle()
 	}
 	var deadline time.Time
 	if grace > 0 {

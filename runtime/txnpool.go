@@ -21,6 +21,12 @@ type deadlineWriter struct {
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
+	w.arm()
+	return w.c.Write(p)
+}
+
+// arm pushes the write deadline forward, if due, before a write.
+func (w *deadlineWriter) arm() {
 	if w.d > 0 {
 		now := time.Now()
 		if now.Sub(w.last) > w.d/8 {
@@ -28,7 +34,6 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 			w.c.SetWriteDeadline(now.Add(w.d))
 		}
 	}
-	return w.c.Write(p)
 }
 
 // setTimeout changes the timeout, forcing the next write to set it.
@@ -48,6 +53,9 @@ type side struct {
 	in  rbuf
 	dw  deadlineWriter
 	out *wbuf
+	// flushFn and flushed are flushNow's callback and its result.
+	flushFn func(uintptr) bool
+	flushed bool
 }
 
 func (sd *side) reset(c net.Conn) {
@@ -57,6 +65,7 @@ func (sd *side) reset(c net.Conn) {
 	sd.dw = deadlineWriter{c: c}
 	if sd.out == nil {
 		sd.out = newWbuf(&sd.dw)
+		sd.flushFn = sd.flushStep
 	} else {
 		sd.out.Reset(&sd.dw)
 	}
@@ -94,10 +103,10 @@ type session struct {
 	hop                  hopScratch
 	scratch              []byte
 	nreq                 int
-	srv                  *srvConn      // server connection kept between requests
-	ln                   *listener     // the listener that accepted c; nil in tests
-	sem                  chan struct{} // its maxconn slots; nil: no limit
-	parked               bool          // c was handed to the parker: not ours any more
+	srvs                 [keptSrvs]*srvConn // server connections kept between requests (keepSrv)
+	ln                   *listener          // the listener that accepted c; nil in tests
+	sem                  chan struct{}      // its maxconn slots; nil: no limit
+	parked               bool               // c was handed to the parker: not ours any more
 	// accepted: the tcp-request connection rules already accepted c (a
 	// connection resumed from the parker).
 	accepted bool
@@ -123,11 +132,33 @@ type session struct {
 	replayView rbuf // the kept chunked body, read again by writeReplayBody
 	connFail   int
 
+	// fw is the forwarding in progress.
+	fw fwdState
+	// On an event loop (lp; nil: the session has its goroutine): the
+	// client's descriptor there, what the session waits for, the server
+	// connection registered there, which of the two became readable,
+	// the keep-alive deadline, and the deadline of the wait with its place
+	// in the loop's heap (-1: none).
+	lp               *evloop
+	lfd              int
+	lw               loopWait
+	lReady           bool
+	lIdle, lDeadline time.Time
+	lIdx             int
+	lcont            func() bool // set by detach
+	// loopOff: a loop gave up on the connection, which stays with its
+	// goroutine.
+	loopOff bool
+
 	mu      sync.Mutex // guards curConn and aborted, for Close
 	curConn net.Conn   // the server connection in use
 	aborted bool
 	curSeen net.Conn // last value given to setCur, owner only
 }
+
+// keptSrvs is how many server connections a session keeps between
+// requests.
+const keptSrvs = 4
 
 // srvConn is a connection to a server, kept in the server's idle pool
 // between requests.
@@ -136,6 +167,12 @@ type srvConn struct {
 	s      *serverState
 	reused bool
 	sni    []byte // the TLS server name it was opened with; nil: none
+	// lp is the event loop the connection is registered on, as lfd
+	// (see evloop.dropSrv), and lReady whether it became readable
+	// since it was last read; lp nil: none.
+	lp     *evloop
+	lfd    int
+	lReady bool
 }
 
 func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
@@ -146,9 +183,10 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 	}
 	s.reset(c)
 	s.in.flush = s.out
-	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
+	s.feIndex, s.feName, s.nreq, s.srvs = feIndex, feName, 0, [keptSrvs]*srvConn{}
 	s.ln, s.sem, s.parked, s.accepted, s.upBackend = nil, nil, false, false, nil
 	s.aborted, s.curConn, s.curSeen = false, nil, nil
+	s.lp, s.lw, s.lIdx, s.lReady, s.lcont, s.loopOff = nil, loopBusy, -1, false, nil, false
 	s.setAddrs(addrPort(c.RemoteAddr()), addrPort(c.LocalAddr()))
 	s.tls, _ = c.(*tls.Conn)
 	s.sni = s.sni[:0]
@@ -170,7 +208,7 @@ func (s *session) setAddrs(src, dst netip.AddrPort) {
 }
 
 func (e *Engine) putSession(s *session) {
-	s.c, s.in.c, s.dw.c, s.srv = nil, nil, nil, nil
+	s.c, s.in.c, s.dw.c, s.srvs = nil, nil, nil, [keptSrvs]*srvConn{}
 	s.in.rc, s.ln, s.sem = nil, nil, nil
 	s.out.Reset(&s.dw)
 	s.txn.Track.End()
@@ -222,7 +260,7 @@ func (e *Engine) newSrvConn(c net.Conn, st *serverState) *srvConn {
 		sc = &srvConn{}
 	}
 	sc.reset(c)
-	sc.s, sc.reused, sc.sni = st, false, sc.sni[:0]
+	sc.s, sc.reused, sc.sni, sc.lp = st, false, sc.sni[:0], nil
 	if st.cfg.ShutdownOnDown {
 		st.track(sc, c)
 	}
@@ -231,6 +269,9 @@ func (e *Engine) newSrvConn(c net.Conn, st *serverState) *srvConn {
 
 // closeSrv closes sc and recycles its buffers.
 func (e *Engine) closeSrv(sc *srvConn) {
+	if sc.lp != nil {
+		sc.lp.dropSrv(sc)
+	}
 	if sc.s != nil && sc.s.cfg.ShutdownOnDown {
 		sc.s.untrack(sc)
 	}
