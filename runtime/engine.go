@@ -52,6 +52,11 @@ type Engine struct {
 	parkFailed bool      // epoll is not available
 	loops      []*evloop // event loops, started on first use
 	loopFailed bool      // they could not start
+	loopNext   int       // the loop the next session goes to
+	loopProcs  int32     // GOMAXPROCS when the loops started
+	// loopsAsleep counts the loops sleeping in epoll_wait as a system
+	// call, each holding a P (see evloop.run).
+	loopsAsleep atomic.Int32
 
 	wg       sync.WaitGroup // accept loops, sessions, parked connections and checks
 	sessions sync.Pool      // *session

@@ -29,17 +29,16 @@ import (
 // Descriptors are registered edge-triggered for reading only; a session
 // remembers which of its two became readable (session.lReady).
 type evloop struct {
-	e    *Engine
-	epfd int
-	wake int // eventfd: look at closed, or at a nearer deadline
-	// The loop's goroutine waits for epfd as Go's netpoller lets any
-	// goroutine wait: through file, with the first deadline as file's
-	// read deadline (armed). So it holds no P while it waits.
+	e      *Engine
+	epfd   int
+	wake   int // eventfd: look at closed, or at a nearer deadline
+	events [128]syscall.EpollEvent
+	// file holds epfd for Go's netpoller, for when the loop sleeps
+	// there (see run); armed is the read deadline set on it.
 	file   *os.File
 	rc     syscall.RawConn
 	armed  time.Time
 	pollFn func(uintptr) bool
-	events [128]syscall.EpollEvent
 	n      int   // events got by poll
 	err    error // poll's error
 
@@ -47,7 +46,8 @@ type evloop struct {
 	closed   bool
 	fds      []loopFD // by descriptor
 	timers   deadlineHeap
-	waitTill time.Time // when the loop's wait ends; zero: no end
+	waitTill time.Time // when the loop's wait ends
+	requests int       // requests the loop has served
 }
 
 // loopFD is what a descriptor registered on a loop belongs to.
@@ -98,10 +98,11 @@ func newEvloop(e *Engine) (*evloop, error) {
 	return l, nil
 }
 
-// evloop returns the loop for the connection on descriptor fd, the loops
-// started on first use; nil when the engine is closing or epoll is not
-// available.
-func (e *Engine) evloop(fd int) *evloop {
+// evloop returns the loop for s, the loops started on first use; nil
+// when the engine is closing or epoll is not available. A session keeps
+// the loop it was first given; sessions are given loops in turn, so that
+// each loop gets its share however descriptors are numbered.
+func (e *Engine) evloop(s *session) *evloop {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed || e.loopFailed {
@@ -109,6 +110,7 @@ func (e *Engine) evloop(fd int) *evloop {
 	}
 	if e.loops == nil {
 		n := runtime.GOMAXPROCS(0)
+		e.loopProcs = int32(n)
 		for range n {
 			l, err := newEvloop(e)
 			if err != nil {
@@ -124,7 +126,11 @@ func (e *Engine) evloop(fd int) *evloop {
 			go l.run()
 		}
 	}
-	return e.loops[fd%len(e.loops)]
+	if s.lHome < 0 || s.lHome >= len(e.loops) {
+		s.lHome = e.loopNext % len(e.loops)
+		e.loopNext++
+	}
+	return e.loops[s.lHome]
 }
 
 // toLoop hands the session, between two requests, to an event loop; it
@@ -143,7 +149,7 @@ func (s *session) toLoop() bool {
 		return false
 	}
 	fd := s.in.fd
-	l := s.e.evloop(fd)
+	l := s.e.evloop(s)
 	if l == nil {
 		return false
 	}
@@ -201,26 +207,45 @@ func (l *evloop) poke() {
 }
 
 // run serves the loop's sessions until close.
+//
+// It takes the events that are there without waiting. When there are
+// none, it first lets the goroutines it made runnable (detached sessions,
+// waiters on mu) have the P, then sleeps. It sleeps in epoll_wait as a
+// system call, as a haproxy thread does, so that an event wakes this
+// thread directly: through Go's netpoller, a loop's wake-up would wait
+// until a P runs out of work, which under load a busy loop never does.
+// But a P sleeping in a system call runs nothing else until the
+// scheduler's monitor takes it back, so one P at least is always left
+// to the goroutines: a loop that would take the last one sleeps in the
+// netpoller instead, where the P is free and its thread polls.
 func (l *evloop) run() {
 	defer l.e.wg.Done()
 	for {
 		l.mu.Lock()
 		closed := l.closed
-		if t := l.timers.next(); !t.Equal(l.armed) {
-			l.file.SetReadDeadline(t)
-			l.armed = t
+		next := l.timers.next()
+		if limit := time.Now().Add(maxLoopWait); next.IsZero() || next.After(limit) {
+			next = limit
 		}
-		l.waitTill = l.armed
+		l.waitTill = next
 		l.mu.Unlock()
 		if closed {
 			break
 		}
-		l.n, l.err = 0, nil
-		err := l.rc.Read(l.pollFn)
-		if err == nil {
-			err = l.err
+		n, err := l.wait(0)
+		if n == 0 && err == nil {
+			if ms := waitMillis(next); ms != 0 {
+				runtime.Gosched()
+				if l.e.loopsAsleep.Add(1) < l.e.loopProcs {
+					n, err = l.wait(ms)
+					l.e.loopsAsleep.Add(-1)
+				} else {
+					l.e.loopsAsleep.Add(-1)
+					n, err = l.await(next)
+				}
+			}
 		}
-		if err != nil && !isTimeout(err) {
+		if err != nil {
 			l.e.log.Printf("event loop: epoll: %v", err)
 			l.close()
 			break
@@ -230,7 +255,7 @@ func (l *evloop) run() {
 			l.mu.Unlock()
 			break
 		}
-		for i := range l.n {
+		for i := range n {
 			fd := int(l.events[i].Fd)
 			if fd == l.wake {
 				var b [8]byte
@@ -250,20 +275,53 @@ func (l *evloop) run() {
 	syscall.Close(l.wake)
 }
 
-// poll is run's syscall.RawConn.Read callback: it takes the events
-// there are, and has the goroutine wait when there are none.
-func (l *evloop) poll(fd uintptr) bool {
-	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd,
-		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-	switch {
-	case e == syscall.EINTR:
-		return false
-	case e != 0:
-		l.err = e
-		return true
+// await waits for events through Go's netpoller, until deadline.
+func (l *evloop) await(deadline time.Time) (int, error) {
+	if !deadline.Equal(l.armed) {
+		l.file.SetReadDeadline(deadline)
+		l.armed = deadline
 	}
-	l.n = int(r)
-	return l.n > 0
+	l.n, l.err = 0, nil
+	if err := l.rc.Read(l.pollFn); err != nil && !isTimeout(err) {
+		return 0, err
+	}
+	return l.n, l.err
+}
+
+// poll is await's syscall.RawConn.Read callback: it takes the events
+// there are, and has the goroutine wait in the netpoller when there are
+// none.
+func (l *evloop) poll(uintptr) bool {
+	l.n, l.err = l.wait(0)
+	return l.n > 0 || l.err != nil
+}
+
+// maxLoopWait bounds a loop's sleep, so that it looks at closed and at
+// its deadlines even if a poke were lost.
+const maxLoopWait = 100 * time.Millisecond
+
+// waitMillis is epoll_wait's timeout for a wait until deadline, rounded
+// up so that the loop does not wake just before it.
+func waitMillis(deadline time.Time) int {
+	d := time.Until(deadline)
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// wait is epoll_wait for up to ms milliseconds (0: do not wait). A
+// signal (the runtime's preemption) ends it early with no events.
+func (l *evloop) wait(ms int) (int, error) {
+	r, _, e := syscall.Syscall6(syscall.SYS_EPOLL_WAIT, uintptr(l.epfd),
+		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(ms), 0, 0)
+	switch e {
+	case 0:
+		return int(r), nil
+	case syscall.EINTR:
+		return 0, nil
+	}
+	return 0, e
 }
 
 // readable serves what a readable descriptor's session waited for.
@@ -314,6 +372,7 @@ func (l *evloop) request(s *session) {
 		}
 		l.timers.remove(s)
 		s.lw = loopBusy
+		l.requests++
 		s.dw.setTimeout(fe.Timeouts.Client)
 		if !l.served(s, s.serveHead(gen, fe, n)) {
 			return

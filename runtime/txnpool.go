@@ -146,6 +146,7 @@ type session struct {
 	lIdle, lDeadline time.Time
 	lIdx             int
 	lcont            func() bool // set by detach
+	lHome            int         // index of the loop the session goes to; -1: none yet
 	// loopOff: a loop gave up on the connection, which stays with its
 	// goroutine.
 	loopOff bool
@@ -186,7 +187,7 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 	s.feIndex, s.feName, s.nreq, s.srvs = feIndex, feName, 0, [keptSrvs]*srvConn{}
 	s.ln, s.sem, s.parked, s.accepted, s.upBackend = nil, nil, false, false, nil
 	s.aborted, s.curConn, s.curSeen = false, nil, nil
-	s.lp, s.lw, s.lIdx, s.lReady, s.lcont, s.loopOff = nil, loopBusy, -1, false, nil, false
+	s.lp, s.lw, s.lIdx, s.lReady, s.lcont, s.loopOff, s.lHome = nil, loopBusy, -1, false, nil, false, -1
 	s.setAddrs(addrPort(c.RemoteAddr()), addrPort(c.LocalAddr()))
 	s.tls, _ = c.(*tls.Conn)
 	s.sni = s.sni[:0]

@@ -1,0 +1,105 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"gohap/runtime/rules"
+)
+
+// loopRequests counts the requests e's event loops have served.
+func loopRequests(e *Engine) int {
+	e.mu.Lock()
+	loops := e.loops
+	e.mu.Unlock()
+	n := 0
+	for _, l := range loops {
+		l.mu.Lock()
+		n += l.requests
+		l.mu.Unlock()
+	}
+	return n
+}
+
+// echoServer answers each request with its method, path and body.
+func echoServer(t *testing.T) *rawServer {
+	return newRawServer(t, func(head string, body []byte) string {
+		line, _, _ := strings.Cut(head, "\r\n")
+		reply := strings.TrimSuffix(line, " HTTP/1.1") + ":" + string(body)
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(reply), reply)
+	})
+}
+
+// TestLoopServesKeepAlive sends, on one keep-alive connection, requests
+// that follow each other closely (so that an event loop serves them) and
+// what a loop must hand back to a goroutine or wait for: pipelined
+// requests, a request body, a head in two parts. Every answer must be
+// the right one, in order.
+func TestLoopServesKeepAlive(t *testing.T) {
+	srv := echoServer(t)
+	g := newGraph(rules.ModeHTTP)
+	g.backend("be", srv.addr())
+	e, addr, _ := start(t, g)
+	c := dial(t, addr)
+	want := func(what, wantBody string) {
+		t.Helper()
+		_, st, body := c.response("GET")
+		if st != 200 || body != wantBody {
+			t.Fatalf("%s: status %d body %q, want 200 %q", what, st, body, wantBody)
+		}
+	}
+	for i := range 20 {
+		c.send(fmt.Sprintf("GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i))
+		want("request in a row", fmt.Sprintf("GET /%d:", i))
+	}
+	if loopRequests(e) == 0 {
+		t.Fatal("no request of 20 in a row was served by an event loop")
+	}
+
+	c.send("GET /p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p2 HTTP/1.1\r\nHost: x\r\n\r\nGET /p3 HTTP/1.1\r\nHost: x\r\n\r\n")
+	want("pipelined 1 of 3", "GET /p1:")
+	want("pipelined 2 of 3", "GET /p2:")
+	want("pipelined 3 of 3", "GET /p3:")
+
+	c.send("POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+	want("request with a body", "POST /b:hello")
+
+	c.send("GET /h HTTP/1.1\r\nHo")
+	time.Sleep(2 * time.Millisecond)
+	c.send("st: x\r\n\r\n")
+	want("head in two parts", "GET /h:")
+
+	c.send("GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+	want("request after them", "GET /last:")
+}
+
+// TestLoopRequestTimeout checks that a head left unfinished right after
+// a response (on a loop) meets timeout http-request as on a goroutine:
+// haproxy's 408 page, then the connection closes, not before the
+// timeout.
+func TestLoopRequestTimeout(t *testing.T) {
+	srv := echoServer(t)
+	g := newGraph(rules.ModeHTTP)
+	g.backend("be", srv.addr())
+	const d = 200 * time.Millisecond
+	g.fe.Timeouts.HTTPRequest = d
+	_, addr, _ := start(t, g)
+	c := dial(t, addr)
+	if _, body := c.get("/a"); body != "GET /a:" {
+		t.Fatalf("body %q", body)
+	}
+	t0 := time.Now()
+	c.send("GET /b HTTP/1.1\r\nHo")
+	_, st, body := c.response("GET")
+	if el := time.Since(t0); el < d {
+		t.Errorf("408 after %v, before the timeout of %v", el, d)
+	}
+	if st != 408 || !strings.Contains(body, "408 Request Time-out") {
+		t.Errorf("status %d body %q, want haproxy's 408 page", st, body)
+	}
+	if !c.closed(5 * time.Second) {
+		t.Error("connection still open after the 408")
+	}
+}
