@@ -76,30 +76,42 @@ func TestLoopServesKeepAlive(t *testing.T) {
 }
 
 // TestLoopRequestTimeout checks that a head left unfinished right after
-// a response (on a loop) meets timeout http-request as on a goroutine:
-// haproxy's 408 page, then the connection closes, not before the
-// timeout.
+// a response meets timeout http-request, counted from that response,
+// whether the connection waits on its goroutine (after its first
+// request) or on a loop (after more): haproxy's 408 page, then the
+// connection closes, not before the timeout. (The goroutine once cut
+// such a head short when its quick wait for the next request ran out.)
 func TestLoopRequestTimeout(t *testing.T) {
-	srv := echoServer(t)
-	g := newGraph(rules.ModeHTTP)
-	g.backend("be", srv.addr())
-	const d = 200 * time.Millisecond
-	g.fe.Timeouts.HTTPRequest = d
-	_, addr, _ := start(t, g)
-	c := dial(t, addr)
-	if _, body := c.get("/a"); body != "GET /a:" {
-		t.Fatalf("body %q", body)
-	}
-	t0 := time.Now()
-	c.send("GET /b HTTP/1.1\r\nHo")
-	_, st, body := c.response("GET")
-	if el := time.Since(t0); el < d {
-		t.Errorf("408 after %v, before the timeout of %v", el, d)
-	}
-	if st != 408 || !strings.Contains(body, "408 Request Time-out") {
-		t.Errorf("status %d body %q, want haproxy's 408 page", st, body)
-	}
-	if !c.closed(5 * time.Second) {
-		t.Error("connection still open after the 408")
+	for _, tc := range []struct {
+		name   string
+		before int // requests before the unfinished one
+	}{{"goroutine", 1}, {"loop", 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := echoServer(t)
+			g := newGraph(rules.ModeHTTP)
+			g.backend("be", srv.addr())
+			const d = 200 * time.Millisecond
+			g.fe.Timeouts.HTTPRequest = d
+			_, addr, _ := start(t, g)
+			c := dial(t, addr)
+			for i := range tc.before {
+				path := fmt.Sprintf("/%d", i)
+				if _, body := c.get(path); body != "GET "+path+":" {
+					t.Fatalf("body %q", body)
+				}
+			}
+			t0 := time.Now()
+			c.send("GET /b HTTP/1.1\r\nHo")
+			_, st, body := c.response("GET")
+			if el := time.Since(t0); el < d {
+				t.Errorf("408 after %v, before the timeout of %v", el, d)
+			}
+			if st != 408 || !strings.Contains(body, "408 Request Time-out") {
+				t.Errorf("status %d body %q, want haproxy's 408 page", st, body)
+			}
+			if !c.closed(5 * time.Second) {
+				t.Error("connection still open after the 408")
+			}
+		})
 	}
 }

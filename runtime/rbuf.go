@@ -170,6 +170,11 @@ func (b *rbuf) quietFill() (int, error, bool) {
 	n, err := b.rawN, b.rawErr
 	if n > 0 {
 		b.w += n
+		if b.quietWait > 0 && headReady(b) < 0 {
+			// Part of a head came within the bounded wait: the rest
+			// has until the idle deadline, not until the wait's end.
+			b.c.SetReadDeadline(b.quietDeadline)
+		}
 		return n, nil, true
 	}
 	if err == nil {
