@@ -136,9 +136,14 @@ func (e *Engine) evloop(s *session) *evloop {
 // toLoop hands the session, between two requests, to an event loop; it
 // reports false when it cannot go there (the goroutine goes on serving
 // it). Once it reported true, the session is the loop's.
+//
+// A connection goes to a loop from its second request on: one that made
+// a single request (most idle ones, and clients that close after it)
+// waits in its goroutine and then the parker, as it would without loops,
+// and costs no loop a registration.
 func (s *session) toLoop() bool {
 	gen := s.e.gen.Load()
-	if s.loopOff || s.ln == nil || s.tls != nil || s.in.buffered() > 0 || s.e.stopping.Load() ||
+	if s.nreq < 2 || s.loopOff || s.ln == nil || s.tls != nil || s.in.buffered() > 0 || s.e.stopping.Load() ||
 		len(gen.g.Extensions) > 0 {
 		return false
 	}
@@ -175,8 +180,10 @@ func (l *evloop) add(fd int, what loopFD) bool {
 	if syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
 		return false
 	}
-	for fd >= len(l.fds) {
-		l.fds = append(l.fds, make([]loopFD, len(l.fds)+64)...)
+	if fd >= len(l.fds) {
+		// Linear growth: the table is as long as the highest
+		// descriptor, which the loops share between them.
+		l.fds = append(l.fds, make([]loopFD, fd+1024-len(l.fds))...)
 	}
 	l.fds[fd] = what
 	return true
