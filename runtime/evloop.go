@@ -48,6 +48,10 @@ type evloop struct {
 	timers   deadlineHeap
 	waitTill time.Time // when the loop's wait ends
 	requests int       // requests the loop has served
+	// again holds the sessions with pipelined requests left when their
+	// turn ended (see request), served at the next turn; spare is the
+	// other slice of the two the loop swaps.
+	again, spare []*session
 }
 
 // loopFD is what a descriptor registered on a loop belongs to.
@@ -143,7 +147,7 @@ func (e *Engine) evloop(s *session) *evloop {
 // and costs no loop a registration.
 func (s *session) toLoop() bool {
 	gen := s.e.gen.Load()
-	if s.nreq < 2 || s.loopOff || s.ln == nil || s.tls != nil || s.in.buffered() > 0 || s.e.stopping.Load() ||
+	if s.nreq < 2 || s.loopOff || s.upBackend != nil || s.ln == nil || s.tls != nil || s.in.buffered() > 0 || s.e.stopping.Load() ||
 		len(gen.g.Extensions) > 0 {
 		return false
 	}
@@ -162,10 +166,12 @@ func (s *session) toLoop() bool {
 	s.c.SetReadDeadline(time.Time{})
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed || !l.add(fd, loopFD{s: s}) {
+	// stopping again: a soft stop may have emptied the loop meanwhile.
+	if l.closed || s.e.stopping.Load() || !l.add(fd, loopFD{s: s}) {
 		return false
 	}
 	s.lp, s.lfd, s.lReady = l, fd, false
+	s.out.hold = true
 	now := time.Now()
 	l.waitRequest(s, now)
 	if !s.lDeadline.IsZero() && (l.waitTill.IsZero() || s.lDeadline.Before(l.waitTill)) {
@@ -229,7 +235,7 @@ func (l *evloop) run() {
 	defer l.e.wg.Done()
 	for {
 		l.mu.Lock()
-		closed := l.closed
+		closed, more := l.closed, len(l.again) > 0
 		next := l.timers.next()
 		if limit := time.Now().Add(maxLoopWait); next.IsZero() || next.After(limit) {
 			next = limit
@@ -240,7 +246,7 @@ func (l *evloop) run() {
 			break
 		}
 		n, err := l.wait(0)
-		if n == 0 && err == nil {
+		if n == 0 && err == nil && !more {
 			if ms := waitMillis(next); ms != 0 {
 				runtime.Gosched()
 				if l.e.loopsAsleep.Add(1) < l.e.loopProcs {
@@ -273,6 +279,7 @@ func (l *evloop) run() {
 				l.readable(l.fds[fd])
 			}
 		}
+		l.serveAgain()
 		if t := l.timers.next(); !t.IsZero() {
 			l.expire(time.Now())
 		}
@@ -331,6 +338,20 @@ func (l *evloop) wait(ms int) (int, error) {
 	return 0, e
 }
 
+// serveAgain goes on serving the sessions whose pipelined requests were
+// left at their last turn, if they still wait for them on this loop.
+func (l *evloop) serveAgain() {
+	batch := l.again
+	l.again = l.spare[:0]
+	for i, s := range batch {
+		batch[i] = nil
+		if s != nil && s.lp == l && s.lw == loopRequest {
+			l.request(s)
+		}
+	}
+	l.spare = batch[:0]
+}
+
 // readable serves what a readable descriptor's session waited for.
 func (l *evloop) readable(what loopFD) {
 	s := what.s
@@ -353,7 +374,12 @@ func (l *evloop) readable(what loopFD) {
 // request reads what the client sent and serves the requests that are
 // whole, as many as it pipelined; it leaves the session waiting for more.
 func (l *evloop) request(s *session) {
-	for {
+	for i := 0; ; i++ {
+		if i == maxPipelined {
+			// Enough for this turn: the others' events come first.
+			l.again = append(l.again, s)
+			return
+		}
 		var err error
 		if s.lReady {
 			s.lReady, err = s.in.readNow()
@@ -367,7 +393,9 @@ func (l *evloop) request(s *session) {
 		n := headReady(&s.in)
 		if n < 0 {
 			if err == nil && s.in.buffered() < len(s.in.buf) {
-				l.waitRequest(s, time.Now())
+				// Part of a head: the rest has until the deadline
+				// set when the wait began, as on a goroutine.
+				l.timers.set(s, s.lIdle)
 				return
 			}
 			if err == nil {
@@ -386,6 +414,10 @@ func (l *evloop) request(s *session) {
 		}
 	}
 }
+
+// maxPipelined is how many requests a loop serves a connection in one
+// turn before it looks at the other connections' events.
+const maxPipelined = 16
 
 // served goes on from a request's service (keep: whether the connection
 // stays open): it reports whether the session waits for its client's
@@ -410,26 +442,31 @@ func (l *evloop) served(s *session, keep bool) bool {
 		l.spawn(s)
 		return false
 	}
-	s.lw = loopRequest
 	if s.in.buffered() > 0 || s.lReady {
+		l.beginWait(s, time.Now())
 		return true
 	}
 	l.waitRequest(s, time.Now())
 	return false
 }
 
-// waitRequest has s wait for its client's next request: until the
-// keep-alive timeout, and for an idle connection until quietWait, when it
-// goes to the parker, which holds it for less.
-func (l *evloop) waitRequest(s *session, now time.Time) {
+// beginWait starts s's wait for its client's next request: the idle
+// deadline (lIdle) counts from now, also for a head that comes in parts.
+func (l *evloop) beginWait(s *session, now time.Time) {
 	s.lw = loopRequest
-	fe := l.e.gen.Load().frontend(s.feIndex, s.feName)
 	s.lIdle = time.Time{}
-	if fe != nil {
+	if fe := l.e.gen.Load().frontend(s.feIndex, s.feName); fe != nil {
 		if d := s.idleTimeout(fe); d > 0 {
 			s.lIdle = now.Add(d)
 		}
 	}
+}
+
+// waitRequest has s wait for its client's next request: until the
+// keep-alive timeout, and for an idle connection until quietWait, when it
+// goes to the parker, which holds it for less.
+func (l *evloop) waitRequest(s *session, now time.Time) {
+	l.beginWait(s, now)
 	at := s.lIdle
 	if s.in.buffered() == 0 && (at.IsZero() || now.Add(quietWait).Before(at)) {
 		at = now.Add(quietWait)
@@ -548,7 +585,10 @@ func (l *evloop) spawn(s *session) {
 	s.lcont = nil
 	l.forget(s)
 	go func() {
-		if s.requestDone(cont()) && s.serveHTTP() {
+		if !s.requestDone(cont()) {
+			s.out.Flush() // what the loop left buffered
+			s.releaseSrv()
+		} else if s.serveHTTP() {
 			return // back on a loop
 		}
 		s.finish()
@@ -573,15 +613,30 @@ func (l *evloop) forget(s *session) {
 		l.dropSrv(sc)
 	}
 	l.timers.remove(s)
+	for i, x := range l.again {
+		if x == s {
+			l.again[i] = nil
+		}
+	}
 	s.lp = nil
 	s.lw = loopBusy
 	s.lReady = false
+	s.out.hold = false
 }
 
 // finish ends a session on the loop, as its goroutine would.
 func (l *evloop) finish(s *session) {
 	l.forget(s)
 	s.releaseSrv()
+	if !s.flushNow() {
+		// What the client has not taken yet (an error page, the last
+		// response) goes out from a goroutine, within timeout client.
+		go func() {
+			s.out.Flush()
+			s.finish()
+		}()
+		return
+	}
 	s.finish()
 }
 
@@ -597,10 +652,7 @@ func (l *evloop) expire(now time.Time) {
 		l.timers.remove(s)
 		switch {
 		case s.lw == loopResponse:
-			s.lw = loopBusy
-			s.fw.sc.c.SetReadDeadline(time.Unix(1, 0))
-			s.detachOnce(s.recvAttempted)
-			l.spawn(s)
+			l.abandonResponse(s)
 		case !s.lIdle.IsZero() && !now.Before(s.lIdle):
 			if fe := l.e.gen.Load().frontend(s.feIndex, s.feName); fe != nil {
 				s.headFailed(os.ErrDeadlineExceeded, fe)
@@ -612,6 +664,16 @@ func (l *evloop) expire(now time.Time) {
 			l.park(s)
 		}
 	}
+}
+
+// abandonResponse hands a session waiting for its server's response to
+// a goroutine, whose read of it fails at once as a timeout: the server
+// timeout ran out, or the loop is closing.
+func (l *evloop) abandonResponse(s *session) {
+	s.lw = loopBusy
+	s.fw.sc.c.SetReadDeadline(time.Unix(1, 0))
+	s.detachOnce(s.recvAttempted)
+	l.spawn(s)
 }
 
 // park hands an idle session's connection to the parker, and ends the
@@ -651,7 +713,11 @@ func (l *evloop) close() {
 		return
 	}
 	for _, what := range l.fds {
-		if s := what.s; s != nil && what.sc == nil {
+		switch s := what.s; {
+		case s == nil || what.sc != nil:
+		case s.lw == loopResponse:
+			l.abandonResponse(s) // its goroutine releases the server
+		default:
 			l.finish(s)
 		}
 	}

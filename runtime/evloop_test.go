@@ -1,7 +1,11 @@
 package runtime
 
 import (
+	"bytes"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +67,16 @@ func TestLoopServesKeepAlive(t *testing.T) {
 	want("pipelined 2 of 3", "GET /p2:")
 	want("pipelined 3 of 3", "GET /p3:")
 
+	// More than a loop serves a connection in one turn.
+	var burst strings.Builder
+	for i := range 3 * maxPipelined {
+		fmt.Fprintf(&burst, "GET /q%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+	}
+	c.send(burst.String())
+	for i := range 3 * maxPipelined {
+		want("pipelined burst", fmt.Sprintf("GET /q%d:", i))
+	}
+
 	c.send("POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
 	want("request with a body", "POST /b:hello")
 
@@ -113,5 +127,58 @@ func TestLoopRequestTimeout(t *testing.T) {
 				t.Error("connection still open after the 408")
 			}
 		})
+	}
+}
+
+// TestLoopClientNotReading checks that a client that pipelines requests
+// answered by gohap itself and never reads the answers does not hold up
+// the other connections on its loop: the answers that do not fit its
+// socket wait for it in a goroutine of its own, and the others, on any
+// loop, are served meanwhile rather than after its timeout client.
+func TestLoopClientNotReading(t *testing.T) {
+	page := filepath.Join(t.TempDir(), "page.txt")
+	if err := os.WriteFile(page, bytes.Repeat([]byte("x"), 8000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := echoServer(t)
+	e := startConfig(t, fmt.Sprintf(`
+defaults
+    mode http
+    timeout client 60s
+    timeout server 5s
+    timeout connect 1s
+frontend fe
+    bind 127.0.0.1:0
+    http-request return status 200 content-type text/plain file %s if { path /page }
+    default_backend be
+backend be
+    server s1 %s
+`, page, srv.addr()))
+	addr := e.Addrs("fe")[0].String()
+	greedy := dial(t, addr)
+	greedy.c.(*net.TCPConn).SetReadBuffer(4096)
+	for i := range 3 { // on a loop from the second request on
+		if _, body := greedy.get(fmt.Sprintf("/%d", i)); body != fmt.Sprintf("GET /%d:", i) {
+			t.Fatalf("body %q", body)
+		}
+	}
+	var flood strings.Builder
+	for range 2000 { // 16 MB of answers
+		flood.WriteString("GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
+	}
+	greedy.send(flood.String())
+
+	// Sessions go to the loops in turn: among four, one shares greedy's.
+	for i := range 4 {
+		c := dial(t, addr)
+		for j := range 3 {
+			path := fmt.Sprintf("/c%d-%d", i, j)
+			if _, body := c.get(path); body != "GET "+path+":" {
+				t.Fatalf("body %q", body)
+			}
+		}
+	}
+	if n := loopRequests(e); n == 0 {
+		t.Fatal("no request was served by an event loop")
 	}
 }
