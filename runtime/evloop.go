@@ -70,21 +70,12 @@ const (
 )
 
 func newEvloop(e *Engine) (*evloop, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	epfd, wake, err := epollWithWake()
 	if err != nil {
 		return nil, err
 	}
-	wake, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
-	if errno != 0 {
-		syscall.Close(epfd)
-		return nil, errno
-	}
-	l := &evloop{e: e, epfd: epfd, wake: int(wake)}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake)}
-	err = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake, &ev)
-	if err == nil {
-		err = syscall.SetNonblock(epfd, true)
-	}
+	l := &evloop{e: e, epfd: epfd, wake: wake}
+	err = syscall.SetNonblock(epfd, true)
 	if err == nil {
 		l.file = os.NewFile(uintptr(epfd), "evloop")
 		l.rc, err = l.file.SyscallConn()
@@ -886,6 +877,3 @@ func (h deadlineHeap) down(i int) {
 		i = c
 	}
 }
-
-// epollET is EPOLLET as the uint32 of an EpollEvent.
-const epollET = 1 << 31

@@ -55,22 +55,11 @@ type parkedMore struct {
 }
 
 func newParker(e *Engine) (*parker, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	epfd, wake, err := epollWithWake()
 	if err != nil {
 		return nil, err
 	}
-	wake, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
-	if errno != 0 {
-		syscall.Close(epfd)
-		return nil, errno
-	}
-	p := &parker{e: e, epfd: epfd, wake: int(wake), conns: make(map[int]*parked)}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wake)}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake, &ev); err != nil {
-		syscall.Close(epfd)
-		syscall.Close(p.wake)
-		return nil, err
-	}
+	p := &parker{e: e, epfd: epfd, wake: wake, conns: make(map[int]*parked)}
 	return p, nil
 }
 
