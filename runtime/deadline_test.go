@@ -73,3 +73,35 @@ func TestCloseAbortsServerWait(t *testing.T) {
 		t.Fatalf("Close took %v with a request waiting for its server (timeout 5s)", el)
 	}
 }
+
+// TestSplitHeadRequestTimeout checks that a head left unfinished right
+// after a response meets timeout http-request, counted from that
+// response: haproxy's 408 page, then the connection closes, not before
+// the timeout. The goroutine once cut such a head short when its quick
+// wait for the next request (quietWait) ran out.
+func TestSplitHeadRequestTimeout(t *testing.T) {
+	srv := okServer(t)
+	g := newGraph(rules.ModeHTTP)
+	g.backend("be", srv.addr())
+	const d = 200 * time.Millisecond
+	g.fe.Timeouts.HTTPRequest = d
+	_, addr, _ := start(t, g)
+	c := dial(t, addr)
+	for range 3 {
+		if _, body := c.get("/"); body != "ok" {
+			t.Fatalf("body %q", body)
+		}
+	}
+	t0 := time.Now()
+	c.send("GET /b HTTP/1.1\r\nHo")
+	_, st, body := c.response("GET")
+	if el := time.Since(t0); el < d {
+		t.Errorf("408 after %v, before the timeout of %v", el, d)
+	}
+	if st != 408 || !strings.Contains(body, "408 Request Time-out") {
+		t.Errorf("status %d body %q, want haproxy's 408 page", st, body)
+	}
+	if !c.closed(5 * time.Second) {
+		t.Error("connection still open after the 408")
+	}
+}

@@ -48,15 +48,8 @@ type Engine struct {
 	listeners []*listener
 	conns     map[*session]struct{}
 
-	park       *parker   // idle client connections, started on first use
-	parkFailed bool      // epoll is not available
-	loops      []*evloop // event loops, started on first use
-	loopFailed bool      // they could not start
-	loopNext   int       // the loop the next session goes to
-	loopProcs  int32     // GOMAXPROCS when the loops started
-	// loopsAsleep counts the loops sleeping in epoll_wait as a system
-	// call, each holding a P (see evloop.run).
-	loopsAsleep atomic.Int32
+	park       *parker // idle client connections, started on first use
+	parkFailed bool    // epoll is not available
 
 	wg       sync.WaitGroup // accept loops, sessions, parked connections and checks
 	sessions sync.Pool      // *session
@@ -382,13 +375,10 @@ func (e *Engine) Close() error {
 		s.abort()
 	}
 	e.stopExtensions(e.gen.Load())
-	park, loops := e.park, e.loops
+	park := e.park
 	e.mu.Unlock()
 	if park != nil {
 		park.close()
-	}
-	for _, l := range loops {
-		l.close()
 	}
 	e.wg.Wait()
 	for _, bs := range e.gen.Load().backends {

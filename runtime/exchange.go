@@ -14,10 +14,10 @@ import (
 
 var methodHead = []byte("HEAD")
 
-// sendRequest sends the current request on sc: sent, with fwdSentBody
-// when a body went too, or how it failed. Without a body, what is left
-// to send goes with the read of the response (see rbuf.quiet).
-func (s *session) sendRequest(fe *rules.Frontend, be *rules.Backend, sc *srvConn, srvClose bool) (st fwdStatus, sent bool) {
+// exchange sends the current request on sc and reads the response up to
+// its final head (relaying interim responses): fwdHead, or how it
+// failed.
+func (s *session) exchange(fe *rules.Frontend, be *rules.Backend, sc *srvConn, srvClose bool) fwdStatus {
 	s.srvKeep = false
 	s.bodyDone = !s.req.hasReqBody()
 	s.isHead = bytes.Equal(s.txn.Req.Method, methodHead)
@@ -29,12 +29,12 @@ func (s *session) sendRequest(fe *rules.Frontend, be *rules.Backend, sc *srvConn
 		// Kept for retry-on: sent from the client buffer, left there.
 		sentBody, s.bodyDone = true, true
 		if err := s.writeReplayBody(sc); err != nil {
-			return fwdEmpty, false
+			return fwdEmpty
 		}
 	case !s.bodyDone && !s.req.expect100:
 		sentBody = true
 		if err := s.copyReqBody(sc, fe); err != nil {
-			return fwdAbort, false
+			return fwdAbort
 		}
 	}
 	// Without a body, the server answers only once it got the whole
@@ -43,9 +43,9 @@ func (s *session) sendRequest(fe *rules.Frontend, be *rules.Backend, sc *srvConn
 	if !quiet {
 		if err := sc.out.Flush(); err != nil {
 			if sc.reused && !sentBody {
-				return fwdRetry, false
+				return fwdRetry
 			}
-			return fwdEmpty, false
+			return fwdEmpty
 		}
 	}
 	if d := be.Timeouts.Server; d > 0 {
@@ -55,16 +55,6 @@ func (s *session) sendRequest(fe *rules.Frontend, be *rules.Backend, sc *srvConn
 	}
 	sc.in.flush, sc.in.timeout = sc.out, 0
 	sc.in.quiet, sc.in.quietWait, sc.in.flushFailed = quiet, 0, false
-	if sentBody {
-		return fwdSentBody, true
-	}
-	return fwdSent, true
-}
-
-// recvResponse reads the response to the request sendRequest sent on sc
-// up to its final head, relaying interim responses: fwdHead, or how it
-// failed. sentBody says the request's body went already.
-func (s *session) recvResponse(fe *rules.Frontend, sc *srvConn, sentBody bool) fwdStatus {
 	for {
 		n, err := readHead(&sc.in)
 		if err != nil {

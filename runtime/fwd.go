@@ -17,10 +17,6 @@ const retryDelay = time.Second
 // forward sends the current request to a server of bs and relays the
 // response; it reports whether the client connection stays open.
 func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
-	if s.lp != nil && bs.mayQueue {
-		// A request may wait for a server slot: not on a loop.
-		return s.detach(func() bool { return s.forward(fe, bs) })
-	}
 	be := bs.cfg
 	s.compAlgo = rules.CompNone
 	if fe.Compression != nil || be.Compression != nil {
@@ -45,132 +41,62 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	if srv == nil {
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
-	return s.forwardTo(fe, bs, srv, direct)
-}
-
-// fwdState is a forwarding in progress: what forwardTo chose, kept in the
-// session so that an event loop can suspend it while the server answers
-// and go on from there (attempted).
-type fwdState struct {
-	fe  *rules.Frontend
-	bs  *backendState
-	srv *serverState // holds the request's slot
-	// direct is the server persistence chose, nil: none.
-	direct *serverState
-	sc     *srvConn
-	// srvClose: the server connection closes after the response; fresh:
-	// a reused connection turned out dead once already.
-	srvClose, fresh bool
-}
-
-// forwardTo sends the current request to srv, which holds its slot, and
-// relays the response; it reports whether the client connection stays
-// open.
-func (s *session) forwardTo(fe *rules.Frontend, bs *backendState, srv, direct *serverState) bool {
-	be := bs.cfg
 	s.retries, s.ck.direct = 0, direct != nil
 	s.replay = be.RetryOn.Replays() && s.replayable()
-	var sc *srvConn
-	if s.lp != nil {
-		// A loop sends only a request without a body, and only on a
-		// connection that is open already.
-		if sc = s.reuse(srv); sc == nil || !s.loopForwards(srv) {
-			cont := func() bool { return s.forwardTo(fe, bs, srv, direct) }
-			if sc == nil {
-				return s.detachOnce(cont) // to dial
-			}
-			s.keepSrv(sc)
-			return s.detach(cont)
-		}
-	} else {
-		sc = s.connect(bs, srv)
-	}
+	sc := s.connect(bs, srv)
 	if sc == nil {
 		srv.release()
 		return s.reply(rules.Lookup(s.connFail, be.Errors, fe.Errors), fe, be)
 	}
-	s.fw = fwdState{fe: fe, bs: bs, srv: moveSlot(srv, sc.s), direct: direct, sc: sc,
-		srvClose: fe.Options.HTTPServerClose || fe.Options.HTTPClose ||
-			be.Options.HTTPServerClose || be.Options.HTTPClose}
-	return s.attempt()
-}
-
-// attempt sends the request on s.fw.sc and goes on with how that ended.
-// On an event loop, the wait for the response suspends the session: the
-// loop calls attempted once the response is there.
-func (s *session) attempt() bool {
-	f := &s.fw
-	be := f.bs.cfg
-	s.setCur(f.sc.c)
-	s.ck.srv, s.ck.direct = f.srv, s.ck.direct && f.srv == f.direct
-	s.srvCtr = &f.srv.ctr // each attempt counts on its server, as in haproxy
-	f.srv.ctr.sessions.Add(1)
-	if h := be.SendNameHeader; h != nil {
-		s.txn.Req.DelHeader(h)
-		s.txn.Req.Headers = append(s.txn.Req.Headers, rules.Header{Name: h, Value: f.srv.name})
-	}
-	st, sent := s.sendRequest(f.fe, be, f.sc, f.srvClose)
-	if !sent {
-		return s.attempted(st)
-	}
-	if s.lp != nil {
-		return s.awaitResponse()
-	}
-	return s.attempted(s.recvResponse(f.fe, f.sc, st == fwdSentBody))
-}
-
-// attempted goes on from how an attempt ended (st): another attempt, or
-// the response (or an error page) to the client.
-func (s *session) attempted(st fwdStatus) bool {
-	f := &s.fw
-	be := f.bs.cfg
-	if s.lp != nil && st != fwdHead {
-		// Retries and errors may dial and wait: not on a loop.
-		ended := st
-		return s.detach(func() bool { return s.attempted(ended) })
-	}
-	switch {
-	case st == fwdRetry && !f.fresh:
-		// A reused connection the server closed meanwhile fails before
-		// any response byte: send once more on a fresh connection, if no
-		// body was consumed.
-		f.fresh = true
-		s.e.closeSrv(f.sc)
-		if f.sc = s.dialRetries(f.bs, f.srv); f.sc == nil {
-			st = fwd502
+	srv = moveSlot(srv, sc.s)
+	defer func() { srv.release() }()
+	srvClose := fe.Options.HTTPServerClose || fe.Options.HTTPClose ||
+		be.Options.HTTPServerClose || be.Options.HTTPClose
+	var st fwdStatus
+	fresh := false // a reused connection turned out dead once already
+	for {
+		s.setCur(sc.c)
+		s.ck.srv, s.ck.direct = srv, s.ck.direct && srv == direct
+		s.srvCtr = &srv.ctr // each attempt counts on its server, as in haproxy
+		srv.ctr.sessions.Add(1)
+		if h := be.SendNameHeader; h != nil {
+			s.txn.Req.DelHeader(h)
+			s.txn.Req.Headers = append(s.txn.Req.Headers, rules.Header{Name: h, Value: srv.name})
+		}
+		st = s.exchange(fe, be, sc, srvClose)
+		if st == fwdRetry && !fresh {
+			// A reused connection the server closed meanwhile fails
+			// before any response byte: send once more on a fresh
+			// connection, if no body was consumed.
+			fresh = true
+			s.e.closeSrv(sc)
+			if sc = s.dialRetries(bs, srv); sc == nil {
+				st = fwd502
+				break
+			}
+			srv = moveSlot(srv, sc.s)
+			continue
+		}
+		if !s.retryL7(be, st) {
 			break
 		}
-		f.srv = moveSlot(f.srv, f.sc.s)
-		return s.attempt()
-	case s.retryL7(be, st):
 		// retry-on: the request again, on the server haproxy would pick.
-		s.e.closeSrv(f.sc)
+		s.e.closeSrv(sc)
 		s.retries++
-		next, _ := s.retryTarget(f.bs, f.srv)
-		if f.sc = s.connect(f.bs, next); f.sc == nil {
+		next, _ := s.retryTarget(bs, srv)
+		if sc = s.connect(bs, next); sc == nil {
 			s.setCur(nil)
 			s.endReplay()
-			f.srv.release()
-			return s.reply(rules.Lookup(s.connFail, be.Errors, f.fe.Errors), f.fe, be)
+			return s.reply(rules.Lookup(s.connFail, be.Errors, fe.Errors), fe, be)
 		}
-		f.srv = moveSlot(f.srv, f.sc.s)
-		return s.attempt()
+		srv = moveSlot(srv, sc.s)
 	}
-	return s.forwarded(st)
-}
-
-// forwarded ends a forwarding: the response relayed, or an error page.
-func (s *session) forwarded(st fwdStatus) bool {
-	f := &s.fw
-	fe, be, sc := f.fe, f.bs.cfg, f.sc
-	f.sc = nil // kept, or closed, below
-	defer f.srv.release()
 	s.endReplay()
 	if st == fwdRetry {
 		st = fwd502
 	}
 	if st == fwdHead {
-		st = s.relayResponse(fe, be, sc, f.srvClose)
+		st = s.relayResponse(fe, be, sc, srvClose)
 	}
 	if sc == nil {
 		s.setCur(nil)
@@ -180,7 +106,7 @@ func (s *session) forwarded(st fwdStatus) bool {
 	switch st {
 	case fwdDone, fwdDoneClose:
 		if s.srvKeep {
-			s.keepSrv(sc)
+			s.srv = sc
 		} else {
 			s.e.closeSrv(sc)
 			s.setCur(nil)
@@ -218,48 +144,25 @@ const (
 	fwd504                        // server timeout before the response head
 	fwdAbort                      // error mid-way: close everything
 	fwdReply                      // an http-response rule replaced the response by Txn.Reply
-	fwdSent                       // request sent (or left to send with the read of the response)
-	fwdSentBody                   // the same, and its body was sent
 )
 
 // connect returns a connection to srv: the session's own, an idle one, or
 // a new one, retrying as HAProxy does; nil when all attempts failed.
 func (s *session) connect(bs *backendState, srv *serverState) *srvConn {
-	if sc := s.reuse(srv); sc != nil {
-		return sc
-	}
-	return s.dialRetries(bs, srv)
-}
-
-// reuse returns an open connection to srv: the session's own, or an idle
-// one; nil: none.
-func (s *session) reuse(srv *serverState) *srvConn {
 	sni := s.sniFor(srv.cfg)
-	for i, sc := range s.srvs {
-		if sc == nil || sc.s != srv {
-			continue
-		}
-		s.srvs[i] = nil
-		if bytes.Equal(sc.sni, sni) && (!srv.transparent() || s.sameSource(sc)) {
+	if sc := s.srv; sc != nil {
+		s.srv = nil
+		if sc.s == srv && bytes.Equal(sc.sni, sni) && (!srv.transparent() || s.sameSource(sc)) {
 			sc.reused = true
 			return sc
 		}
 		s.idleSrv(sc)
-		break
 	}
 	if sc := srv.idle.get(sni); sc != nil {
 		sc.reused = true
 		return sc
 	}
-	return nil
-}
-
-// loopForwards reports whether an event loop can forward the current
-// request to srv: nothing to stream, no tunnel, nothing to keep for
-// retry-on or to compress, and a server connection in clear.
-func (s *session) loopForwards(srv *serverState) bool {
-	return !s.req.hasReqBody() && !s.req.expect100 && !s.req.upgrade && !s.replay &&
-		s.compAlgo == rules.CompNone && srv.cfg.TLS == nil && !srv.cfg.ShutdownOnDown
+	return s.dialRetries(bs, srv)
 }
 
 // dialRetries opens a new connection to srv, retrying as haproxy does

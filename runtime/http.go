@@ -7,38 +7,27 @@ import (
 	"gohap/runtime/rules"
 )
 
-// serveHTTP runs the request loop of an HTTP frontend connection. It
-// reports true when it handed the session to an event loop, which owns
-// it from then on.
-func (s *session) serveHTTP() (gone bool) {
+// serveHTTP runs the request loop of an HTTP frontend connection.
+func (s *session) serveHTTP() {
+	defer s.releaseSrv()
 	for {
 		gen := s.e.gen.Load()
 		fe := gen.frontend(s.feIndex, s.feName)
 		if fe == nil {
-			break
+			return
 		}
-		if !s.requestDone(s.serveOne(gen, fe)) {
-			break
+		keep := s.serveOne(gen, fe)
+		// The request is over: so are the sticky counters it tracked.
+		s.txn.Track.EndRequest()
+		if !keep {
+			return
 		}
-		if s.toLoop() {
-			return true
+		if s.e.stopping.Load() {
+			// A soft stop: this response is the connection's last.
+			s.out.Flush()
+			return
 		}
 	}
-	s.releaseSrv()
-	return false
-}
-
-// requestDone ends a request whose connection stays open if keep; it
-// reports whether the connection serves another one.
-func (s *session) requestDone(keep bool) bool {
-	// The request is over: so are the sticky counters it tracked.
-	s.txn.Track.EndRequest()
-	if keep && s.e.stopping.Load() {
-		// A soft stop: this response is the connection's last.
-		s.out.Flush()
-		return false
-	}
-	return keep
 }
 
 // quietWait bounds the wait for a client's next request before gohap also
@@ -130,35 +119,24 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		n, err = readHead(&s.in)
 	}
 	if err != nil {
-		s.headFailed(err, fe)
+		// As in haproxy, a request that fails counts as a request, and as
+		// the client's error unless it timed out; a keep-alive connection
+		// closed while waiting for its next request counts nothing.
+		started := s.in.buffered() > 0 || s.nreq == 0
+		switch {
+		case err == errHeadTooBig:
+			s.txn.Track.CountRequest()
+			s.txn.Track.CountClientError()
+			s.sendRaw(muxError(400, fe))
+		case isTimeout(err) && started:
+			s.txn.Track.CountRequest()
+			s.sendRaw(muxError(408, fe))
+		case started && !isTimeout(err):
+			s.txn.Track.CountRequest()
+			s.txn.Track.CountClientError()
+		}
 		return false
 	}
-	return s.serveHead(gen, fe, n)
-}
-
-// headFailed answers a request head that could not be read (err).
-func (s *session) headFailed(err error, fe *rules.Frontend) {
-	// As in haproxy, a request that fails counts as a request, and as
-	// the client's error unless it timed out; a keep-alive connection
-	// closed while waiting for its next request counts nothing.
-	started := s.in.buffered() > 0 || s.nreq == 0
-	switch {
-	case err == errHeadTooBig:
-		s.txn.Track.CountRequest()
-		s.txn.Track.CountClientError()
-		s.sendRaw(muxError(400, fe))
-	case isTimeout(err) && started:
-		s.txn.Track.CountRequest()
-		s.sendRaw(muxError(408, fe))
-	case started && !isTimeout(err):
-		s.txn.Track.CountRequest()
-		s.txn.Track.CountClientError()
-	}
-}
-
-// serveHead serves the request whose head, n bytes, is buffered; it
-// reports whether the connection stays open for another one.
-func (s *session) serveHead(gen *generation, fe *rules.Frontend, n int) bool {
 	if g := s.e.gen.Load(); g != gen {
 		// A reload came while the connection waited: the request runs
 		// on the configuration of the moment it arrived.
@@ -175,7 +153,7 @@ func (s *session) serveHead(gen *generation, fe *rules.Frontend, n int) bool {
 	}
 	s.hop.buf = s.hop.buf[:0]
 	head := s.in.data()[:n]
-	err := parseRequest(head, &t.Req, &s.req)
+	err = parseRequest(head, &t.Req, &s.req)
 	if err == nil {
 		t.Req.Headers, err = processHop(t.Req.Headers, &s.req, true, &s.hop)
 	}
@@ -223,7 +201,7 @@ func (s *session) serveHead(gen *generation, fe *rules.Frontend, n int) bool {
 		return keep
 	}
 	if st := fe.Stats; st != nil && st.Match(t) {
-		return s.serveStatsPage(gen, st, fe, nil)
+		return s.serveStats(gen, st, fe, nil)
 	}
 	be := fe.PickBackend(t)
 	if be == nil {
@@ -254,21 +232,12 @@ func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Ba
 		return keep
 	}
 	if st := be.Stats; st != nil && st.Match(t) {
-		return s.serveStatsPage(gen, st, fe, be)
+		return s.serveStats(gen, st, fe, be)
 	}
 	if bs == nil {
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
 	return s.forward(fe, bs)
-}
-
-// serveStatsPage serves the statistics page, on a goroutine: the page
-// may not fit in a buffer.
-func (s *session) serveStatsPage(gen *generation, st *rules.Stats, fe *rules.Frontend, be *rules.Backend) bool {
-	if s.lp != nil {
-		return s.detach(func() bool { return s.serveStats(gen, st, fe, be) })
-	}
-	return s.serveStats(gen, st, fe, be)
 }
 
 // requestRules runs a proxy's http-request rules, then its redirect
@@ -295,9 +264,6 @@ func (s *session) requestRules(gen *generation, list, redirects []rules.Rule, fe
 // answer sends what the rules answered a request with: a service's
 // response, or a reply; it reports whether the connection stays open.
 func (s *session) answer(gen *generation, fe *rules.Frontend, be *rules.Backend) bool {
-	if s.lp != nil && s.txn.Service != nil {
-		return s.detach(func() bool { return s.answer(gen, fe, be) })
-	}
 	switch svc := s.txn.Service.(type) {
 	case nil:
 		return s.reply(s.txn.Reply, fe, be)
@@ -370,48 +336,23 @@ var (
 	connClose     = []byte("connection: close\r\n")
 )
 
-// flushOut sends what the client's buffer holds; it reports whether it
-// all went.
-func (s *session) flushOut() bool { return s.out.Flush() == nil }
-
 // sendRaw writes b to the client as is and flushes.
 func (s *session) sendRaw(b []byte) {
 	s.out.Write(b)
 	s.out.Flush()
 }
 
-// keepSrv keeps sc, which served the session's last request, for its
-// next ones: with a connection kept to each server a roundrobin turns
-// to, each request finds its own.
-func (s *session) keepSrv(sc *srvConn) {
-	for i := range s.srvs {
-		if s.srvs[i] == nil {
-			s.srvs[i] = sc
-			return
-		}
-	}
-	s.idleSrv(s.srvs[0])
-	copy(s.srvs[:], s.srvs[1:])
-	s.srvs[len(s.srvs)-1] = sc
-}
-
-// releaseSrv returns the server connections the session kept to their
-// pools.
+// releaseSrv returns the attached server connection to its pool.
 func (s *session) releaseSrv() {
-	for i, sc := range s.srvs {
-		if sc != nil {
-			s.idleSrv(sc)
-			s.srvs[i] = nil
-		}
+	if s.srv != nil {
+		s.idleSrv(s.srv)
+		s.srv = nil
 	}
 	s.setCur(nil)
 }
 
 // idleSrv puts sc in its server's idle pool, or closes it.
 func (s *session) idleSrv(sc *srvConn) {
-	if sc.lp != nil {
-		sc.lp.dropSrv(sc)
-	}
 	sc.dw.last = time.Time{}
 	// A server reached on the client's port, or from the client's
 	// address, cannot share its idle connections with other clients.

@@ -55,11 +55,22 @@ type parkedMore struct {
 }
 
 func newParker(e *Engine) (*parker, error) {
-	epfd, wake, err := epollWithWake()
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	p := &parker{e: e, epfd: epfd, wake: wake, conns: make(map[int]*parked)}
+	wake, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if errno != 0 {
+		syscall.Close(epfd)
+		return nil, errno
+	}
+	p := &parker{e: e, epfd: epfd, wake: int(wake), conns: make(map[int]*parked)}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wake)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake, &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(p.wake)
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -89,14 +100,17 @@ func (e *Engine) parker() *parker {
 // reports false when the connection cannot be parked: the session then
 // goes on waiting itself.
 func (s *session) park(deadline time.Time) bool {
-	if s.ln == nil || s.in.raw() == nil || s.in.buffered() > 0 || s.out.Buffered() > 0 {
+	if s.ln == nil || s.in.rc == nil || s.in.buffered() > 0 || s.out.Buffered() > 0 {
 		return false
 	}
 	p := s.e.parker()
 	if p == nil {
 		return false
 	}
-	fd := s.in.fd
+	fd := -1
+	if s.in.rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
+		return false
+	}
 	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq}
 	if s.txn.Track.Any() || s.txn.HasSessVars() ||
 		s.src != addrPort(s.c.RemoteAddr()) || s.dst != addrPort(s.c.LocalAddr()) {

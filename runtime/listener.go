@@ -120,36 +120,29 @@ func (l *listener) runProxied(s *session, tlsCfg *tls.Config, sem chan struct{})
 	l.run(s, sem)
 }
 
-// run serves s, then ends it (finish), unless an event loop took it.
+// run serves s, then closes its connection and gives back its maxconn
+// slot and its count of Engine.wg, unless the connection was parked: the
+// parker owns them then.
 func (l *listener) run(s *session, sem chan struct{}) {
 	fe := l.e.gen.Load().frontend(s.feIndex, s.feName)
 	if fe != nil && (s.accepted || s.acceptConn(fe)) {
 		if fe.Mode == rules.ModeHTTP {
-			if s.serveHTTP() {
-				return
-			}
+			s.serveHTTP()
 		} else {
 			s.serveTCP(fe)
 		}
 	}
-	s.finish()
-}
-
-// finish ends a session: it closes its connection and gives back its
-// maxconn slot and its count of Engine.wg, unless the connection was
-// parked: the parker owns them then.
-func (s *session) finish() {
-	e, sem, parked := s.e, s.sem, s.parked
+	parked := s.parked
 	if !parked {
 		s.c.Close()
 	}
-	e.untrack(s)
-	e.putSession(s)
+	l.e.untrack(s)
+	l.e.putSession(s)
 	if parked {
 		return
 	}
 	if sem != nil {
 		<-sem
 	}
-	e.wg.Done()
+	l.e.wg.Done()
 }

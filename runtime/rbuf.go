@@ -47,8 +47,7 @@ type rbuf struct {
 	// flushFailed is set when fill failed because the flush failed.
 	flushFailed bool
 
-	rc     syscall.RawConn // c's descriptor, got at the first quiet fill or by raw
-	fd     int             // rc's descriptor, when raw got it
+	rc     syscall.RawConn // c's descriptor, got at the first quiet fill
 	rawFn  func(fd uintptr) bool
 	rawErr error
 	rawN   int
@@ -134,8 +133,16 @@ func (b *rbuf) fill() (int, error) {
 // waits for c, then reads. It reports false when the usual way must
 // finish the job: no descriptor, or a write that did not complete.
 func (b *rbuf) quietFill() (int, error, bool) {
-	if b.raw() == nil {
-		return 0, nil, false
+	if b.rc == nil {
+		sc, ok := b.c.(syscall.Conn)
+		if !ok {
+			return 0, nil, false
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return 0, nil, false
+		}
+		b.rc = rc
 	}
 	b.rawRun, b.rawN, b.rawErr = rawWrite, 0, nil
 	err := b.rc.Read(b.rawFn)

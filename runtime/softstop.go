@@ -14,13 +14,10 @@ func (e *Engine) SoftStop(grace time.Duration) {
 		l.ln.Close()
 	}
 	e.listeners = nil
-	park, loops := e.park, e.loops
+	park := e.park
 	e.mu.Unlock()
 	if park != nil {
 		park.close()
-	}
-	for _, l := range loops {
-		l.closeIdle()
 	}
 	var deadline time.Time
 	if grace > 0 {

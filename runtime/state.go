@@ -114,8 +114,6 @@ type backendState struct {
 	queue   srvQueue
 	queued  atomic.Int64 // requests waiting in queue
 	ctr     counters
-	// mayQueue: a server has a maxconn, so a request may wait in queue.
-	mayQueue bool
 }
 
 func newBackendState(b *rules.Backend) *backendState {
@@ -131,7 +129,6 @@ func newBackendState(b *rules.Backend) *backendState {
 		ss.health = rise
 		ss.up.Store(true)
 		bs.servers = append(bs.servers, ss)
-		bs.mayQueue = bs.mayQueue || s.MaxConn > 0
 		if s.Backup {
 			bs.backup = append(bs.backup, ss)
 		} else {

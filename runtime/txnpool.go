@@ -21,12 +21,6 @@ type deadlineWriter struct {
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
-	w.arm()
-	return w.c.Write(p)
-}
-
-// arm pushes the write deadline forward, if due, before a write.
-func (w *deadlineWriter) arm() {
 	if w.d > 0 {
 		now := time.Now()
 		if now.Sub(w.last) > w.d/8 {
@@ -34,6 +28,7 @@ func (w *deadlineWriter) arm() {
 			w.c.SetWriteDeadline(now.Add(w.d))
 		}
 	}
+	return w.c.Write(p)
 }
 
 // setTimeout changes the timeout, forcing the next write to set it.
@@ -53,9 +48,6 @@ type side struct {
 	in  rbuf
 	dw  deadlineWriter
 	out *wbuf
-	// flushFn and flushed are flushNow's callback and its result.
-	flushFn func(uintptr) bool
-	flushed bool
 }
 
 func (sd *side) reset(c net.Conn) {
@@ -65,7 +57,6 @@ func (sd *side) reset(c net.Conn) {
 	sd.dw = deadlineWriter{c: c}
 	if sd.out == nil {
 		sd.out = newWbuf(&sd.dw)
-		sd.flushFn = sd.flushStep
 	} else {
 		sd.out.Reset(&sd.dw)
 	}
@@ -103,10 +94,10 @@ type session struct {
 	hop                  hopScratch
 	scratch              []byte
 	nreq                 int
-	srvs                 [keptSrvs]*srvConn // server connections kept between requests (keepSrv)
-	ln                   *listener          // the listener that accepted c; nil in tests
-	sem                  chan struct{}      // its maxconn slots; nil: no limit
-	parked               bool               // c was handed to the parker: not ours any more
+	srv                  *srvConn      // server connection kept between requests
+	ln                   *listener     // the listener that accepted c; nil in tests
+	sem                  chan struct{} // its maxconn slots; nil: no limit
+	parked               bool          // c was handed to the parker: not ours any more
 	// accepted: the tcp-request connection rules already accepted c (a
 	// connection resumed from the parker).
 	accepted bool
@@ -132,34 +123,11 @@ type session struct {
 	replayView rbuf // the kept chunked body, read again by writeReplayBody
 	connFail   int
 
-	// fw is the forwarding in progress.
-	fw fwdState
-	// On an event loop (lp; nil: the session has its goroutine): the
-	// client's descriptor there, what the session waits for, the server
-	// connection registered there, which of the two became readable,
-	// the keep-alive deadline, and the deadline of the wait with its place
-	// in the loop's heap (-1: none).
-	lp               *evloop
-	lfd              int
-	lw               loopWait
-	lReady           bool
-	lIdle, lDeadline time.Time
-	lIdx             int
-	lcont            func() bool // set by detach
-	lHome            int         // index of the loop the session goes to; -1: none yet
-	// loopOff: a loop gave up on the connection, which stays with its
-	// goroutine.
-	loopOff bool
-
 	mu      sync.Mutex // guards curConn and aborted, for Close
 	curConn net.Conn   // the server connection in use
 	aborted bool
 	curSeen net.Conn // last value given to setCur, owner only
 }
-
-// keptSrvs is how many server connections a session keeps between
-// requests.
-const keptSrvs = 4
 
 // srvConn is a connection to a server, kept in the server's idle pool
 // between requests.
@@ -168,12 +136,6 @@ type srvConn struct {
 	s      *serverState
 	reused bool
 	sni    []byte // the TLS server name it was opened with; nil: none
-	// lp is the event loop the connection is registered on, as lfd
-	// (see evloop.dropSrv), and lReady whether it became readable
-	// since it was last read; lp nil: none.
-	lp     *evloop
-	lfd    int
-	lReady bool
 }
 
 func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
@@ -184,10 +146,9 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 	}
 	s.reset(c)
 	s.in.flush = s.out
-	s.feIndex, s.feName, s.nreq, s.srvs = feIndex, feName, 0, [keptSrvs]*srvConn{}
+	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
 	s.ln, s.sem, s.parked, s.accepted, s.upBackend = nil, nil, false, false, nil
 	s.aborted, s.curConn, s.curSeen = false, nil, nil
-	s.lp, s.lw, s.lIdx, s.lReady, s.lcont, s.loopOff, s.lHome = nil, loopBusy, -1, false, nil, false, -1
 	s.setAddrs(addrPort(c.RemoteAddr()), addrPort(c.LocalAddr()))
 	s.tls, _ = c.(*tls.Conn)
 	s.sni = s.sni[:0]
@@ -209,7 +170,7 @@ func (s *session) setAddrs(src, dst netip.AddrPort) {
 }
 
 func (e *Engine) putSession(s *session) {
-	s.c, s.in.c, s.dw.c, s.srvs = nil, nil, nil, [keptSrvs]*srvConn{}
+	s.c, s.in.c, s.dw.c, s.srv = nil, nil, nil, nil
 	s.in.rc, s.ln, s.sem = nil, nil, nil
 	s.out.Reset(&s.dw)
 	s.txn.Track.End()
@@ -261,7 +222,7 @@ func (e *Engine) newSrvConn(c net.Conn, st *serverState) *srvConn {
 		sc = &srvConn{}
 	}
 	sc.reset(c)
-	sc.s, sc.reused, sc.sni, sc.lp = st, false, sc.sni[:0], nil
+	sc.s, sc.reused, sc.sni = st, false, sc.sni[:0]
 	if st.cfg.ShutdownOnDown {
 		st.track(sc, c)
 	}
@@ -270,9 +231,6 @@ func (e *Engine) newSrvConn(c net.Conn, st *serverState) *srvConn {
 
 // closeSrv closes sc and recycles its buffers.
 func (e *Engine) closeSrv(sc *srvConn) {
-	if sc.lp != nil {
-		sc.lp.dropSrv(sc)
-	}
 	if sc.s != nil && sc.s.cfg.ShutdownOnDown {
 		sc.s.untrack(sc)
 	}

@@ -15,17 +15,12 @@ type wbuf struct {
 	n   int
 	wr  io.Writer
 	err error
-	// hold is set while an event loop serves the connection: a loop
-	// must not wait, so Flush leaves the bytes buffered (the loop sends
-	// them without waiting, or hands them to a goroutine) and a write
-	// that does not fit grows the buffer.
-	hold bool
 }
 
 func newWbuf(w io.Writer) *wbuf { return &wbuf{buf: make([]byte, bufSize), wr: w} }
 
 // Reset drops what is buffered and any error, and writes to w from now on.
-func (b *wbuf) Reset(w io.Writer) { b.n, b.err, b.wr, b.hold = 0, nil, w, false }
+func (b *wbuf) Reset(w io.Writer) { b.n, b.err, b.wr = 0, nil, w }
 
 // Buffered returns the number of bytes waiting to be written.
 func (b *wbuf) Buffered() int { return b.n }
@@ -33,12 +28,12 @@ func (b *wbuf) Buffered() int { return b.n }
 // Available returns the free space of the buffer.
 func (b *wbuf) Available() int { return len(b.buf) - b.n }
 
-// Flush writes the buffered bytes (unless hold).
+// Flush writes the buffered bytes.
 func (b *wbuf) Flush() error {
 	if b.err != nil {
 		return b.err
 	}
-	if b.n == 0 || b.hold {
+	if b.n == 0 {
 		return nil
 	}
 	n, err := b.wr.Write(b.buf[:b.n])
@@ -54,24 +49,11 @@ func (b *wbuf) Flush() error {
 		return err
 	}
 	b.n = 0
-	if len(b.buf) > bufSize {
-		b.buf = make([]byte, bufSize) // it grew while held: give that back
-	}
 	return nil
-}
-
-// grow makes room for n more bytes, for a write while held.
-func (b *wbuf) grow(n int) {
-	buf := make([]byte, b.n+n+bufSize)
-	copy(buf, b.buf[:b.n])
-	b.buf = buf
 }
 
 func (b *wbuf) Write(p []byte) (int, error) {
 	nn := 0
-	if b.hold && len(p) > b.Available() {
-		b.grow(len(p))
-	}
 	for len(p) > b.Available() && b.err == nil {
 		var n int
 		if b.n == 0 {
@@ -94,9 +76,6 @@ func (b *wbuf) Write(p []byte) (int, error) {
 }
 
 func (b *wbuf) WriteString(s string) (int, error) {
-	if b.hold && len(s) > b.Available() {
-		b.grow(len(s))
-	}
 	nn := 0
 	for len(s) > b.Available() && b.err == nil {
 		n := copy(b.buf[b.n:], s)
@@ -116,9 +95,6 @@ func (b *wbuf) WriteString(s string) (int, error) {
 func (b *wbuf) WriteByte(c byte) error {
 	if b.err != nil {
 		return b.err
-	}
-	if b.hold && b.Available() <= 0 {
-		b.grow(1)
 	}
 	if b.Available() <= 0 && b.Flush() != nil {
 		return b.err
