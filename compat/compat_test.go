@@ -373,16 +373,34 @@ func checkExpect(t *testing.T, who string, r request, resp *response) {
 	}
 }
 
-// freePort returns a TCP port of 127.0.0.1 that nothing listens on now.
+// freePort returns a TCP port of 127.0.0.1 that nothing listens on now,
+// and that it gave no other case of this run: haproxy binds with
+// SO_REUSEPORT, so two haproxy of parallel cases given the same port
+// would both bind it and each get part of the other's connections.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		givenPorts.Lock()
+		given := givenPorts.m[port]
+		givenPorts.m[port] = true
+		givenPorts.Unlock()
+		if !given {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// givenPorts holds the ports freePort gave out.
+var givenPorts = struct {
+	sync.Mutex
+	m map[int]bool
+}{m: map[int]bool{}}
 
 // deadPort returns a port of 127.0.0.1 that refuses connections for the
 // whole test: a socket is bound to it but never listens, so no other
