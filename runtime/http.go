@@ -294,6 +294,10 @@ func (s *session) clientKeepAlive(fe *rules.Frontend, be *rules.Backend) bool {
 	if !s.req.wantsKeepAlive() || s.req.forceClose || fe.Options.HTTPClose {
 		return false
 	}
+	if s.e.stopping.Load() {
+		// A soft stop: as haproxy, the response says it is the last.
+		return false
+	}
 	return be == nil || !be.Options.HTTPClose
 }
 

@@ -9,8 +9,9 @@ import (
 )
 
 // TestSoftStop: on a soft stop the listener closes, an idle keep-alive
-// connection is closed, a request in flight gets its response and then
-// its connection closes, and each proxy's totals are logged.
+// connection is closed, a request in flight gets its response, marked
+// connection: close, and then its connection closes, and each proxy's
+// totals are logged.
 func TestSoftStop(t *testing.T) {
 	release := make(chan struct{})
 	srv := newRawServer(t, func(head string, _ []byte) string {
@@ -65,8 +66,13 @@ backend app
 	case <-time.After(50 * time.Millisecond):
 	}
 	close(release)
-	if _, _, body := busy.response("GET"); body != "ok" {
+	head, _, body := busy.response("GET")
+	if body != "ok" {
 		t.Errorf("request in flight: %q, want its response", body)
+	}
+	// haproxy 2.6 marks it the connection's last (checked with SIGUSR1).
+	if !strings.Contains(head, "\r\nconnection: close\r\n") {
+		t.Errorf("response during a soft stop lacks connection: close:\n%s", head)
 	}
 	if !busy.closed(5 * time.Second) {
 		t.Error("the busy connection stayed open after its response")
