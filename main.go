@@ -258,7 +258,7 @@ func setThreads(n int) {
 func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) {
 	done := make(chan struct{})
 	go func() {
-		eng.SoftStop(0)
+		eng.SoftStop()
 		close(done)
 	}()
 	for {

@@ -104,6 +104,7 @@ var keywordNotes = map[string]string{
 	"maxconn":               "global: process limit; in proxies: warning",
 	"mode":                  "http, tcp",
 	"nbthread":              "sets GOMAXPROCS, the number of threads running Go code",
+	"hard-stop-after":       "bounds a soft stop (SIGUSR1); then, as haproxy, requests waiting for a server get a 502 and every connection closes",
 	"monitor":               "monitor fail if/unless COND",
 	"monitor-uri":           "answered before any rule: 200, or 503 when monitor fail holds",
 	"option":                "see below",

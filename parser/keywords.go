@@ -175,7 +175,7 @@ var tuningNames = []string{
 	"id", "bind-process", "grace", "http-restrict-req-hdr-names",
 	// global
 	"daemon", "cpu-map", "chroot", "user", "group", "uid", "gid", "ulimit-n",
-	"master-worker", "node", "hard-stop-after", "maxconnrate",
+	"master-worker", "node", "maxconnrate",
 	"maxsessrate", "maxsslconn", "maxsslrate", "maxpipes", "maxcomprate", "maxcompcpuusage",
 	"maxzlibmem", "noepoll", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport", "spread-checks",
 	"server-state-file", "server-state-base", "localpeer", "quiet", "zero-warning",

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+	"time"
 
 	"gohap/runtime/rules"
 )
@@ -160,6 +161,24 @@ func TestNbthread(t *testing.T) {
 	for _, bad := range []string{"0", "65", "two"} {
 		if _, err := compileString(t, "global\n    nbthread "+bad+"\n"); err == nil || !strings.Contains(err.Error(), "nbthread") {
 			t.Errorf("nbthread %s: error %v, want one naming nbthread", bad, err)
+		}
+	}
+}
+
+func TestHardStopAfter(t *testing.T) {
+	res, err := compileString(t, "global\n    hard-stop-after 30s\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Graph.Global.HardStopAfter; got != 30*time.Second {
+		t.Errorf("hard-stop-after 30s compiled to %v", got)
+	}
+	if len(res.Warnings) != 0 {
+		t.Errorf("warnings: %v", res.Warnings)
+	}
+	for _, bad := range []string{"soon", "-1s", "1 2"} {
+		if _, err := compileString(t, "global\n    hard-stop-after "+bad+"\n"); err == nil || !strings.Contains(err.Error(), "hard-stop-after") {
+			t.Errorf("hard-stop-after %s: error %v, want one naming hard-stop-after", bad, err)
 		}
 	}
 }

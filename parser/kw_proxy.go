@@ -43,6 +43,7 @@ var globalKeywords = []keyword{
 	{name: "maxconn", where: secGlobal | secProxy, apply: kwMaxconn},
 	{name: "pidfile", where: secGlobal, apply: kwPidfile},
 	{name: "nbthread", where: secGlobal, apply: kwNbthread},
+	{name: "hard-stop-after", where: secGlobal, apply: kwHardStopAfter},
 	{name: "default-path", where: secGlobal, apply: kwDefaultPath},
 	{name: "crt-base", where: secGlobal, apply: kwCrtBase},
 	{name: "ca-base", where: secGlobal, apply: kwCABase},
@@ -499,6 +500,18 @@ func kwNbthread(c *compiler, p *proxy, g *Generic, args []string) {
 		return
 	}
 	c.g.Global.NbThread = n
+}
+
+func kwHardStopAfter(c *compiler, p *proxy, g *Generic, args []string) {
+	if !c.wantArgs(g, "hard-stop-after", args, 1, 1) {
+		return
+	}
+	d, err := parseTime(args[0])
+	if err != nil {
+		c.errorf(g.Args[0].Pos, "hard-stop-after: %v", err)
+		return
+	}
+	c.g.Global.HardStopAfter = d
 }
 
 func kwPidfile(c *compiler, p *proxy, g *Generic, args []string) {

@@ -4,10 +4,11 @@ import "time"
 
 // SoftStop is haproxy's soft stop (SIGUSR1): the listeners close, idle
 // keep-alive connections close, and busy ones close once their request
-// is served. It returns when no client connection is left or after
-// grace (0: no limit), logging each proxy's totals as haproxy does; the
-// caller then calls Close, which ends what remains.
-func (e *Engine) SoftStop(grace time.Duration) {
+// is served. It returns when no client connection is left, logging each
+// proxy's totals as haproxy does; with hard-stop-after set, it waits no
+// longer than that and then stops hard (hardStop). The caller then calls
+// Close, which ends what remains.
+func (e *Engine) SoftStop() {
 	e.stopping.Store(true)
 	e.mu.Lock()
 	for _, l := range e.listeners {
@@ -19,14 +20,14 @@ func (e *Engine) SoftStop(grace time.Duration) {
 	if park != nil {
 		park.close()
 	}
+	gen := e.gen.Load()
 	var deadline time.Time
-	if grace > 0 {
-		deadline = time.Now().Add(grace)
+	if d := gen.g.Global.HardStopAfter; d > 0 {
+		deadline = time.Now().Add(d)
 	}
 	for !e.noClients() && (deadline.IsZero() || time.Now().Before(deadline)) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	gen := e.gen.Load()
 	for _, p := range proxiesInOrder(gen) {
 		var fe, be int64
 		if c := gen.feCounters(p.fe); c != nil {
@@ -36,6 +37,37 @@ func (e *Engine) SoftStop(grace time.Duration) {
 			be = bs.ctr.sessions.Load()
 		}
 		e.log.Printf("Proxy %s stopped (cumulated conns: FE: %d, BE: %d).", p.name, fe, be)
+	}
+	if !e.noClients() {
+		e.hardStop(gen)
+	}
+}
+
+// hardStop ends what a soft stop left when hard-stop-after ran out, as
+// haproxy does: it logs how many connections each frontend still has,
+// and takes each request waiting for its server off that connection, so
+// that the client gets haproxy's 502 page ("invalid or incomplete
+// response") and a close. It waits a moment for those to go out.
+func (e *Engine) hardStop(gen *generation) {
+	e.log.Printf("soft-stop running for too long, performing a hard-stop.")
+	left := map[string]int{}
+	e.mu.Lock()
+	for s := range e.conns {
+		left[s.feName]++
+		s.mu.Lock()
+		if s.curConn != nil {
+			s.curConn.Close()
+		}
+		s.mu.Unlock()
+	}
+	e.mu.Unlock()
+	for _, fe := range gen.g.Frontends {
+		if n := left[fe.Name]; n > 0 {
+			e.log.Printf("Proxy %s hard-stopped (%d remaining conns will be closed).", fe.Name, n)
+		}
+	}
+	for deadline := time.Now().Add(time.Second); !e.noClients() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

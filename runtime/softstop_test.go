@@ -44,7 +44,7 @@ backend app
 
 	stopped := make(chan struct{})
 	go func() {
-		e.SoftStop(10 * time.Second)
+		e.SoftStop()
 		close(stopped)
 	}()
 	if !idle.closed(5 * time.Second) {
@@ -87,5 +87,56 @@ backend app
 	}
 	if want := "Proxy app stopped (cumulated conns: FE: 0, BE: 2)."; !strings.Contains(logs.String(), want) {
 		t.Errorf("log lacks %q:\n%s", want, logs.String())
+	}
+}
+
+// TestHardStopAfter: with hard-stop-after, a soft stop waits no longer
+// than that for a request in flight; then, as haproxy 2.6 does (checked
+// with SIGUSR1 and a server slower than the limit), the client gets the
+// 502 page with connection: close, and the log says so.
+func TestHardStopAfter(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	srv := newRawServer(t, func(head string, _ []byte) string {
+		<-release
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	})
+	const limit = 200 * time.Millisecond
+	e, addr, logs := loadEngine(t, "global\n    hard-stop-after 200ms\n"+testDefaults+fmt.Sprintf(`
+frontend fe
+    bind 127.0.0.1:0
+    default_backend app
+backend app
+    server s1 %s
+`, srv.addr()), nil)
+	busy := dial(t, addr)
+	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if heads, _ := srv.snapshot(); len(heads) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the server")
+		}
+	}
+	t0 := time.Now()
+	e.SoftStop()
+	if el := time.Since(t0); el < limit {
+		t.Errorf("SoftStop returned after %v, before hard-stop-after (%v)", el, limit)
+	}
+	head, status, body := busy.response("GET")
+	if status != 502 || !strings.Contains(body, "502 Bad Gateway") || !strings.Contains(head, "\r\nconnection: close\r\n") {
+		t.Errorf("got %d, want haproxy's 502 page with connection: close:\n%s%s", status, head, body)
+	}
+	if !busy.closed(5 * time.Second) {
+		t.Error("the connection stayed open after the 502")
+	}
+	for _, want := range []string{
+		"soft-stop running for too long, performing a hard-stop.",
+		"Proxy fe hard-stopped (1 remaining conns will be closed).",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
 	}
 }

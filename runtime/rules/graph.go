@@ -42,6 +42,8 @@ type Global struct {
 	// NbThread is how many threads run the proxy (GOMAXPROCS); 0 leaves
 	// Go's default, one per CPU, which is haproxy's default too.
 	NbThread int
+	// HardStopAfter bounds a soft stop (hard-stop-after); 0: no bound.
+	HardStopAfter time.Duration
 }
 
 // Var is a runtime variable declared by "acl variable" or read by
