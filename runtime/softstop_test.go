@@ -33,14 +33,7 @@ backend app
 	}
 	busy := dial(t, addr)
 	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		if heads, _ := srv.snapshot(); len(heads) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the slow request never reached the server")
-		}
-	}
+	waitRequests(t, srv, 2)
 
 	stopped := make(chan struct{})
 	go func() {
@@ -111,14 +104,7 @@ backend app
 `, srv.addr()), nil)
 	busy := dial(t, addr)
 	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		if heads, _ := srv.snapshot(); len(heads) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the request never reached the server")
-		}
-	}
+	waitRequests(t, srv, 1)
 	t0 := time.Now()
 	e.SoftStop()
 	if el := time.Since(t0); el < limit {
@@ -137,6 +123,19 @@ backend app
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// waitRequests waits until srv has received n requests.
+func waitRequests(t *testing.T, srv *rawServer, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if heads, _ := srv.snapshot(); len(heads) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server got fewer than %d requests in 5s", n)
 		}
 	}
 }
