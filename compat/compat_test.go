@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -452,6 +453,23 @@ func startGohap(t *testing.T, tc *testCase, env map[string]string) string {
 			t.Fatal(err)
 		}
 	}
+	for attempt := 1; ; attempt++ {
+		eng, err := newGohap(t, tc, env, store)
+		if err == nil {
+			t.Cleanup(func() { eng.Close() })
+			return net.JoinHostPort("127.0.0.1", env["FE_PORT"])
+		}
+		// Another test (of this package or another one running beside
+		// it) may take FE_PORT between freePort and the bind.
+		if !strings.Contains(err.Error(), "address already in use") || attempt == 3 {
+			t.Fatalf("gohap: %v", err)
+		}
+		env["FE_PORT"] = strconv.Itoa(freePort(t))
+	}
+}
+
+// newGohap loads tc's config with env and starts an engine on it.
+func newGohap(t *testing.T, tc *testCase, env map[string]string, store *shm.Store) (*runtime.Engine, error) {
 	res, err := parser.Load([]string{writeConfig(t, tc)}, parser.Config{
 		Options: parser.Options{Env: envLookup(env)},
 		Var:     store.Resolve,
@@ -471,10 +489,10 @@ func startGohap(t *testing.T, tc *testCase, env map[string]string) string {
 		t.Fatal(err)
 	}
 	if err := eng.Start(); err != nil {
-		t.Fatal(err)
+		eng.Close()
+		return nil, err
 	}
-	t.Cleanup(func() { eng.Close() })
-	return net.JoinHostPort("127.0.0.1", env["FE_PORT"])
+	return eng, nil
 }
 
 // startProxy starts tc's config in gohap (bin "") or in the haproxy at
@@ -865,5 +883,38 @@ func TestParseRequest(t *testing.T) {
 		if _, err := parseRequest(bad); err == nil {
 			t.Errorf("parseRequest(%q): no error", bad)
 		}
+	}
+}
+
+// TestStartGohapPortTaken checks the harness itself: when FE_PORT is
+// taken by the time gohap binds, startGohap moves to another port.
+func TestStartGohapPortTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := strconv.Itoa(taken.Addr().(*net.TCPAddr).Port)
+	tc := &testCase{file: "taken.txt", config: `
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind "127.0.0.1:${FE_PORT}"
+    http-request return status 200 content-type text/plain string ok
+`}
+	addr := startGohap(t, tc, map[string]string{"FE_PORT": port})
+	if strings.HasSuffix(addr, ":"+port) {
+		t.Fatalf("gohap at %s, the port that was taken", addr)
+	}
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
 	}
 }
