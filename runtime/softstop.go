@@ -25,9 +25,7 @@ func (e *Engine) SoftStop() {
 	if d := gen.g.Global.HardStopAfter; d > 0 {
 		deadline = time.Now().Add(d)
 	}
-	for !e.noClients() && (deadline.IsZero() || time.Now().Before(deadline)) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	e.waitClients(deadline)
 	for _, p := range proxiesInOrder(gen) {
 		var fe, be int64
 		if c := gen.feCounters(p.fe); c != nil {
@@ -66,7 +64,13 @@ func (e *Engine) hardStop(gen *generation) {
 			e.log.Printf("Proxy %s hard-stopped (%d remaining conns will be closed).", fe.Name, n)
 		}
 	}
-	for deadline := time.Now().Add(time.Second); !e.noClients() && time.Now().Before(deadline); {
+	e.waitClients(time.Now().Add(time.Second))
+}
+
+// waitClients waits until every client connection has ended, or until
+// deadline (zero: none).
+func (e *Engine) waitClients(deadline time.Time) {
+	for !e.noClients() && (deadline.IsZero() || time.Now().Before(deadline)) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }

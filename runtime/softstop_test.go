@@ -20,13 +20,7 @@ func TestSoftStop(t *testing.T) {
 		}
 		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	})
-	e, addr, logs := loadEngine(t, testDefaults+fmt.Sprintf(`
-frontend fe
-    bind 127.0.0.1:0
-    default_backend app
-backend app
-    server s1 %s
-`, srv.addr()), nil)
+	e, addr, logs := loadEngine(t, stopConfig("", srv.addr()), nil)
 	idle := dial(t, addr)
 	if _, body := idle.get("/"); body != "ok" {
 		t.Fatalf("idle connection's request: %q", body)
@@ -95,13 +89,7 @@ func TestHardStopAfter(t *testing.T) {
 		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	})
 	const limit = 200 * time.Millisecond
-	e, addr, logs := loadEngine(t, "global\n    hard-stop-after 200ms\n"+testDefaults+fmt.Sprintf(`
-frontend fe
-    bind 127.0.0.1:0
-    default_backend app
-backend app
-    server s1 %s
-`, srv.addr()), nil)
+	e, addr, logs := loadEngine(t, stopConfig(fmt.Sprintf("global\n    hard-stop-after %dms\n", limit.Milliseconds()), srv.addr()), nil)
 	busy := dial(t, addr)
 	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 	waitRequests(t, srv, 1)
@@ -125,6 +113,18 @@ backend app
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}
 	}
+}
+
+// stopConfig is the soft-stop tests' configuration: global, then
+// frontend fe sending everything to server s1 at addr.
+func stopConfig(global, addr string) string {
+	return global + testDefaults + fmt.Sprintf(`
+frontend fe
+    bind 127.0.0.1:0
+    default_backend app
+backend app
+    server s1 %s
+`, addr)
 }
 
 // waitRequests waits until srv has received n requests.
