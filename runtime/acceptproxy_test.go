@@ -71,13 +71,7 @@ frontend secure
 // client's when its keep-alive connection waits idle in the parker.
 func TestAcceptProxyParked(t *testing.T) {
 	srv := newRawServer(t, nil)
-	e := startConfig(t, fmt.Sprintf(`
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
-frontend plain
+	e := startConfig(t, testDefaults+fmt.Sprintf(`frontend plain
     bind 127.0.0.1:0 accept-proxy
     http-response set-header X-Addrs "src=%%[src]:%%[src_port] dst=%%[dst]"
     default_backend app

@@ -37,13 +37,7 @@ func TestDisableOn404(t *testing.T) {
 	c2.Store(200)
 	s1 := checkedServer(t, "s1", &c1)
 	s2 := checkedServer(t, "s2", &c2)
-	res, err := compileString(fmt.Sprintf(`
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
-frontend f
+	res, err := compileString(testDefaults + fmt.Sprintf(`frontend f
     bind 127.0.0.1:0
     http-request return status 200 content-type text/plain lf-string "%%[nbsrv(app)]" if { path /nbsrv }
     stats enable

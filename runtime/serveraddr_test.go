@@ -42,13 +42,7 @@ func TestServerAddressForms(t *testing.T) {
 	}
 	serveOn(t, abnsLn, "abns")
 
-	e := startConfig(t, fmt.Sprintf(`
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
-frontend f
+	e := startConfig(t, testDefaults+fmt.Sprintf(`frontend f
     bind 127.0.0.2:%d
     use_backend unixbe if { path_beg /unix }
     use_backend abnsbe if { path_beg /abns }

@@ -14,13 +14,7 @@ import (
 func TestServerTLS(t *testing.T) {
 	ln, certPath := tlsListener(t, "backend.example")
 	serveOn(t, ln, "over tls")
-	e := startConfig(t, fmt.Sprintf(`
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
-    retries 0
+	e := startConfig(t, testDefaults+fmt.Sprintf(`    retries 0
 frontend f
     bind 127.0.0.1:0
     use_backend verified if { path /verified }
@@ -85,13 +79,7 @@ func TestSendProxy(t *testing.T) {
 			}()
 		}
 	}()
-	e := startConfig(t, fmt.Sprintf(`
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
-frontend f
+	e := startConfig(t, testDefaults+fmt.Sprintf(`frontend f
     bind 127.0.0.1:0
     use_backend v2 if { path /v2 }
     default_backend v1

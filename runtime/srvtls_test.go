@@ -58,13 +58,7 @@ func (s *sniServer) seen() []string {
 // against it, and a connection is reused only for the same name.
 func TestServerSNIExpression(t *testing.T) {
 	srv := newSNIServer(t, "a.example", "b.example")
-	e := startConfig(t, fmt.Sprintf(`
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
-    retries 0
+	e := startConfig(t, testDefaults+fmt.Sprintf(`    retries 0
 frontend f
     bind 127.0.0.1:0
     default_backend b

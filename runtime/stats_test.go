@@ -60,13 +60,7 @@ func statsGet(t *testing.T, addr, target, auth string) (*http.Response, string) 
 }
 
 func TestStatsPage(t *testing.T) {
-	e := startConfig(t, `
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
-listen admin
+	e := startConfig(t, testDefaults+`listen admin
     bind 127.0.0.1:0
     stats enable
     stats uri /stats

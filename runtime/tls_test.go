@@ -48,13 +48,7 @@ func TestTLSBind(t *testing.T) {
 	dir := t.TempDir()
 	certA, a := writeCert(t, dir, "a.example")
 	certB, b := writeCert(t, dir, "b.example")
-	e := startConfig(t, fmt.Sprintf(`
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 1s
-frontend plain
+	e := startConfig(t, testDefaults+fmt.Sprintf(`frontend plain
     bind 127.0.0.1:0
     redirect scheme https code 301 if !{ ssl_fc }
 frontend secure
