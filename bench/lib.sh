@@ -61,7 +61,7 @@ start_proxies() {
     build_gohap
     FE_PORT=$HA_PORT haproxy -db -f bench/bench.cfg >"$out/haproxy.log" 2>&1 &
     PID_haproxy=$!
-    FE_PORT=$GO_PORT GOHAP_VARS="$out/vars" ${GOHAP_GOMAXPROCS:+GOMAXPROCS=$GOHAP_GOMAXPROCS} \
+    FE_PORT=$GO_PORT GOHAP_VARS="$out/vars" env ${GOHAP_GOMAXPROCS:+GOMAXPROCS=$GOHAP_GOMAXPROCS} \
         "$out/gohap" -q -f bench/bench.cfg >"$out/gohap.log" 2>&1 &
     PID_gohap=$!
     local port

@@ -19,6 +19,8 @@ var statementKeywords = []struct{ name, where, note string }{
 	{"tcp-request", "frontend, backend, listen", "inspect-delay; connection, session and content rules: accept, reject (a reset), silent-drop, set-var, set-var-fmt, unset-var, track-sc0..2 [table], sc-inc-gpc0(N), sc-inc-gpc1(N), sc-set-gpt0(N); content rules see req.ssl_sni, req.ssl_alpn, req.ssl_hello_type, req.len in mode tcp (TLS passthrough routing), the request head in mode http; content lua.NAME [args], content use-service lua.NAME (mode tcp)"},
 	{"server", "backend, listen", "options: " + strings.Join(append(append(sortedKeys(serverFlags, serverValues), sortedKeys(serverTLSFlags, serverTLSValues)...), sortedKeys(serverDNSValues, map[string]bool{})...), ", ")},
 	{"resolvers", "section", "DNS for servers with 'resolvers NAME': nameserver ID IP:PORT (UDP), parse-resolv-conf, resolve_retries, timeout resolve|retry, hold valid|nx|other|refused|timeout|obsolete, accepted_payload_size; host names re-resolved every 'hold valid', SRV names fill server-templates (target, port, weight); a server without an address waits in maintenance"},
+	{"userlist", "section", "user NAME password CRYPT-HASH or insecure-password PASS [groups G1,G2], group NAME [users U1,U2]; for http_auth(NAME), http_auth_group(NAME) and http-request auth"},
+	{"http-errors", "section", "errorfile CODE FILE lines, used by 'errorfiles NAME [CODE...]' in proxies"},
 	{"use_backend", "frontend, listen", "if/unless conditions with !, ||, or, { anonymous ACLs }; log-format names (use_backend be_%[req.hdr(host),lower]): a name that is no backend leads to default_backend"},
 }
 
@@ -81,7 +83,8 @@ func KeywordMarkdown() string {
 	}
 	sort.Strings(tuneOpts)
 	fmt.Fprintf(&b, "\nAccepted with a warning, because they only tune HAProxy's internals, logging or management: %s; options %s.\n", codeList(warn), codeList(tuneOpts))
-	fmt.Fprintf(&b, "\nRejected with `file:line:col: 'keyword' is not supported`, because running without them would change what clients get: %s, every other `option`, and the sections `%s`.\n", codeList(unsup), strings.Join(unsupportedSections(), "`, `"))
+	fmt.Fprintf(&b, "\nSections read and checked, then ignored with a warning saying what gohap does instead: %s.\n", codeList(sortedKeys(sideSections, map[string]bool{})))
+	fmt.Fprintf(&b, "\nRejected with `file:line:col: 'keyword' is not supported`, because running without them would change what clients get: %s, every other `option`, the rule family `http-after-response`, and the sections `%s`.\n", codeList(unsup), strings.Join(unsupportedSections(), "`, `"))
 	var rem []string
 	for k := range removed {
 		rem = append(rem, k)
@@ -155,9 +158,11 @@ func unsupportedSections() []string {
 	var out []string
 	for s := range sectionKeywords {
 		switch s {
-		case "global", "defaults", "frontend", "backend", "listen", "resolvers":
+		case "global", "defaults", "frontend", "backend", "listen", "resolvers", "userlist", "http-errors":
 		default:
-			out = append(out, s)
+			if _, side := sideSections[s]; !side {
+				out = append(out, s)
+			}
 		}
 	}
 	sort.Strings(out)
