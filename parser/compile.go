@@ -45,12 +45,13 @@ func Load(paths []string, cfg Config) (*Result, error) {
 	}
 	var parsed []*Parsed
 	var errs ErrorList
+	opt := cfg.Options
 	for _, name := range files {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			return nil, fmt.Errorf("cannot open configuration file %s: %w", name, err)
 		}
-		p, err := ParseFile(name, string(src), cfg.Options)
+		p, err := ParseFile(name, string(src), opt)
 		if err != nil {
 			if l, ok := err.(ErrorList); ok {
 				errs = append(errs, l...)
@@ -59,6 +60,9 @@ func Load(paths []string, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		parsed = append(parsed, p)
+		// haproxy reads the files one after the other in one process:
+		// setenv in a file is seen by the files after it.
+		opt = opt.withEnv(p.Env())
 	}
 	if len(errs) > 0 {
 		return nil, errs.Err()
@@ -108,12 +112,15 @@ func Compile(files []*Parsed, cfg Config) (*Result, error) {
 		resolvers: map[string]*rules.Resolvers{},
 		tables:    map[string]*tableDecl{},
 		cur:       newSettings(),
+		envs:      map[string]envTimeline{},
+		env:       newEnviron(cfg.lookup),
 	}
 	if c.cfg.ReadFile == nil {
 		c.cfg.ReadFile = os.ReadFile
 	}
 	var diags []Diag
 	for _, f := range files {
+		c.addEnv(f)
 		diags = append(diags, f.Diags...)
 		if f.Truncated != nil {
 			c.errs = append(c.errs, f.Truncated)
@@ -160,6 +167,31 @@ type compiler struct {
 	paths   pathRules
 	// scripts are the Lua files of lua-load; nil until the first.
 	scripts *lua.Scripts
+	// envs are the environments the files were read with, by file name;
+	// env is the one at the end of the last file, which env() reads at
+	// run time.
+	envs map[string]envTimeline
+	env  *Environ
+}
+
+// addEnv records the environments file f was read with. A file named
+// twice keeps the first reading's.
+func (c *compiler) addEnv(f *Parsed) {
+	if len(f.env) == 0 {
+		return
+	}
+	c.env = f.env.last()
+	if _, dup := c.envs[f.name]; !dup {
+		c.envs[f.name] = f.env
+	}
+}
+
+// envAt returns the environment the word at pos was read with.
+func (c *compiler) envAt(pos lexer.Position) *Environ {
+	if env := c.envs[pos.Filename].at(pos); env != nil {
+		return env
+	}
+	return newEnviron(c.cfg.lookup)
 }
 
 func (c *compiler) errorf(pos lexer.Position, format string, args ...any) {
@@ -175,7 +207,7 @@ func (c *compiler) value(w *Word) string {
 	if w == nil {
 		return ""
 	}
-	v, err := w.Value(c.cfg.lookup)
+	v, err := w.Value(c.envAt(w.Pos).Lookup)
 	if err != nil {
 		c.errorf(w.Pos, "%v", err)
 	}

@@ -162,8 +162,7 @@ var unsupportedNames = []string{
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",
 	"http-error", "rate-limit", "declare",
 	// global
-	"setenv", "presetenv", "resetenv",
-	"unsetenv", "h1-case-adjust", "h1-case-adjust-file", "51degrees-data-file", "wurfl-data-file",
+	"h1-case-adjust", "h1-case-adjust-file", "51degrees-data-file", "wurfl-data-file",
 	"deviceatlas-json-file", "set-var", "strict-limits", "ssl-load-extra-files",
 	"ssl-engine", "ssl-mode-async", "issuers-chain-path", "httpclient.ssl.verify",
 }

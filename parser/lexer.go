@@ -40,7 +40,7 @@ func (lineDefinition) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
 	if err != nil {
 		return nil, err
 	}
-	toks, _, err := lexFile(filename, string(src), Options{})
+	toks, _, _, err := lexFile(filename, string(src), Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +137,12 @@ type Options struct {
 	Version string
 }
 
+// withEnv returns o looking variables up in env.
+func (o Options) withEnv(env *Environ) Options {
+	o.Env = env.Lookup
+	return o
+}
+
 func (o Options) lookup(name string) (string, bool) {
 	if o.Env == nil {
 		return "", false
@@ -164,14 +170,20 @@ type condFrame struct {
 
 // lexFile turns a file into tokens: words, section starts and line ends,
 // with .if/.elif/.else/.endif blocks already resolved and their messages
-// returned. Errors carry file:line:col.
-func lexFile(filename, src string, opt Options) ([]lexer.Token, []Diag, error) {
+// returned. The environment changes of global setenv-like lines apply to
+// the lines after them, as in haproxy; the timeline says which
+// environment each part of the file was read with. Errors carry
+// file:line:col.
+func lexFile(filename, src string, opt Options) ([]lexer.Token, []Diag, envTimeline, error) {
 	var (
-		toks  []lexer.Token
-		diags []Diag
-		errs  ErrorList
-		stack []condFrame
+		toks    []lexer.Token
+		diags   []Diag
+		errs    ErrorList
+		stack   []condFrame
+		section string
 	)
+	env := newEnviron(opt.lookup)
+	timeline := envTimeline{{0, env}}
 	on := func() bool { return len(stack) == 0 || stack[len(stack)-1].on }
 	offset := 0
 	for n, full := range strings.SplitAfter(src, "\n") {
@@ -197,7 +209,7 @@ func lexFile(filename, src string, opt Options) ([]lexer.Token, []Diag, error) {
 		}
 		first := words[0].text
 		if strings.HasPrefix(first, ".") {
-			if handled, err := directive(&stack, &diags, words, opt); handled {
+			if handled, err := directive(&stack, &diags, words, opt.withEnv(env)); handled {
 				if err != nil {
 					errs = append(errs, err)
 				}
@@ -206,6 +218,12 @@ func lexFile(filename, src string, opt Options) ([]lexer.Token, []Diag, error) {
 		}
 		if !on() {
 			continue
+		}
+		if sectionKeywords[first] {
+			section = first
+		} else if section == "global" && envKeywords[first] {
+			env = envLine(env, words)
+			timeline = append(timeline, envMark{offset, env})
 		}
 		for i, w := range words {
 			typ := tokWord
@@ -237,7 +255,7 @@ func lexFile(filename, src string, opt Options) ([]lexer.Token, []Diag, error) {
 	for _, f := range stack {
 		errs = append(errs, &Error{Pos: f.pos, Msg: fmt.Sprintf("unterminated '%s' (no matching '.endif')", f.directive)})
 	}
-	return toks, diags, errs.Err()
+	return toks, diags, timeline, errs.Err()
 }
 
 // directive handles a line starting with a dot-keyword. It reports whether

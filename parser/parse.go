@@ -24,7 +24,16 @@ type Parsed struct {
 	// haproxy 2.6 refuses such a file, and Compile reports it with the
 	// other errors.
 	Truncated *Error
+	// name is the file's name; env is the environment each part of the
+	// file was read with.
+	name string
+	env  envTimeline
 }
+
+// Env returns the environment at the end of the file: the one it was
+// read with, changed by its global setenv, presetenv, resetenv and
+// unsetenv lines. The next file of a configuration is read with it.
+func (p *Parsed) Env() *Environ { return p.env.last() }
 
 // truncation returns the error for a file that does not end with a
 // newline, or nil.
@@ -39,7 +48,7 @@ func truncation(filename, src string) *Error {
 
 // ParseFile reads src (the text of file filename) into an AST.
 func ParseFile(filename, src string, opt Options) (*Parsed, error) {
-	toks, diags, err := lexFile(filename, src, opt)
+	toks, diags, env, err := lexFile(filename, src, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +60,7 @@ func ParseFile(filename, src string, opt Options) (*Parsed, error) {
 	if err != nil {
 		return nil, syntaxError(filename, err, toks)
 	}
-	return &Parsed{File: f, Diags: diags, Truncated: truncation(filename, src)}, nil
+	return &Parsed{File: f, Diags: diags, Truncated: truncation(filename, src), name: filename, env: env}, nil
 }
 
 // syntaxError turns participle's error into ours, with a message an
