@@ -92,7 +92,13 @@ func (c *compiler) aclVariable(p *proxy, v *VarDecl) {
 }
 
 // resolver is the rules.Resolver for proxy p.
-func (c *compiler) resolver(p *proxy) rules.Resolver { return proxyResolver{c, p} }
+// A nil p is the global section.
+func (c *compiler) resolver(p *proxy) rules.Resolver {
+	if p == nil {
+		return globalResolver{c}
+	}
+	return proxyResolver{c, p}
+}
 
 type proxyResolver struct {
 	*compiler
@@ -100,6 +106,10 @@ type proxyResolver struct {
 }
 
 func (r proxyResolver) CurrentBackend() *rules.Backend { return r.p.be }
+
+// Env implements rules.Resolver: env() runs after the whole
+// configuration was read, so it sees the environment at its end.
+func (c *compiler) Env(name string) (string, bool) { return c.env.Lookup(name) }
 
 // splitCall splits "name(a,b)" into name and args; ok is false when the
 // parentheses do not close at the end.
@@ -164,6 +174,9 @@ func (c *compiler) sampleFetch(p *proxy, pos lexer.Position, text string, acl bo
 		where = "in sample expression"
 	}
 	var out *compiledFetch
+	if p == nil && !c.checkStartupFetch(pos, name, args) {
+		return nil
+	}
 	if _, isLua := luaName(name); isLua {
 		if out = c.luaFetch(pos, name, args, where); out == nil {
 			return nil

@@ -172,6 +172,9 @@ type compiler struct {
 	// run time.
 	envs map[string]envTimeline
 	env  *Environ
+	// lineEnv is the environment of the global set-var being compiled,
+	// which its env() reads; nil otherwise.
+	lineEnv *Environ
 }
 
 // addEnv records the environments file f was read with. A file named

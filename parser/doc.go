@@ -96,10 +96,12 @@ func KeywordMarkdown() string {
 
 // keywordNotes describe implemented table keywords.
 var keywordNotes = map[string]string{
-	"setenv":                "NAME VALUE: later lines, .if conditions and later files see it; the gohap process environment is left as it is",
+	"setenv":                "NAME VALUE: later lines, .if conditions, later files and env() see it; the gohap process environment is left as it is",
 	"presetenv":             "NAME VALUE: as setenv, unless NAME is already set",
 	"resetenv":              "[NAME...]: only the names listed stay set",
 	"unsetenv":              "NAME...",
+	"set-var":               "proc.NAME EXPR: the variable's initial value, set at start and reload only while it is unset (empty), so a value set with gohap -S survives; EXPR uses str, int, bool, env, var(proc.*), always_true/false and converters",
+	"set-var-fmt":           "proc.NAME FMT: as set-var, with a log-format string",
 	"balance":               "roundrobin, static-rr, leastconn, first, random, random(N); hashed as haproxy 2.6 (same server for the same key): source, uri [whole] [len N] [depth N] [path-only], url_param NAME, hdr(NAME) [use_domain_only]; not rdp-cookie, hash, url_param check_post",
 	"hash-type":             "map-based|consistent [sdbm|djb2|wt6|crc32 [avalanche]]: haproxy's weighted map and its ring of weight×16 points per server id",
 	"hash-balance-factor":   "bounded load for consistent hashing, as haproxy computes it",

@@ -47,6 +47,10 @@ func (c *compiler) format(p *proxy, pos lexer.Position, s string) *rules.Format 
 				n++
 			}
 			fetch, ok := logFormatVars[s[:n]]
+			if ok && p == nil {
+				c.errorf(pos, "log-format variable '%%%s' needs a connection, which a global set-var-fmt has not", s[:n])
+				return nil
+			}
 			if !ok {
 				c.errorf(pos, "log-format variable '%%%s' is not supported (gohap evaluates %%[...], %%ci, %%cp, %%fi, %%fp and %%%%)", s[:n])
 				return nil

@@ -163,7 +163,7 @@ var unsupportedNames = []string{
 	"http-error", "rate-limit", "declare",
 	// global
 	"h1-case-adjust", "h1-case-adjust-file", "51degrees-data-file", "wurfl-data-file",
-	"deviceatlas-json-file", "set-var", "strict-limits", "ssl-load-extra-files",
+	"deviceatlas-json-file", "strict-limits", "ssl-load-extra-files",
 	"ssl-engine", "ssl-mode-async", "issuers-chain-path", "httpclient.ssl.verify",
 }
 

@@ -172,7 +172,7 @@ func (c *compiler) finishLua() {
 	if c.scripts == nil {
 		return
 	}
-	r := frozenResolver{backends: map[string]*rules.Backend{}, vars: &c.g.VarTable, userlists: map[string]*rules.Userlist{}, tables: map[string]*rules.StickTable{}}
+	r := frozenResolver{backends: map[string]*rules.Backend{}, vars: &c.g.VarTable, userlists: map[string]*rules.Userlist{}, tables: map[string]*rules.StickTable{}, env: c.env}
 	for n, b := range c.backends {
 		r.backends[n] = b
 	}
@@ -192,7 +192,10 @@ type frozenResolver struct {
 	vars      *rules.VarTable // the graph's, frozen with it
 	userlists map[string]*rules.Userlist
 	tables    map[string]*rules.StickTable
+	env       *Environ
 }
+
+func (r frozenResolver) Env(name string) (string, bool) { return r.env.Lookup(name) }
 
 func (r frozenResolver) Backend(name string) (*rules.Backend, error) {
 	if b, ok := r.backends[name]; ok {

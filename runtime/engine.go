@@ -188,6 +188,10 @@ func (e *Engine) Start() error {
 		gen.stopResolvers()
 		return err
 	}
+	// Before Lua's init functions, as haproxy sets them while it reads
+	// the configuration. Filling an unset variable is harmless if the
+	// start then fails.
+	gen.g.InitVars(e.vars)
 	if err := e.startExtensions(gen); err != nil {
 		closeFresh(plan)
 		gen.stopResolvers()

@@ -60,6 +60,7 @@ func (testResolver) Var(s rules.Scope, _ string) (rules.VarRef, error) {
 	return rules.VarRef{Scope: s}, nil
 }
 func (testResolver) CurrentBackend() *rules.Backend { return nil }
+func (testResolver) Env(string) (string, bool)      { return "", false }
 func (r testResolver) Table(name string) (*rules.StickTable, error) {
 	for _, t := range r.g.Tables {
 		if t.Name == name {

@@ -44,6 +44,7 @@ func (e *Engine) Reload(g *rules.Graph) error {
 		next.stopResolvers()
 		return err
 	}
+	next.g.InitVars(e.vars)
 	if err := e.startExtensions(next); err != nil {
 		closeFresh(plan)
 		next.stopResolvers()

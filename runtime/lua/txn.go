@@ -241,6 +241,7 @@ func (noResolver) Table(name string) (*rules.StickTable, error) {
 	return nil, fmt.Errorf("unable to find table '%s'", name)
 }
 func (noResolver) CurrentBackend() *rules.Backend { return nil }
+func (noResolver) Env(string) (string, bool)      { return "", false }
 
 // dataMethods are the methods of TXN and the applets for the data of the
 // transaction: private data and variables.

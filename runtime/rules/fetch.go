@@ -21,6 +21,10 @@ type Resolver interface {
 	// CurrentBackend is the proxy being compiled, when it has a backend
 	// half; nil in a pure frontend.
 	CurrentBackend() *Backend
+	// Env looks up an environment variable for env(NAME), as the
+	// configuration left the environment (setenv and the like); it
+	// reports whether the variable is set.
+	Env(name string) (string, bool)
 }
 
 // Fetch describes a sample fetch keyword.

@@ -13,6 +13,7 @@ var miscFetches = []Fetch{
 	{Name: "str", MaxArgs: 1, Out: TypeStr, New: newStr},
 	{Name: "int", MinArgs: 1, MaxArgs: 1, Out: TypeInt, New: newInt},
 	{Name: "bool", MinArgs: 1, MaxArgs: 1, Out: TypeBool, New: newBool},
+	{Name: "env", MinArgs: 1, MaxArgs: 1, Out: TypeStr, New: newEnv},
 }
 
 // Predefined ACLs HAProxy provides without an "acl" line.
@@ -96,6 +97,22 @@ func newStr(args []string, _ Resolver) (Fetcher, error) {
 	}
 	return f, nil
 }
+
+// newEnv builds env(NAME). The environment is fixed once the
+// configuration is read, so the value is looked up once, here; an unset
+// variable yields no sample.
+func newEnv(args []string, r Resolver) (Fetcher, error) {
+	v, ok := r.Env(args[0])
+	if !ok {
+		return fetchNone{}, nil
+	}
+	return &fetchConst{Type: TypeStr, Str: []byte(v)}, nil
+}
+
+// fetchNone never finds a sample.
+type fetchNone struct{}
+
+func (fetchNone) Fetch(*Txn, *Sample) bool { return false }
 
 func newInt(args []string, _ Resolver) (Fetcher, error) {
 	n, err := argInt("int", args[0])

@@ -44,6 +44,10 @@ type Global struct {
 	NbThread int
 	// HardStopAfter bounds a soft stop (hard-stop-after); 0: no bound.
 	HardStopAfter time.Duration
+	// InitVars are the global "set-var proc.NAME EXPR" and "set-var-fmt"
+	// lines, in order, each with the condition ifnotset. Graph.InitVars
+	// runs them at start and at each reload.
+	InitVars []*SetVarAction
 }
 
 // Var is a runtime variable declared by "acl variable" or read by
@@ -547,3 +551,16 @@ func RetryStatus(code int) RetryOn {
 // Replays reports whether r retries anything but connection failures:
 // the request must then be kept until the response head came.
 func (r RetryOn) Replays() bool { return r&^RetryConnFailure != 0 }
+
+// InitVars gives the proc variables of the global set-var lines their
+// value, in the order of the lines, before the graph serves traffic. A
+// variable that already holds a value keeps it: the store outlives the
+// process, so the value may be an operator's (gohap -S) or a rule's, and
+// a restart or a reload must not undo it. Only an unset (empty) variable
+// takes the configured value, which makes it an initial value.
+func (g *Graph) InitVars(vars VarStore) {
+	t := &Txn{Vars: vars}
+	for _, a := range g.Global.InitVars {
+		a.Exec(t)
+	}
+}
