@@ -40,14 +40,14 @@ func (c *compiler) useBackend(p *proxy, u *UseBackend) {
 	p.fe.Switching = append(p.fe.Switching, sw)
 }
 
-// ruleStmt compiles an http-request rule; other rule kinds are not
-// supported yet.
+// ruleStmt compiles an http-request, http-response, http-after-response
+// or tcp-request rule; tcp-response rules are not supported.
 func (c *compiler) ruleStmt(where section, p *proxy, r *RuleStmt) {
 	if r.Kind == "tcp-request" {
 		c.tcpRequest(where, p, r)
 		return
 	}
-	if r.Kind != "http-request" && r.Kind != "http-response" {
+	if r.Kind == "tcp-response" {
 		c.errorf(r.Pos, "'%s' is not supported", r.Kind)
 		return
 	}
@@ -61,10 +61,10 @@ func (c *compiler) ruleStmt(where section, p *proxy, r *RuleStmt) {
 		return
 	}
 	var act rules.Action
-	if r.Kind == "http-response" {
-		act = c.httpResponseAction(p, r, args)
-	} else {
+	if r.Kind == "http-request" {
 		act = c.httpAction(p, r, args)
+	} else {
+		act = c.httpResponseAction(p, r, args)
 	}
 	if act == nil {
 		return
@@ -74,22 +74,28 @@ func (c *compiler) ruleStmt(where section, p *proxy, r *RuleStmt) {
 		return
 	}
 	rule := rules.Rule{Pos: posString(r.Pos), Cond: cond, Action: act}
-	if r.Kind == "http-response" {
-		if p.fe != nil {
-			p.fe.HTTPResponse = append(p.fe.HTTPResponse, rule)
-		} else {
-			p.be.HTTPResponse = append(p.be.HTTPResponse, rule)
-		}
-		return
-	}
-	if (p.fe != nil && len(p.fe.Redirects) > 0) || (p.fe == nil && len(p.be.Redirects) > 0) {
+	if r.Kind == "http-request" && len(p.redirects()) > 0 {
 		c.warnf(r.Pos, "a 'http-request' rule placed after a 'redirect' rule will still be processed before")
 	}
+	list := p.ruleList(r.Kind)
+	*list = append(*list, rule)
+}
+
+// ruleList is where the proxy keeps its rules of kind: the frontend's
+// for a frontend or listen section, else the backend's.
+func (p *proxy) ruleList(kind string) *[]rules.Rule {
 	if p.fe != nil {
-		p.fe.HTTPRequest = append(p.fe.HTTPRequest, rule)
-	} else {
-		p.be.HTTPRequest = append(p.be.HTTPRequest, rule)
+		return map[string]*[]rules.Rule{"http-request": &p.fe.HTTPRequest, "http-response": &p.fe.HTTPResponse, "http-after-response": &p.fe.HTTPAfterResponse}[kind]
 	}
+	return map[string]*[]rules.Rule{"http-request": &p.be.HTTPRequest, "http-response": &p.be.HTTPResponse, "http-after-response": &p.be.HTTPAfterResponse}[kind]
+}
+
+// redirects are the proxy's legacy redirect rules so far.
+func (p *proxy) redirects() []rules.Rule {
+	if p.fe != nil {
+		return p.fe.Redirects
+	}
+	return p.be.Redirects
 }
 
 // httpAction builds the action of an http-request rule.
@@ -247,26 +253,54 @@ func (c *compiler) replyAction(p *proxy, r *RuleStmt, name string, args []string
 	return rules.ReplyAction{Reply: rules.ReturnReply(status, ctype, []byte(body))}
 }
 
-// httpResponseAction builds the action of an http-response rule.
+// httpResponseAction builds the action of an http-response or
+// http-after-response rule.
 func (c *compiler) httpResponseAction(p *proxy, r *RuleStmt, args []string) rules.Action {
-	if isVarAction(args[0]) {
+	name, rest := args[0], args[1:]
+	if isVarAction(name) {
 		return c.varAction(p, r, args, 0, inResponse)
 	}
-	switch args[0] {
-	case "set-header", "add-header", "del-header", "replace-header":
-		return c.headerEdit(p, r, args[0], args[1:], true)
+	switch name {
+	case "set-header", "add-header", "del-header", "replace-header", "replace-value":
+		return c.headerEdit(p, r, name, rest, true)
+	case "set-status":
+		return c.setStatus(r, rest)
+	case "allow":
+		if len(rest) > 0 {
+			c.errorf(r.Args[1].Pos, "'%s allow' takes no argument", r.Kind)
+			return nil
+		}
+		return rules.AllowAction{}
 	}
-	if _, ok := luaName(args[0]); ok {
-		return c.luaAction(p, r.Args[0].Pos, "http-response", args[0], lua.HookHTTPRes, args[1:])
+	if _, ok := luaName(name); ok && r.Kind == "http-response" {
+		return c.luaAction(p, r.Args[0].Pos, "http-response", name, lua.HookHTTPRes, rest)
 	}
-	c.errorf(r.Args[0].Pos, "'http-response %s' is not supported", args[0])
+	c.errorf(r.Args[0].Pos, "'%s %s' is not supported", r.Kind, name)
 	return nil
 }
 
-// headerEdit compiles set-header, add-header, del-header and
-// replace-header for the request, or the response when resp is set.
+// setStatus compiles "set-status CODE [reason TEXT]".
+func (c *compiler) setStatus(r *RuleStmt, rest []string) rules.Action {
+	if len(rest) != 1 && (len(rest) != 3 || rest[1] != "reason") {
+		c.errorf(r.Pos, "'%s set-status' expects a status code and optionally 'reason TEXT'", r.Kind)
+		return nil
+	}
+	code, err := parseInt(rest[0], 100, 999)
+	if err != nil {
+		c.errorf(r.Args[1].Pos, "'%s set-status': %v", r.Kind, err)
+		return nil
+	}
+	act := rules.SetStatusAction{Status: code}
+	if len(rest) == 3 {
+		act.Reason = []byte(rest[2])
+	}
+	return act
+}
+
+// headerEdit compiles set-header, add-header, del-header,
+// replace-header and replace-value for the request, or the response when resp is set.
 func (c *compiler) headerEdit(p *proxy, r *RuleStmt, name string, rest []string, resp bool) rules.Action {
-	want := map[string]int{"set-header": 2, "add-header": 2, "del-header": 1, "replace-header": 3}[name]
+	want := map[string]int{"set-header": 2, "add-header": 2, "del-header": 1, "replace-header": 3, "replace-value": 3}[name]
 	if len(rest) != want {
 		c.errorf(r.Pos, "'%s %s' expects %s", r.Kind, name, map[int]string{1: "a header name", 2: "a header name and a value", 3: "a header name, a regex and a replacement"}[want])
 		return nil
@@ -276,7 +310,7 @@ func (c *compiler) headerEdit(p *proxy, r *RuleStmt, name string, rest []string,
 	switch name {
 	case "del-header":
 		return &rules.HeaderAction{Op: rules.DelHeader, Name: []byte(rest[0]), Resp: resp}
-	case "replace-header":
+	case "replace-header", "replace-value":
 		re, err := regexp.Compile(rest[1])
 		if err != nil {
 			c.errorf(r.Args[2].Pos, "invalid regex '%s': %v", rest[1], err)
@@ -286,7 +320,7 @@ func (c *compiler) headerEdit(p *proxy, r *RuleStmt, name string, rest []string,
 			c.errorf(r.Args[3].Pos, "log-format replacements ('%s') are not supported", rest[2])
 			return nil
 		}
-		return &rules.ReplaceHeaderAction{Name: []byte(rest[0]), Re: re, Template: []byte(rules.BackrefTemplate(rest[2])), Resp: resp}
+		return &rules.ReplaceHeaderAction{Name: []byte(rest[0]), Re: re, Template: []byte(rules.BackrefTemplate(rest[2])), Resp: resp, Split: name == "replace-value"}
 	}
 	value := c.format(p, r.Args[2].Pos, rest[1])
 	if value == nil {

@@ -147,7 +147,7 @@ func (a *httpApplet) Read(p []byte) (int, error) {
 }
 
 // WriteHead sends the status line and the headers, after the
-// http-response rules ran on them.
+// http-response and http-after-response rules ran on them.
 func (a *httpApplet) WriteHead(status int, reason string, hdrs []rules.Header) error {
 	if a.headSent {
 		return errHeadSent
@@ -195,6 +195,9 @@ func (a *httpApplet) WriteHead(status int, reason string, hdrs []rules.Header) e
 			a.noBody, a.chunkOut = true, false
 			return nil
 		}
+	}
+	if hasAfterResponse(a.fe, a.be) {
+		hdrs = s.afterResponse(a.fe, a.be, r.status, hdrs)
 	}
 	a.keep = s.clientKeepAlive(a.fe, a.be) && (hasLen || a.chunkOut || a.noBody)
 	s.writeStatus(hdrs)

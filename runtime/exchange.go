@@ -179,6 +179,10 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 	if be.Cookie != nil {
 		hdrs = s.responseCookies(be.Cookie, status, hdrs)
 	}
+	if hasAfterResponse(fe, be) {
+		hdrs = s.afterResponse(fe, be, status, hdrs)
+		status = s.resp.status
+	}
 	if comp {
 		hdrs = s.compressHeaders(hdrs, ri, s.compAlgo)
 	}
@@ -281,17 +285,45 @@ func pipe(w *wbuf, src *rbuf, timeout time.Duration, dst net.Conn) {
 // response by Txn.Reply, Reject closes the connection. A rule that
 // changed the status is applied to s.resp.
 func (s *session) responseRules(fe *rules.Frontend, be *rules.Backend, status int, hdrs []rules.Header) ([]rules.Header, rules.Verdict) {
-	t := &s.txn
-	t.InResponse, t.Resp.Status, t.Resp.Headers = true, status, hdrs
-	v := rules.Continue
+	var list []rules.Rule
 	if be != nil {
-		v = rules.Run(be.HTTPResponse, t)
+		list = be.HTTPResponse
 	}
+	return s.runResponse(list, fe.HTTPResponse, status, hdrs)
+}
+
+// hasAfterResponse reports whether the request's proxies (be may be nil)
+// have http-after-response rules.
+func hasAfterResponse(fe *rules.Frontend, be *rules.Backend) bool {
+	return len(fe.HTTPAfterResponse) > 0 || (be != nil && len(be.HTTPAfterResponse) > 0)
+}
+
+// afterResponse runs the http-after-response rules on the response head
+// about to be sent, the backend's (be may be nil) then the frontend's as
+// in haproxy, and returns the headers. A rule that changed the status is
+// applied to s.resp.
+func (s *session) afterResponse(fe *rules.Frontend, be *rules.Backend, status int, hdrs []rules.Header) []rules.Header {
+	var list []rules.Rule
+	if be != nil {
+		list = be.HTTPAfterResponse
+	}
+	hdrs, _ = s.runResponse(list, fe.HTTPAfterResponse, status, hdrs)
+	return hdrs
+}
+
+// runResponse runs the response rules of the backend, then the
+// frontend's unless the backend's answered or rejected, on a response
+// with status and hdrs; a status or reason a rule set is applied to
+// s.resp.
+func (s *session) runResponse(beRules, feRules []rules.Rule, status int, hdrs []rules.Header) ([]rules.Header, rules.Verdict) {
+	t := &s.txn
+	t.InResponse, t.Resp.Status, t.Resp.Reason, t.Resp.Headers = true, status, nil, hdrs
+	v := rules.Run(beRules, t)
 	if v != rules.Answer && v != rules.Reject {
-		v = rules.Run(fe.HTTPResponse, t)
+		v = rules.Run(feRules, t)
 	}
 	t.InResponse = false
-	if t.Resp.Status != status {
+	if t.Resp.Status != status || t.Resp.Reason != nil {
 		s.resp.setStatus(t.Resp.Status, t.Resp.Reason)
 	}
 	return t.Resp.Headers, v

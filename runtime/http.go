@@ -303,35 +303,58 @@ func (s *session) clientKeepAlive(fe *rules.Frontend, be *rules.Backend) bool {
 
 // reply sends a reply built by the rules, adding the Connection header
 // HAProxy's HTTP/1 layer would add, and reports whether the connection
-// stays open. An unread request body closes the connection.
+// stays open. An unread request body closes the connection. The
+// http-after-response rules run on the reply's head first.
 func (s *session) reply(r *rules.Reply, fe *rules.Frontend, be *rules.Backend) bool {
 	s.countResponse(r.Status)
 	keep := !r.Close && s.clientKeepAlive(fe, be) && !s.req.hasReqBody()
-	raw := r.Raw
-	if string(s.txn.Req.Method) == "HEAD" {
-		// The head as for GET, and no body.
-		raw = raw[:r.HeadLen]
-	}
 	var conn []byte
 	switch {
 	case r.Close:
 	case keep && !s.req.ver11:
 		conn = connKeepAlive
-	case !keep && bytes.HasPrefix(raw, http11):
+	case !keep && bytes.HasPrefix(r.Raw, http11):
 		conn = connClose
 	}
-	if conn != nil {
-		if i := bytes.Index(raw, crlfcrlf); i >= 0 {
-			s.out.Write(raw[:i+2])
-			s.out.Write(conn)
-			raw = raw[i+2:]
-		}
+	if !hasAfterResponse(fe, be) || !s.writeReplyHead(r, fe, be, conn) {
+		s.writeRawHead(r.Raw[:r.HeadLen], conn)
 	}
-	s.out.Write(raw)
+	if string(s.txn.Req.Method) != "HEAD" {
+		// A HEAD request gets the head as for GET, and no body.
+		s.out.Write(r.Raw[r.HeadLen:])
+	}
 	if err := s.out.Flush(); err != nil {
 		return false
 	}
 	return keep
+}
+
+// writeRawHead writes a reply's head as built, with conn (nil: none)
+// added before its empty line.
+func (s *session) writeRawHead(head, conn []byte) {
+	if conn != nil && bytes.HasSuffix(head, crlfcrlf) {
+		s.out.Write(head[:len(head)-2])
+		s.out.Write(conn)
+		head = head[len(head)-2:]
+	}
+	s.out.Write(head)
+}
+
+// writeReplyHead writes a reply's head after the http-after-response
+// rules ran on it, with conn (nil: none) after the headers as haproxy's
+// HTTP/1 layer adds it. It reports false, having written nothing, when
+// the head does not parse.
+func (s *session) writeReplyHead(r *rules.Reply, fe *rules.Frontend, be *rules.Backend, conn []byte) bool {
+	var info msgInfo
+	if parseResponse(r.Raw[:r.HeadLen], &s.resp, &info) != nil {
+		return false
+	}
+	hdrs := s.afterResponse(fe, be, s.resp.status, s.resp.hdrs)
+	s.writeStatus(hdrs)
+	s.out.Write(conn)
+	s.out.WriteString("\r\n")
+	s.resp.hdrs = hdrs[:0] // keep the capacity the additions needed
+	return true
 }
 
 var (

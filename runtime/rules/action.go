@@ -119,13 +119,15 @@ func (a *HeaderAction) Exec(t *Txn) Verdict {
 // ReplaceHeaderAction is "replace-header NAME REGEX FMT": each value of
 // the header that the regex matches becomes FMT (the whole value, as in
 // haproxy), where
-// \1 to \9 are the regex's groups.
+// \1 to \9 are the regex's groups. With Split it is "replace-value":
+// the regex applies to each comma-separated value of the header instead.
 type ReplaceHeaderAction struct {
 	Name []byte
 	Re   *regexp.Regexp
 	// Template is FMT in regexp.Expand's syntax.
 	Template []byte
 	Resp     bool
+	Split    bool
 }
 
 // Exec replaces the matching header values.
@@ -139,6 +141,10 @@ func (a *ReplaceHeaderAction) Exec(t *Txn) Verdict {
 		if !bytes.EqualFold(h.Name, a.Name) {
 			continue
 		}
+		if a.Split {
+			a.replaceValues(t, h)
+			continue
+		}
 		m := a.Re.FindSubmatchIndex(h.Value)
 		if m == nil {
 			continue
@@ -146,5 +152,61 @@ func (a *ReplaceHeaderAction) Exec(t *Txn) Verdict {
 		t.fmtBuf = a.Re.Expand(t.fmtBuf[:0], a.Template, h.Value, m)
 		h.Value = t.keep(t.fmtBuf)
 	}
+	return Continue
+}
+
+// replaceValues runs replace-value on one header line. As haproxy, a
+// replaced value loses the blanks around it, the others keep theirs, and
+// a comma inside a quoted string does not split.
+func (a *ReplaceHeaderAction) replaceValues(t *Txn, h *Header) {
+	out, changed := t.fmtBuf[:0], false
+	rest, more := h.Value, true
+	for n := 0; more; n++ {
+		var v []byte
+		v, rest, more = cutValue(rest)
+		if n > 0 {
+			out = append(out, ',')
+		}
+		trimmed := bytes.Trim(v, " \t")
+		if m := a.Re.FindSubmatchIndex(trimmed); m != nil {
+			out, changed = a.Re.Expand(out, a.Template, trimmed, m), true
+		} else {
+			out = append(out, v...)
+		}
+	}
+	t.fmtBuf = out
+	if changed {
+		h.Value = t.keep(out)
+	}
+}
+
+// cutValue returns the value of a comma-separated list up to the first
+// comma outside a quoted string, what follows that comma, and whether
+// there was one.
+func cutValue(b []byte) (value, rest []byte, found bool) {
+	quoted := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			return b[:i], b[i+1:], true
+		}
+	}
+	return b, nil, false
+}
+
+// SetStatusAction is "set-status CODE [reason TEXT]": the response gets
+// status CODE, with TEXT or the standard reason (nil Reason).
+type SetStatusAction struct {
+	Status int
+	Reason []byte
+}
+
+// Exec changes the response status.
+func (a SetStatusAction) Exec(t *Txn) Verdict {
+	t.Resp.Status, t.Resp.Reason = a.Status, a.Reason
 	return Continue
 }

@@ -127,6 +127,13 @@ type Frontend struct {
 	// HTTPResponse are the "http-response" rules, run on the response
 	// head: the backend's first, then the frontend's.
 	HTTPResponse []Rule
+	// HTTPAfterResponse are the "http-after-response" rules, run on
+	// every response sent to the client (the server's, a service's and
+	// the ones gohap builds: deny, return, redirects, error pages), after
+	// the http-response rules: the backend's first, then the frontend's.
+	// The pages of the HTTP/1 layer (400 bad request, 408) skip them, as
+	// in haproxy.
+	HTTPAfterResponse []Rule
 	// TCPConnection are the "tcp-request connection" rules, run when a
 	// connection is accepted, and TCPSession the "tcp-request session"
 	// rules, run right after them. TCPContent are the "tcp-request
@@ -255,12 +262,13 @@ type Backend struct {
 	SendNameHeader []byte
 	// TCPContent and InspectDelay are the backend's own "tcp-request
 	// content" rules (mode tcp), run once it is chosen.
-	TCPContent   []Rule
-	InspectDelay time.Duration
-	HTTPResponse []Rule // as Frontend.HTTPResponse
-	Errors       ErrorSet
-	Options      Options
-	Stats        *Stats // as Frontend.Stats
+	TCPContent        []Rule
+	InspectDelay      time.Duration
+	HTTPResponse      []Rule // as Frontend.HTTPResponse
+	HTTPAfterResponse []Rule // as Frontend.HTTPAfterResponse
+	Errors            ErrorSet
+	Options           Options
+	Stats             *Stats // as Frontend.Stats
 	// Check is what the health checks of servers with "check" send and
 	// expect; nil means a TCP connect check.
 	Check *HealthCheck
