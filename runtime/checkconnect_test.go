@@ -46,8 +46,10 @@ backend b
     http-check connect port ${P}${SSL}
     http-check send meth HEAD uri /
     http-check expect status 302
-    server s1 ${S} check inter 20ms rise 1 fall 1
+    server s1 ${S} check inter 200ms rise 1 fall 1
 `
+	// inter bounds the connect and the TLS handshake: 200 ms leaves room
+	// for a loaded machine under -race.
 	env := map[string]string{"P": port, "S": plain.addr(), "SSL": " ssl sni check.test alpn http/1.1"}
 	e, _, lb := loadEngine(t, conf, env)
 	waitFor(t, func() bool {
