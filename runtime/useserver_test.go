@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"gohap/runtime/rules"
 )
 
 // namedServer answers every request with its name as the body, and the
@@ -155,5 +157,38 @@ backend b
 	}
 	if ids[0][len(ids[0])-4:] == ids[1][len(ids[1])-4:] {
 		t.Errorf("unique ids %q: the request counter did not move", ids)
+	}
+}
+
+// TestUseServerUniqueIDAllocs proxies requests through use-server rules
+// (a static one whose condition fails, a dynamic one naming no server)
+// and a unique-id-format sent as a header, with no allocation.
+func TestUseServerUniqueIDAllocs(t *testing.T) {
+	l := startLoopback(t, benchResp, func(g *graph, addr string) {
+		be := g.backend("web", addr)
+		host, _ := rules.LookupFetch("req.hdr")
+		hf, err := rules.NewSampleFetch(host, []string{"host"}, testResolver{g.g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var name, id rules.FormatBuilder
+		name.Sample(hf)
+		be.UseServers = []rules.UseServer{
+			{Cond: g.cond(t, "path", nil, rules.MatchBeg, "/nomatch"), Server: be.Servers[0]},
+			{Cond: g.cond(t, "path", nil, rules.MatchBeg, "/"), Name: name.Format()},
+		}
+		for _, v := range []string{"ci", "cp", "fi", "fp", "Ts", "rt", "pid"} {
+			f, _ := rules.LogVar(v)
+			id.Var(f, rules.VarHex)
+			id.LogLit(" ")
+		}
+		g.fe.UniqueIDFormat, g.fe.UniqueIDHeader = id.Format(), []byte("x-unique-id")
+	}, "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n\r\n",
+		"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-server: bench\r\n\r\nok")
+	for range 100 {
+		l.do(t)
+	}
+	if n := testing.AllocsPerRun(500, func() { l.do(t) }); n != 0 {
+		t.Fatalf("%v allocations per proxied request, want 0", n)
 	}
 }
