@@ -157,8 +157,7 @@ func firstArg(args []string) string {
 // without them would change what clients get, so they are errors.
 var unsupportedNames = []string{
 	// proxies
-	"dispatch", "filter", "use-server", "persist",
-	"unique-id-header",
+	"dispatch", "filter", "persist",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",
 	"http-error", "rate-limit", "declare",
 	// global
@@ -170,7 +169,7 @@ var unsupportedNames = []string{
 // Names that only tune HAProxy's internals, logging or management.
 var tuningNames = []string{
 	"log", "log-format", "capture", "fullconn", "max-keep-alive-queue", "log-format-sd", "error-log-format", "log-tag",
-	"description", "backlog", "http-reuse", "log-send-hostname", "log-tag", "unique-id-format",
+	"description", "backlog", "http-reuse", "log-send-hostname", "log-tag",
 	"id", "bind-process", "grace", "http-restrict-req-hdr-names",
 	// global
 	"daemon", "cpu-map", "chroot", "user", "group", "uid", "gid", "ulimit-n",

@@ -12,20 +12,13 @@ import (
 // log-format string ("be_%[req.hdr(host),lower]").
 func (c *compiler) useBackend(p *proxy, u *UseBackend) {
 	sw := rules.Switch{Pos: posString(u.Pos)}
-	name := c.value(u.Backend)
-	if strings.Contains(name, "%") {
-		// A log-format name, resolved per request; one without a sample
-		// is a plain name, as haproxy reads it.
-		f := c.format(p, u.Backend.Pos, name)
-		if f == nil {
-			return
-		}
-		if f.Static == nil {
-			sw.Name, sw.Backends = f, c.backends
-		}
-		name = string(f.Static)
+	name, dyn, ok := c.nameFormat(p, u.Backend)
+	if !ok {
+		return
 	}
-	if sw.Name == nil {
+	if dyn != nil {
+		sw.Name, sw.Backends = dyn, c.backends
+	} else {
 		be, err := c.Backend(name)
 		if err != nil {
 			c.errorf(u.Backend.Pos, "use_backend: %v", err)
@@ -33,7 +26,6 @@ func (c *compiler) useBackend(p *proxy, u *UseBackend) {
 		}
 		sw.Backend = be
 	}
-	var ok bool
 	if sw.Cond, ok = c.cond(p, u.Cond); !ok {
 		return
 	}

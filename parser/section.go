@@ -37,6 +37,10 @@ type proxySettings struct {
 	comp           compSettings
 	source         *rules.Source // "source": the servers' default
 	retryOn        rules.RetryOn
+	// uniqueID and uniqueIDHeader are unique-id-format and
+	// unique-id-header.
+	uniqueID       *rules.Format
+	uniqueIDHeader string
 }
 
 // serverDefaults are "default-server" settings, with HAProxy's defaults.
@@ -110,6 +114,8 @@ type proxy struct {
 	acls map[string]*rules.ACL
 	// monitorURIPos and friends remember where a setting came from.
 	defaultBackendPos lexer.Position
+	// useServers are the use-server rules to resolve at the end.
+	useServers []pendingUseServer
 }
 
 // CurrentBackend implements rules.Resolver for nbsrv without argument.
@@ -254,6 +260,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.fe.Options = p.set.options
 		p.fe.Stats = c.freezeStats(p)
 		p.fe.Compression = freezeCompression(&p.set.comp)
+		c.freezeUniqueID(p)
 		if p.fe.Mode == rules.ModeHTTP && p.fe.Timeouts.Client == 0 {
 			c.warnf(p.pos, "missing timeouts for %s '%s': 'timeout client' is not set", p.kind, p.name)
 		}
@@ -301,6 +308,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		}
 		p.be.Check = c.freezeCheck(p)
 		assignServerIDs(p.be.Servers)
+		c.resolveUseServers(p)
 		if a := p.be.Balance; a.Hashed() && a != rules.AlgoSource && p.be.Mode != rules.ModeHTTP {
 			c.warnf(p.pos, "Layer 7 hash not possible for %s '%s' (needs 'mode http'). Falling back to round robin.", p.kind, p.name)
 			p.be.Balance = rules.AlgoRoundRobin

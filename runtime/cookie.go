@@ -42,9 +42,10 @@ func (s *session) persistRules(be *rules.Backend) {
 // cookiePick returns the server the request's persistence cookie names,
 // with a slot taken on it, when that server is running (or "option
 // persist" or force-persist holds) and has room; nil sends the request to
-// the balancer. The cookie is then removed from the request ("insert
+// the balancer, as it does when a server is already assigned (by
+// use-server). The cookie is then removed from the request ("insert
 // indirect") or its "SRV~" prefix stripped (prefix mode), as haproxy does.
-func (s *session) cookiePick(bs *backendState) *serverState {
+func (s *session) cookiePick(bs *backendState, assigned bool) *serverState {
 	ck := bs.cfg.Cookie
 	s.ck.last, s.ck.first = 0, 0
 	v, ok := s.txn.Req.CookieValue(ck.Name)
@@ -68,7 +69,7 @@ func (s *session) cookiePick(bs *backendState) *serverState {
 		id = nil
 	}
 	var srv *serverState
-	if len(id) > 0 && !s.ck.ignore {
+	if len(id) > 0 && !s.ck.ignore && !assigned {
 		persist := bs.cfg.Options.Persist || s.ck.force
 		for _, ss := range bs.servers {
 			if c := ss.cookie(); c != "" && string(id) == c && (ss.running() || persist) {

@@ -41,6 +41,9 @@ type Engine struct {
 	// stopping is set by SoftStop: connections close after the request
 	// they serve.
 	stopping atomic.Bool
+	// reqCount numbers the requests (and tcp connections) the process
+	// runs, for %rt, across reloads as haproxy's global counter.
+	reqCount atomic.Uint64
 
 	mu        sync.Mutex // guards the fields below
 	started   bool

@@ -22,13 +22,21 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 	if fe.Compression != nil || be.Compression != nil {
 		s.compAlgo = selectCompression(fe, be, &s.txn.Req)
 	}
-	// direct is the server persistence chose: by cookie, else by a
-	// stick match.
+	s.addUniqueID(fe)
+	// direct is the server a use-server rule or persistence chose: by
+	// cookie, else by a stick match.
 	var srv, direct *serverState
 	s.persistRules(be)
-	if be.Cookie != nil {
-		srv = s.cookiePick(bs)
+	if len(be.UseServers) > 0 {
+		srv = s.useServer(bs)
 		direct = srv
+	}
+	if be.Cookie != nil {
+		// The cookie is still read (and its prefix stripped) when a
+		// use-server rule chose, but it chooses nothing then.
+		if ck := s.cookiePick(bs, srv != nil); srv == nil {
+			srv, direct = ck, ck
+		}
 	}
 	if len(be.StickRules) > 0 || len(be.StickResponse) > 0 {
 		if st := s.stickMatch(bs, srv != nil); srv == nil {

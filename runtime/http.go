@@ -145,6 +145,7 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		}
 	}
 	t := s.startTxn(gen)
+	t.UniqueIDFormat = fe.UniqueIDFormat
 	if s.tls != nil {
 		if s.nreq == 0 {
 			s.sni = append(s.sni[:0], s.tls.ConnectionState().ServerName...)

@@ -12,6 +12,7 @@ import (
 func (s *session) serveTCP(fe *rules.Frontend) {
 	gen := s.e.gen.Load()
 	t := s.startTxn(gen)
+	t.UniqueIDFormat = fe.UniqueIDFormat
 	if !s.contentRules(fe.InspectDelay, fe.TCPContent) {
 		return
 	}
@@ -33,11 +34,16 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	if !s.contentRules(be.InspectDelay, be.TCPContent) {
 		return
 	}
-	s.ck.force = false
+	s.persistRules(be)
 	var srv, direct *serverState
-	if len(be.StickRules) > 0 {
-		srv = s.stickMatch(bs, false)
+	if len(be.UseServers) > 0 {
+		srv = s.useServer(bs)
 		direct = srv
+	}
+	if len(be.StickRules) > 0 {
+		if st := s.stickMatch(bs, srv != nil); srv == nil {
+			srv, direct = st, st
+		}
 	}
 	if srv == nil {
 		srv = s.take(bs)
@@ -147,6 +153,7 @@ func (s *session) startTxn(gen *generation) *rules.Txn {
 	t := &s.txn
 	t.Reset()
 	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, gen
+	t.ReqCounter = s.e.reqCount.Add(1) - 1
 	t.TLS = s.tls != nil
 	t.UseVarTable(&gen.g.VarTable)
 	return t

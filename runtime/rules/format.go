@@ -1,6 +1,9 @@
 package rules
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Format is a log-format string as header actions and "lf-string" use it:
 // literal text and samples, evaluated per request.
@@ -13,18 +16,51 @@ type Format struct {
 type formatPart struct {
 	lit  []byte
 	expr SampleExpr // Fetch is nil for a literal
+	opts VarOpts
+	// sep is a log line's separator (see LogLit): one space, none at
+	// the start or after another.
+	sep bool
 }
+
+// VarOpts are the flags of a log-format variable ("%{+X}ci").
+type VarOpts uint8
+
+// The flags gohap applies, as haproxy's LOG_OPT_HEXA and LOG_OPT_QUOTE.
+const (
+	// VarHex prints an address as hexadecimal bytes and an integer as
+	// at least four upper-case hexadecimal digits.
+	VarHex VarOpts = 1 << iota
+	// VarQuote puts a string or an address in double quotes.
+	VarQuote
+)
 
 // FormatBuilder assembles a Format part by part.
 type FormatBuilder struct{ f Format }
 
 // Lit appends literal text.
 func (b *FormatBuilder) Lit(s string) {
-	if n := len(b.f.parts); n > 0 && b.f.parts[n-1].expr.Fetch == nil {
+	if n := len(b.f.parts); n > 0 && b.f.parts[n-1].expr.Fetch == nil && !b.f.parts[n-1].sep {
 		b.f.parts[n-1].lit = append(b.f.parts[n-1].lit, s...)
 		return
 	}
 	b.f.parts = append(b.f.parts, formatPart{lit: []byte(s)})
+}
+
+// LogLit appends literal text as haproxy reads it in a log line
+// ("unique-id-format", "log-format"): each run of spaces is a separator,
+// printed as one space unless the line is empty so far or ends with a
+// separator already printed.
+func (b *FormatBuilder) LogLit(s string) {
+	for len(s) > 0 {
+		word, rest, space := strings.Cut(s, " ")
+		if word != "" {
+			b.Lit(word)
+		}
+		if n := len(b.f.parts); space && (n == 0 || !b.f.parts[n-1].sep) {
+			b.f.parts = append(b.f.parts, formatPart{sep: true})
+		}
+		s = rest
+	}
 }
 
 // Sample appends the string form of a fetch's first value, through
@@ -33,13 +69,18 @@ func (b *FormatBuilder) Sample(f Fetcher, convs ...Converter) {
 	b.f.parts = append(b.f.parts, formatPart{expr: SampleExpr{Fetch: f, Convs: convs}})
 }
 
+// Var appends a log-format variable (see LogVar) printed with opts.
+func (b *FormatBuilder) Var(f Fetcher, opts VarOpts) {
+	b.f.parts = append(b.f.parts, formatPart{expr: SampleExpr{Fetch: f}, opts: opts})
+}
+
 // Format returns the built format.
 func (b *FormatBuilder) Format() *Format {
 	f := b.f
 	switch {
 	case len(f.parts) == 0:
 		f.Static = []byte{}
-	case len(f.parts) == 1 && f.parts[0].expr.Fetch == nil:
+	case len(f.parts) == 1 && f.parts[0].expr.Fetch == nil && !f.parts[0].sep:
 		f.Static = f.parts[0].lit
 	}
 	return &f
@@ -48,16 +89,31 @@ func (b *FormatBuilder) Format() *Format {
 // Append evaluates the format for t and appends it to dst. A sample that
 // cannot be fetched adds nothing, as in haproxy.
 func (f *Format) Append(t *Txn, dst []byte) []byte {
+	lastSep := true // haproxy's last_isspace
 	for i := range f.parts {
 		p := &f.parts[i]
+		if p.sep {
+			if !lastSep {
+				dst = append(dst, ' ')
+			}
+			lastSep = true
+			continue
+		}
+		lastSep = false
 		if p.expr.Fetch == nil {
 			dst = append(dst, p.lit...)
 			continue
 		}
 		s := &t.smp
 		*s = Sample{}
-		if p.expr.Eval(t, s) {
-			dst = AppendText(dst, s)
+		ok := p.expr.Eval(t, s)
+		switch {
+		case p.opts == 0:
+			if ok {
+				dst = AppendText(dst, s)
+			}
+		case ok:
+			dst = appendVar(dst, s, p.opts)
 		}
 	}
 	return dst

@@ -156,6 +156,13 @@ type Frontend struct {
 	Stats *Stats
 	// Compression compresses responses ("compression"); nil: none.
 	Compression *Compression
+	// UniqueIDFormat is "unique-id-format": each request's unique ID,
+	// built on first use (Txn.UniqueID); nil: none. UniqueIDHeader is
+	// "unique-id-header", the request header, lower case, that carries
+	// the ID to the server, added after the backend's rules ran; nil:
+	// none, or no format.
+	UniqueIDFormat *Format
+	UniqueIDHeader []byte
 }
 
 // Options are the "option" flags gohap acts on.
@@ -219,6 +226,42 @@ func (fe *Frontend) PickBackend(t *Txn) *Backend {
 	return fe.DefaultBackend
 }
 
+// UseServer is one "use-server NAME if|unless COND" rule.
+type UseServer struct {
+	Pos    string
+	Cond   *Cond
+	Server *Server
+	// Name, when not nil, is a dynamic rule's log-format name, looked up
+	// per request among the backend's servers; Server is nil.
+	Name *Format
+}
+
+// Target returns the server rule u of backend be names for t; matched
+// reports whether the condition held. A dynamic name that names no
+// server gives nil with matched: haproxy then stops the use-server rules
+// and balances.
+func (u *UseServer) Target(t *Txn, be *Backend) (srv *Server, matched bool) {
+	if !u.Cond.Eval(t) {
+		return nil, false
+	}
+	if u.Name == nil {
+		return u.Server, true
+	}
+	t.fmtBuf = u.Name.Append(t, t.fmtBuf[:0])
+	return be.ServerNamed(t.fmtBuf), true
+}
+
+// ServerNamed returns the server of be called name, or nil; like
+// haproxy's findserver, it looks through the list.
+func (be *Backend) ServerNamed(name []byte) *Server {
+	for _, s := range be.Servers {
+		if s.Name == string(name) {
+			return s
+		}
+	}
+	return nil
+}
+
 // Backend is a proxy that forwards to servers: a "backend" section, or the
 // backend half of a "listen" section.
 type Backend struct {
@@ -245,6 +288,9 @@ type Backend struct {
 	Redirects   []Rule // as Frontend.Redirects
 	// Cookie is cookie persistence ("cookie NAME ..."); nil: none.
 	Cookie *Cookie
+	// UseServers are the "use-server" rules, in order; the first that
+	// names a usable server picks it before persistence and balancing.
+	UseServers []UseServer
 	// PersistRules are the force-persist and ignore-persist rules, in
 	// order; the first whose condition holds applies.
 	PersistRules []PersistRule

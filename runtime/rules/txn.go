@@ -119,6 +119,15 @@ type Txn struct {
 	// them all when the connection closes (Trackers.End).
 	Track Trackers
 
+	// ReqCounter is the request's number in the process, from 0
+	// (haproxy's %rt); set by the runtime.
+	ReqCounter uint64
+	// UniqueIDFormat is the frontend's "unique-id-format", set by the
+	// runtime; nil: the request has no unique ID (see UniqueID).
+	UniqueIDFormat *Format
+	uid            []byte
+	uidDone        bool
+
 	// Reply is set by an action that answers the request itself
 	// (http-request return, deny); the runtime sends it.
 	Reply *Reply
@@ -164,6 +173,7 @@ func (t *Txn) Reset() {
 	t.Src, t.Dst = netip.AddrPort{}, netip.AddrPort{}
 	t.Reply, t.Service = nil, nil
 	t.TLS, t.SNI, t.Payload = false, nil, nil
+	t.ReqCounter, t.UniqueIDFormat, t.uid, t.uidDone = 0, nil, t.uid[:0], false
 	t.reply.Raw = t.reply.Raw[:0]
 	t.convBuf = t.convBuf[:0]
 	t.scratch = t.scratch[:0]
