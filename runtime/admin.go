@@ -60,11 +60,11 @@ func (s *serverState) adminState() AdminState { return AdminState(s.admin.Load()
 // SetAdmin puts the server in state st and logs the change as haproxy.
 func (sv *Server) SetAdmin(st AdminState) {
 	s := sv.ss
+	before := s.be.usable()
 	prev := AdminState(s.admin.Swap(uint32(st)))
 	if prev == st {
 		return
 	}
-	before := s.be.usable()
 	who := sv.kind() + " " + s.be.cfg.Name + "/" + s.cfg.Name
 	log := sv.e.log
 	switch st {
