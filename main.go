@@ -18,6 +18,7 @@ import (
 
 	"gohap/parser"
 	"gohap/runtime"
+	"gohap/runtime/api"
 	"gohap/shm"
 )
 
@@ -213,6 +214,12 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	if err := eng.Start(); err != nil {
 		return &exitError{1, "gohap: " + err.Error()}
 	}
+	cliSrv := api.New(api.Config{Engine: eng, Vars: store, Name: "gohap", Version: version, Log: logger})
+	if err := cliSrv.Apply(res.Graph.Global); err != nil {
+		eng.Close()
+		return &exitError{1, "gohap: " + err.Error()}
+	}
+	defer cliSrv.Close()
 	pidfile := ctx.String("p")
 	if pidfile == "" {
 		pidfile = res.Graph.Global.PIDFile
@@ -228,7 +235,7 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	for s := range sig {
 		switch s {
 		case syscall.SIGUSR2:
-			reload(eng, files, store, stderr, logger, ctx.Bool("q"))
+			reload(eng, cliSrv, files, store, stderr, logger, ctx.Bool("q"))
 			continue
 		case syscall.SIGHUP:
 			eng.DumpState()
@@ -277,7 +284,7 @@ func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) {
 // reload reads the configuration files again and, if they check, makes
 // them the running configuration; SIGUSR2 asks for it, as it asks
 // haproxy's master. A configuration with errors changes nothing.
-func reload(eng *runtime.Engine, files []string, store *shm.Store, stderr io.Writer, logger *log.Logger, quiet bool) {
+func reload(eng *runtime.Engine, cliSrv *api.Server, files []string, store *shm.Store, stderr io.Writer, logger *log.Logger, quiet bool) {
 	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, quiet)})
 	if err != nil {
 		printConfigError(stderr, err)
@@ -290,6 +297,9 @@ func reload(eng *runtime.Engine, files []string, store *shm.Store, stderr io.Wri
 		return
 	}
 	setThreads(res.Graph.Global.NbThread)
+	if err := cliSrv.Apply(res.Graph.Global); err != nil {
+		logger.Printf("reload: %v; the runtime API keeps its previous sockets", err)
+	}
 	logger.Printf("reloaded, %d frontend(s)", len(res.Graph.Frontends))
 }
 

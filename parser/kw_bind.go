@@ -94,7 +94,6 @@ func (c *compiler) bind(p *proxy, st *BindStmt) {
 func (c *compiler) bindAddrs(p *proxy, w *Word, list string) {
 	pos := posString(w.Pos)
 	for _, a := range strings.Split(list, ",") {
-		network := "tcp"
 		switch {
 		case strings.HasPrefix(a, "fd@"):
 			n, err := strconv.Atoi(strings.TrimPrefix(a, "fd@"))
@@ -104,20 +103,14 @@ func (c *compiler) bindAddrs(p *proxy, w *Word, list string) {
 			}
 			p.fe.Binds = append(p.fe.Binds, rules.Bind{Pos: pos, Network: "tcp", FD: n})
 			continue
-		case strings.HasPrefix(a, "abns@"):
-			// A Linux abstract socket: Go names it with a leading '@'.
-			p.fe.Binds = append(p.fe.Binds, rules.Bind{Pos: pos, Network: "unix", Addr: "@" + strings.TrimPrefix(a, "abns@"), FD: -1})
-			continue
 		case strings.HasPrefix(a, "sockpair@"), strings.HasPrefix(a, "quic4@"), strings.HasPrefix(a, "quic6@"), strings.HasPrefix(a, "udp@"):
 			c.errorf(w.Pos, "bind '%s': this address family is not supported", a)
 			return
-		case strings.HasPrefix(a, "unix@"), strings.HasPrefix(a, "/"):
-			p.fe.Binds = append(p.fe.Binds, rules.Bind{Pos: pos, Network: "unix", Addr: strings.TrimPrefix(a, "unix@"), FD: -1})
+		}
+		network, a := addrFamily(a)
+		if network == "unix" {
+			p.fe.Binds = append(p.fe.Binds, rules.Bind{Pos: pos, Network: network, Addr: a, FD: -1})
 			continue
-		case strings.HasPrefix(a, "ipv4@"):
-			network, a = "tcp4", strings.TrimPrefix(a, "ipv4@")
-		case strings.HasPrefix(a, "ipv6@"):
-			network, a = "tcp6", strings.TrimPrefix(a, "ipv6@")
 		}
 		host, ports, err := net.SplitHostPort(a)
 		if i := strings.LastIndexByte(a, ':'); err != nil && i > 0 && !strings.Contains(a, "[") {
@@ -144,6 +137,24 @@ func (c *compiler) bindAddrs(p *proxy, w *Word, list string) {
 			p.fe.Binds = append(p.fe.Binds, rules.Bind{Pos: pos, Network: network, Addr: net.JoinHostPort(host, strconv.Itoa(port)), FD: -1})
 		}
 	}
+}
+
+// addrFamily reads the family prefix of a socket address: "unix@PATH" or
+// "/PATH" (a unix socket), "abns@NAME" (an abstract one, which Go names
+// with a leading '@'), "ipv4@" and "ipv6@"; it returns the network and
+// the address without its prefix ("tcp" when there is none).
+func addrFamily(a string) (network, addr string) {
+	switch {
+	case strings.HasPrefix(a, "abns@"):
+		return "unix", "@" + strings.TrimPrefix(a, "abns@")
+	case strings.HasPrefix(a, "unix@"), strings.HasPrefix(a, "/"):
+		return "unix", strings.TrimPrefix(a, "unix@")
+	case strings.HasPrefix(a, "ipv4@"):
+		return "tcp4", strings.TrimPrefix(a, "ipv4@")
+	case strings.HasPrefix(a, "ipv6@"):
+		return "tcp6", strings.TrimPrefix(a, "ipv6@")
+	}
+	return "tcp", a
 }
 
 func portRange(s string) (int, int, error) {

@@ -17,9 +17,8 @@ type statsConfig struct {
 	scope       []string
 }
 
-// kwStats: in global, "stats socket/timeout/maxconn" reach the process for
-// management and only warn; in proxies and defaults they configure the
-// statistics page.
+// kwStats: in global, "stats socket" and "stats timeout" set up the
+// runtime API; in proxies and defaults they configure the statistics page.
 func kwStats(c *compiler, p *proxy, g *Generic, args []string) {
 	sub := ""
 	if len(args) > 0 {
@@ -27,8 +26,21 @@ func kwStats(c *compiler, p *proxy, g *Generic, args []string) {
 	}
 	if p == nil {
 		switch sub {
-		case "socket", "timeout", "maxconn", "bind-process":
-			c.warnf(g.Pos, "'stats %s' only configures management access; gohap ignores it", sub)
+		case "socket":
+			c.statsSocket(g, args[1:])
+		case "timeout":
+			if len(args) != 2 {
+				c.errorf(g.Pos, "'stats timeout' expects one argument")
+				return
+			}
+			d, err := parseTime(args[1])
+			if err != nil {
+				c.errorf(g.Args[1].Pos, "stats timeout: %v", err)
+				return
+			}
+			c.g.Global.StatsTimeout = d
+		case "maxconn", "bind-process":
+			c.warnf(g.Pos, "'stats %s' only tunes the runtime API; gohap ignores it", sub)
 		default:
 			c.errorf(g.Pos, "unknown keyword 'stats %s' in 'global' section", sub)
 		}

@@ -68,7 +68,7 @@ func TestBalancers(t *testing.T) {
 	if got := names(b, 2, lbKey{}); got != "k0 k1 " && got != "k1 k0 " {
 		t.Fatalf("allbackups: %s", got)
 	}
-	b.backup[0].cfg.Disabled = true
+	b.backup[0].admin.Store(uint32(AdminMaint))
 	b.backup[1].up.Store(false)
 	if s := b.pick(lbKey{}, nil); s != nil || b.usable() != 0 {
 		t.Fatalf("picked %v with nothing usable", s)

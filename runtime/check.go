@@ -95,8 +95,8 @@ func (e *Engine) startChecks(gen *generation) {
 	var mininter time.Duration
 	for _, bs := range gen.backends {
 		for _, ss := range bs.servers {
-			if !ss.cfg.Check || ss.cfg.Disabled {
-				continue
+			if !ss.cfg.Check {
+				continue // a "disabled" one is checked once enabled
 			}
 			c := newChecker(e, ss)
 			if d := c.next(); mininter == 0 || d < mininter {
@@ -162,8 +162,8 @@ func (c *checker) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if c.s.live.Load().none {
-			t.Reset(c.next()) // no address: in maintenance, not checked
+		if c.s.paused() {
+			t.Reset(c.next())
 			continue
 		}
 		r := c.check(ctx)
@@ -175,6 +175,12 @@ func (c *checker) run(ctx context.Context) {
 		c.result(r)
 		t.Reset(c.next())
 	}
+}
+
+// paused reports whether s is not checked now: in maintenance (by an
+// operator, or with no address) or with its checks disabled.
+func (s *serverState) paused() bool {
+	return s.live.Load().none || s.adminState() == AdminMaint || s.checksOff.Load()
 }
 
 // probe is one check in progress: its connection and deadlines.
@@ -324,7 +330,7 @@ func (c *checker) result(r checkResult) {
 		r.status = chkL7Sts
 	}
 	if r.status.passed() {
-		s.drain.Store(r.status == chkL7OKC)
+		s.nolb.Store(r.status == chkL7OKC)
 	}
 	if !r.status.passed() {
 		if s.health > 0 {

@@ -33,9 +33,10 @@ type Config struct {
 // Engine runs one configuration: its listeners, proxies and checks. Its
 // methods are safe for concurrent use.
 type Engine struct {
-	log  *log.Logger
-	vars rules.VarStore
-	gen  atomic.Pointer[generation]
+	log   *log.Logger
+	vars  rules.VarStore
+	gen   atomic.Pointer[generation]
+	start time.Time // when New built the engine
 
 	done chan struct{} // closed by Close
 	// stopping is set by SoftStop: connections close after the request
@@ -150,6 +151,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		log:   cfg.Log,
 		vars:  cfg.Vars,
+		start: time.Now(),
 		done:  make(chan struct{}),
 		conns: make(map[*session]struct{}),
 	}

@@ -322,13 +322,13 @@ var serverStates = [...]string{"DOWN", "UP", "MAINT", "DRAIN", "NOLB"}
 // promState is the exporter's state of ss: an index in serverStates.
 func promState(ss *serverState) int {
 	switch {
-	case ss.cfg.Disabled || ss.live.Load().none:
+	case ss.adminState() == AdminMaint || ss.live.Load().none:
 		return 2
 	case !ss.up.Load():
 		return 0
-	case ss.drain.Load():
+	case ss.nolb.Load():
 		return 4
-	case ss.weight.Load() == 0:
+	case ss.weight.Load() == 0 || ss.adminState() == AdminDrain:
 		return 3
 	}
 	return 1

@@ -20,8 +20,13 @@ type serverState struct {
 	cur atomic.Int64 // connections currently served
 	// name is cfg.Name as bytes, for http-send-name-header.
 	name []byte
-	// drain: up, but out of load balancing (disable-on-404, "NOLB").
-	drain atomic.Bool
+	// nolb: up, but out of load balancing (disable-on-404, "NOLB").
+	nolb atomic.Bool
+	// admin is what an operator (or "disabled") decided: ready, drain
+	// or maintenance.
+	admin atomic.Uint32
+	// checksOff: "disable health" paused the server's checks.
+	checksOff atomic.Bool
 	// active are the server's open connections, tracked only for
 	// on-marked-down shutdown-sessions. Guarded by activeMu.
 	activeMu sync.Mutex
@@ -45,6 +50,9 @@ func newServerState(s *rules.Server, bs *backendState) *serverState {
 	ss := &serverState{cfg: s, be: bs, name: []byte(s.Name)}
 	ss.live.Store(newLiveAddr(s, s.Addr, s.CheckAddr))
 	ss.weight.Store(int32(s.Weight))
+	if s.Disabled {
+		ss.admin.Store(uint32(AdminMaint))
+	}
 	return ss
 }
 
@@ -89,13 +97,13 @@ func (s *serverState) cookie() string { return s.live.Load().cookie }
 // stopped"): not in maintenance and passing its checks; draining and
 // weight 0 servers still serve the clients their cookie names.
 func (s *serverState) running() bool {
-	return !s.cfg.Disabled && s.up.Load() && !s.live.Load().none
+	return s.adminState() != AdminMaint && s.up.Load() && !s.live.Load().none
 }
 
-// usable reports whether the server may take new traffic: not disabled,
-// up, and with a weight (HAProxy sends nothing to "weight 0").
+// usable reports whether the server may take new traffic: running, not
+// draining, and with a weight (HAProxy sends nothing to "weight 0").
 func (s *serverState) usable() bool {
-	return s.running() && s.weight.Load() != 0 && !s.drain.Load()
+	return s.running() && s.weight.Load() != 0 && !s.nolb.Load() && s.adminState() != AdminDrain
 }
 
 // full reports whether the server reached its maxconn.

@@ -90,17 +90,24 @@ func proxiesInOrder(gen *generation) []*proxy {
 // status is the server's status as the statistics page words it, and its
 // check's.
 func (ss *serverState) status() (status, check string) {
+	checked := ss.cfg.Check && !ss.checksOff.Load()
 	switch {
-	case ss.cfg.Disabled:
+	case ss.adminState() == AdminMaint:
 		return "MAINT", ""
 	case ss.live.Load().none:
 		return "MAINT (resolution)", ""
-	case ss.cfg.Check && ss.up.Load() && ss.drain.Load():
-		return "NOLB", "L7OKC"
-	case ss.cfg.Check && ss.up.Load():
-		return "UP", "L4OK"
-	case ss.cfg.Check:
+	case !ss.up.Load() && checked:
 		return "DOWN", "L4CON"
+	case !ss.up.Load():
+		return "DOWN", ""
+	case ss.adminState() == AdminDrain && checked:
+		return "DRAIN", "L4OK"
+	case ss.adminState() == AdminDrain:
+		return "DRAIN", ""
+	case checked && ss.nolb.Load():
+		return "NOLB", "L7OKC"
+	case checked:
+		return "UP", "L4OK"
 	}
 	return "no check", ""
 }
@@ -142,6 +149,20 @@ func appendBackendRows(rows []statsRow, gen *generation, be *rules.Backend) []st
 		"algo": be.Balance.String()})
 }
 
+// writeCSV writes the CSV export: the header line, then rows.
+func writeCSV(b *bytes.Buffer, rows []statsRow) {
+	b.WriteString("# " + statsFields + "\n")
+	for _, r := range rows {
+		r.csv(b)
+	}
+}
+
+// WriteStats writes what the statistics page's ";csv" export shows, for
+// every proxy: the runtime API's "show stat".
+func (e *Engine) WriteStats(b *bytes.Buffer) {
+	writeCSV(b, statsRows(e.gen.Load(), &rules.Stats{}))
+}
+
 // serveStats answers a request for the statistics page and reports
 // whether the connection stays open.
 func (s *session) serveStats(gen *generation, st *rules.Stats, fe *rules.Frontend, be *rules.Backend) bool {
@@ -156,10 +177,7 @@ func (s *session) serveStats(gen *generation, st *rules.Stats, fe *rules.Fronten
 	ctype := "text/html"
 	if csv {
 		ctype = "text/plain"
-		body.WriteString("# " + statsFields + "\n")
-		for _, r := range rows {
-			r.csv(&body)
-		}
+		writeCSV(&body, rows)
 	} else {
 		statsHTML(&body, st, rows)
 	}

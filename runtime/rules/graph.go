@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,48 @@ type Global struct {
 	// lines, in order, each with the condition ifnotset. Graph.InitVars
 	// runs them at start and at each reload.
 	InitVars []*SetVarAction
+	// StatsSockets are where the runtime API listens ("stats socket").
+	StatsSockets []StatsSocket
+	// StatsTimeout is how long the runtime API waits for a command
+	// ("stats timeout"); 0: haproxy's default, 10s.
+	StatsTimeout time.Duration
+}
+
+// StatsSocket is one "stats socket" line: where the runtime API listens
+// and what its connections may do.
+type StatsSocket struct {
+	Pos     string // file:line, for messages about this socket
+	Network string // "unix", "tcp", "tcp4" or "tcp6"
+	Addr    string // a socket path ("@name": abstract) or host:port
+	// Mode is the socket file's permissions; 0 keeps what the umask gives.
+	Mode os.FileMode
+	// UID and GID own the socket file; -1 leaves it to the process.
+	UID, GID int
+	Level    Level
+}
+
+// Level is a runtime API access level: the commands a connection may run.
+type Level uint8
+
+// The levels, from the least privileged; "operator" is haproxy's default.
+const (
+	LevelUser Level = iota
+	LevelOperator
+	LevelAdmin
+)
+
+var levelNames = [...]string{"user", "operator", "admin"}
+
+func (l Level) String() string { return levelNames[l] }
+
+// ParseLevel returns the level HAProxy names s.
+func ParseLevel(s string) (Level, bool) {
+	for i, n := range levelNames {
+		if n == s {
+			return Level(i), true
+		}
+	}
+	return 0, false
 }
 
 // Var is a runtime variable declared by "acl variable" or read by
