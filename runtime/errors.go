@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net"
 	"os"
-
-	"gohap/runtime/rules"
 )
 
 // Runtime sentinels.
@@ -20,19 +18,11 @@ var (
 
 // muxPages are the pages HAProxy's HTTP/1 layer sends itself, before a
 // stream exists (bad or too large request, request timeout). HAProxy
-// writes them as stored, not through the header lower-casing.
+// writes them as stored, not through the header lower-casing, and 2.6
+// sends them even when an errorfile or http-error replaces the code.
 var muxPages = map[int][]byte{
 	400: []byte("HTTP/1.1 400 Bad request\r\nContent-length: 90\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n"),
 	408: []byte("HTTP/1.1 408 Request Time-out\r\nContent-length: 110\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>408 Request Time-out</h1>\nYour browser didn't send a complete request in time.\n</body></html>\n"),
-}
-
-// muxError returns what the HTTP/1 layer sends for code: the frontend's
-// errorfile, else HAProxy's stored page.
-func muxError(code int, fe *rules.Frontend) []byte {
-	if r := fe.Errors[code]; r != nil {
-		return r.Raw
-	}
-	return muxPages[code]
 }
 
 func isTimeout(err error) bool {

@@ -127,10 +127,10 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		case err == errHeadTooBig:
 			s.txn.Track.CountRequest()
 			s.txn.Track.CountClientError()
-			s.sendRaw(muxError(400, fe))
+			s.sendRaw(muxPages[400])
 		case isTimeout(err) && started:
 			s.txn.Track.CountRequest()
-			s.sendRaw(muxError(408, fe))
+			s.sendRaw(muxPages[408])
 		case started && !isTimeout(err):
 			s.txn.Track.CountRequest()
 			s.txn.Track.CountClientError()
@@ -161,7 +161,7 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	if err != nil {
 		t.Track.CountRequest()
 		t.Track.CountClientError()
-		s.sendRaw(muxError(400, fe))
+		s.sendRaw(muxPages[400])
 		return false
 	}
 	s.feCtr, s.beCtr, s.srvCtr = gen.feCounters(s.feIndex), nil, nil
