@@ -172,77 +172,31 @@ func (c *compiler) httpAction(p *proxy, r *RuleStmt, args []string) rules.Action
 	return nil
 }
 
-// replyAction compiles "deny [deny_status N]" and "return [status N]
-// [content-type T] [string S | file F] [default-errorfiles]".
+// replyAction compiles "deny [deny_status N] [reply options]" and
+// "return [status N] [reply options]" (see replyOptions).
 func (c *compiler) replyAction(p *proxy, r *RuleStmt, name string, args []string) rules.Action {
-	status := 200
+	ra := replyArgs{spec: rules.ReplySpec{Status: 200}}
 	if name == "deny" {
-		status = 403
-	}
-	var ctype, body string
-	var bodyFormat *rules.Format
-	haveBody, defaultErrors := false, name == "deny"
-	for i := 0; i < len(args); i++ {
-		opt := args[i]
-		pos := r.Args[i+1].Pos
-		if opt == "default-errorfiles" {
-			defaultErrors = true
-			continue
-		}
-		if i+1 >= len(args) {
-			c.errorf(pos, "'http-request %s' option '%s' expects a value", name, opt)
-			return nil
-		}
-		v := args[i+1]
-		i++
-		switch {
-		case opt == "status" && name == "return", opt == "deny_status" && name == "deny":
-			n, err := parseInt(v, 200, 599)
-			if err != nil {
-				c.errorf(r.Args[i+1].Pos, "'%s': %v", opt, err)
-				return nil
-			}
-			status = n
-		case opt == "content-type":
-			ctype = v
-			defaultErrors = false
-		case opt == "string":
-			body, haveBody, defaultErrors = v, true, false
-		case opt == "lf-string":
-			if bodyFormat = c.format(p, r.Args[i+1].Pos, v); bodyFormat == nil {
-				return nil
-			}
-			body, haveBody, defaultErrors = v, true, false
-		case opt == "file":
-			b, err := c.cfg.ReadFile(c.path(r.Args[i+1].Pos, v))
-			if err != nil {
-				c.errorf(r.Args[i+1].Pos, "%v", err)
-				return nil
-			}
-			body, haveBody, defaultErrors = string(b), true, false
-		default:
-			c.errorf(pos, "'http-request %s' option '%s' is not supported", name, opt)
-			return nil
+		ra.spec.Status = 403
+		if len(args) > 0 && args[0] == "deny_status" {
+			args[0] = "status"
 		}
 	}
-	if haveBody && body != "" && ctype == "" {
-		c.errorf(r.Pos, "'http-request %s': a content type must be defined when non-empty payload is configured", name)
+	who := "http-request " + name
+	if !c.replyOptions(p, who, r.Args[1:], args, &ra) {
 		return nil
 	}
-	if bodyFormat != nil && bodyFormat.Static == nil {
-		return rules.NewFormatReply(status, ctype, bodyFormat)
+	if name == "deny" && ra.payload == payloadNone && ra.spec.ContentType == "" {
+		ra.payload = payloadDefault // deny sends the error page unless told otherwise
 	}
-	if bodyFormat != nil {
-		body = string(bodyFormat.Static)
+	if !c.replyCheck(p, who, r.Pos, &ra) {
+		return nil
 	}
-	if defaultErrors && ctype == "" && !haveBody {
-		reply := rules.Lookup(status, p.set.errors)
-		if reply == nil {
-			reply = rules.ReturnReply(status, "", nil)
-		}
-		return rules.ReplyAction{Reply: reply}
+	reply := c.buildReply(&ra, p.set.errors)
+	if reply == nil {
+		reply = rules.ReturnReply(ra.spec.Status, "", nil)
 	}
-	return rules.ReplyAction{Reply: rules.ReturnReply(status, ctype, []byte(body))}
+	return rules.ReplyAction{Reply: reply}
 }
 
 // httpResponseAction builds the action of an http-response or

@@ -260,6 +260,7 @@ func (a *httpApplet) end() {
 // writeReply sends a built reply (an error page) through WriteHead, so
 // that the http-response rules see it as they see a service's response.
 func (a *httpApplet) writeReply(r *rules.Reply) {
+	r = r.Eval(&a.s.txn)
 	head := r.Raw[:r.HeadLen]
 	line, rest := cutLine(head)
 	reason := ""

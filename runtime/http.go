@@ -307,6 +307,7 @@ func (s *session) clientKeepAlive(fe *rules.Frontend, be *rules.Backend) bool {
 // stays open. An unread request body closes the connection. The
 // http-after-response rules run on the reply's head first.
 func (s *session) reply(r *rules.Reply, fe *rules.Frontend, be *rules.Backend) bool {
+	r = r.Eval(&s.txn)
 	s.countResponse(r.Status)
 	keep := !r.Close && s.clientKeepAlive(fe, be) && !s.req.hasReqBody()
 	var conn []byte

@@ -58,9 +58,9 @@ func Run(rules []Rule, t *Txn) Verdict {
 // return", "http-request deny" and the like.
 type ReplyAction struct{ Reply *Reply }
 
-// Exec sets the reply.
+// Exec sets the reply, built for t when it holds samples.
 func (a ReplyAction) Exec(t *Txn) Verdict {
-	t.Reply = a.Reply
+	t.Reply = a.Reply.Eval(t)
 	return Answer
 }
 

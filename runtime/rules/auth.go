@@ -221,8 +221,14 @@ func md5Crypt(pass []byte, spec string) string {
 // AuthReply is what "http-request auth" sends: the proxy's 401 reply with
 // a Basic challenge for realm added to its headers.
 func AuthReply(base *Reply, realm string) *Reply {
+	line := "www-authenticate: Basic realm=\"" + realm + "\"\r\n"
+	if base.dyn != nil {
+		f := *base.dyn
+		f.extra = append(f.extra[:len(f.extra):len(f.extra)], line...)
+		return &Reply{Status: base.Status, Close: base.Close, dyn: &f}
+	}
 	raw := base.Raw[: base.HeadLen-2 : base.HeadLen-2]
-	out := append(append([]byte{}, raw...), "www-authenticate: Basic realm=\""+realm+"\"\r\n\r\n"...)
+	out := append(append([]byte{}, raw...), line+"\r\n"...)
 	out = append(out, base.Raw[base.HeadLen:]...)
 	return newReply(base.Status, out, base.Close)
 }

@@ -141,41 +141,6 @@ func (f *Format) eval(t *Txn) []byte {
 	return t.keep(t.fmtBuf)
 }
 
-// FormatReplyAction is "http-request return ... lf-string": a reply whose
-// body is evaluated per request.
-type FormatReplyAction struct {
-	status []byte // "HTTP/1.1 200 OK\r\n"
-	ctype  []byte // "content-type: ...\r\n", or empty
-	body   *Format
-	code   int
-}
-
-// NewFormatReply builds the action for status code, content type ctype
-// and body format.
-func NewFormatReply(code int, ctype string, body *Format) *FormatReplyAction {
-	a := &FormatReplyAction{status: []byte("HTTP/1.1 " + strconv.Itoa(code) + " " + Reason(code) + "\r\n"), body: body, code: code}
-	if ctype != "" {
-		a.ctype = []byte("content-type: " + ctype + "\r\n")
-	}
-	return a
-}
-
-// Exec builds the reply into t's buffers.
-func (a *FormatReplyAction) Exec(t *Txn) Verdict {
-	t.fmtBuf = a.body.Append(t, t.fmtBuf[:0])
-	b := append(t.reply.Raw[:0], a.status...)
-	b = append(b, "content-length: "...)
-	b = strconv.AppendInt(b, int64(len(t.fmtBuf)), 10)
-	b = append(b, "\r\n"...)
-	b = append(b, a.ctype...)
-	b = append(b, "\r\n"...)
-	head := len(b)
-	b = append(b, t.fmtBuf...)
-	t.reply = Reply{Status: a.code, Raw: b, HeadLen: head}
-	t.Reply = &t.reply
-	return Answer
-}
-
 // LiteralFormat is a format with fixed text and no sample.
 func LiteralFormat(s string) *Format {
 	var b FormatBuilder

@@ -18,6 +18,8 @@ type Reply struct {
 	// Close reports whether the connection must be closed after Raw: its
 	// body has no length, or HAProxy closes after this status.
 	Close bool
+	// dyn, when set, builds Raw per request (see Eval); Raw is then empty.
+	dyn *replyFormat
 }
 
 // ErrorSet maps a status code to the reply a proxy sends for it ("errorfile").
@@ -147,18 +149,10 @@ func newReply(code int, raw []byte, closeConn bool) *Reply {
 // content type, and a body with its length. A 204 or 1xx carries no
 // length, as HAProxy's HTTP/1 layer writes them.
 func ReturnReply(code int, contentType string, body []byte) *Reply {
-	reason := Reason(code)
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", code, reason)
-	if code != 204 && code >= 200 {
-		fmt.Fprintf(&b, "content-length: %d\r\n", len(body))
+	if body == nil {
+		body = []byte{} // a nil Static would mean a body with samples
 	}
-	if contentType != "" {
-		fmt.Fprintf(&b, "content-type: %s\r\n", contentType)
-	}
-	b.WriteString("\r\n")
-	b.Write(body)
-	return newReply(code, b.Bytes(), false)
+	return NewReply(ReplySpec{Status: code, ContentType: contentType, Body: &Format{Static: body}})
 }
 
 // Reason returns the reason phrase HAProxy writes for code.
