@@ -112,6 +112,7 @@ var keywordNotes = map[string]string{
 	"errorloc302":           "CODE URL: a 302 redirect instead of the error",
 	"errorloc303":           "CODE URL: a 303 redirect instead of the error",
 	"maxconn":               "global: process limit; in proxies: warning",
+	"rate-limit":            "sessions RATE: new connections a second a frontend accepts, counted as haproxy's freq_ctr; above it the accept loop waits and connections stay in the kernel's backlog; backend: warning",
 	"mode":                  "http, tcp",
 	"nbthread":              "sets GOMAXPROCS, the number of threads running Go code",
 	"hard-stop-after":       "bounds a soft stop (SIGUSR1); then, as haproxy, requests waiting for a server get a 502 and every connection closes",

@@ -159,7 +159,7 @@ var unsupportedNames = []string{
 	// proxies
 	"dispatch", "filter", "persist",
 	"email-alert", "external-check", "load-server-state-from-file", "server-state-file-name",
-	"rate-limit", "declare",
+	"declare",
 	// global
 	"h1-case-adjust", "h1-case-adjust-file", "51degrees-data-file", "wurfl-data-file",
 	"deviceatlas-json-file", "strict-limits", "ssl-load-extra-files",

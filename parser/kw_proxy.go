@@ -2,6 +2,7 @@ package parser
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ var proxyKeywords = []keyword{
 
 var globalKeywords = []keyword{
 	{name: "maxconn", where: secGlobal | secProxy, apply: kwMaxconn},
+	{name: "rate-limit", where: secProxy, apply: kwRateLimit},
 	{name: "pidfile", where: secGlobal, apply: kwPidfile},
 	{name: "nbthread", where: secGlobal, apply: kwNbthread},
 	{name: "hard-stop-after", where: secGlobal, apply: kwHardStopAfter},
@@ -327,6 +329,32 @@ func kwMonitor(c *compiler, p *proxy, g *Generic, args []string) {
 	if cond, ok := c.cond(p, g.Cond); ok {
 		p.fe.MonitorFail = append(p.fe.MonitorFail, cond)
 	}
+}
+
+// kwRateLimit is "rate-limit sessions RATE": new connections a second the
+// frontend accepts; a backend has none to limit, as haproxy warns.
+func kwRateLimit(c *compiler, p *proxy, g *Generic, args []string) {
+	switch {
+	case len(args) == 0 || args[0] != "sessions":
+		c.errorf(g.Pos, "'rate-limit' only supports 'sessions' (got '%s')", strings.Join(args[:min(len(args), 1)], ""))
+		return
+	case len(args) == 1:
+		c.errorf(g.Pos, "'rate-limit sessions' expects an integer value (in sessions/second)")
+		return
+	case len(args) > 2:
+		c.errorf(g.Args[2].Pos, "'rate-limit sessions' takes one value")
+		return
+	}
+	n, err := parseInt(args[1], 0, math.MaxInt32)
+	if err != nil {
+		c.errorf(g.Args[1].Pos, "'rate-limit sessions': %v", err)
+		return
+	}
+	if p.kind == "backend" {
+		c.warnf(g.Pos, "rate-limit sessions will be ignored because backend '%s' has no frontend capability", p.name)
+		return
+	}
+	p.set.sessRate = n
 }
 
 func kwErrorfile(c *compiler, p *proxy, g *Generic, args []string) {

@@ -41,6 +41,7 @@ type proxySettings struct {
 	// unique-id-header.
 	uniqueID       *rules.Format
 	uniqueIDHeader string
+	sessRate       int // rate-limit sessions
 }
 
 // serverDefaults are "default-server" settings, with HAProxy's defaults.
@@ -257,6 +258,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.fe.Mode = p.set.mode
 		p.fe.Timeouts = p.set.timeouts
 		p.fe.Errors = p.set.errors
+		p.fe.RateLimitSessions = p.set.sessRate
 		p.fe.Options = p.set.options
 		p.fe.Stats = c.freezeStats(p)
 		p.fe.Compression = freezeCompression(&p.set.comp)

@@ -1,6 +1,10 @@
 package runtime
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"gohap/runtime/rules"
+)
 
 // counters are the traffic totals of a frontend, backend or server, for
 // the Prometheus exporter. Safe for concurrent use.
@@ -8,6 +12,9 @@ type counters struct {
 	sessions atomic.Int64 // connections (frontend) or requests given to it (backend, server)
 	requests atomic.Int64 // HTTP requests
 	resp     [6]atomic.Int64
+	// sessRate is the frontend's rate of new connections, for
+	// "rate-limit sessions".
+	sessRate rules.SessionRate
 }
 
 // respClasses label the response counters: 1xx to 5xx, and "other".

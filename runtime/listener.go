@@ -59,6 +59,12 @@ func (l *listener) serve() {
 				return
 			}
 		}
+		if !l.waitRate() {
+			if sem != nil {
+				<-sem
+			}
+			return
+		}
 		c, err := l.ln.Accept()
 		if err != nil {
 			if sem != nil {
@@ -84,6 +90,7 @@ func (l *listener) serve() {
 		}
 		if ctr := l.e.gen.Load().feCounters(lc.feIndex); ctr != nil {
 			ctr.sessions.Add(1)
+			ctr.sessRate.Add(time.Now().UnixMilli())
 		}
 		s := l.e.newSession(c, lc.feIndex, lc.feName)
 		s.ln, s.sem = l, sem
@@ -100,6 +107,30 @@ func (l *listener) serve() {
 			go l.runProxied(s, lc.tls, sem)
 		} else {
 			go l.run(s, sem)
+		}
+	}
+}
+
+// waitRate holds the accept loop while the frontend is at its "rate-limit
+// sessions": new connections wait in the kernel's backlog, as in haproxy.
+// It reports false when the engine stops.
+func (l *listener) waitRate() bool {
+	for {
+		gen, lc := l.e.gen.Load(), l.cfg.Load()
+		fe, ctr := gen.frontend(lc.feIndex, lc.feName), gen.feCounters(lc.feIndex)
+		if fe == nil || fe.RateLimitSessions == 0 || ctr == nil {
+			return true
+		}
+		wait := ctr.sessRate.Wait(time.Now().UnixMilli(), uint32(fe.RateLimitSessions))
+		if wait == 0 {
+			return true
+		}
+		t := time.NewTimer(time.Duration(wait) * time.Millisecond)
+		select {
+		case <-l.e.done:
+			t.Stop()
+			return false
+		case <-t.C:
 		}
 	}
 }

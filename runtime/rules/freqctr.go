@@ -1,5 +1,7 @@
 package rules
 
+import "sync"
+
 // freqCtr counts events over a sliding period the way HAProxy's frequency
 // counters do: it keeps the events of the current period and of the one
 // before, and reads as the current count plus the previous count weighted
@@ -36,19 +38,62 @@ func (f *freqCtr) rate(now, p int64) uint32 {
 	if p <= 0 {
 		return f.curr
 	}
-	curr, past := uint64(f.curr), uint64(f.prev)
-	remain := f.tick + p - now // what is left of the current period
-	if remain < 0 {
+	curr, past, remain := f.window(now, p)
+	if curr == 0 && past <= 1 {
+		return uint32(past)
+	}
+	return uint32((past*remain + curr*uint64(p)) / uint64(p))
+}
+
+// window returns the events of the current and previous periods as seen
+// at now, and what is left of the current period.
+func (f *freqCtr) window(now, p int64) (curr, past, remain uint64) {
+	curr, past = uint64(f.curr), uint64(f.prev)
+	left := f.tick + p - now
+	if left < 0 {
 		// The current period is over: it is the previous one now.
-		remain += p
+		left += p
 		past = 0
-		if remain >= 0 {
+		if left >= 0 {
 			past = curr
 		}
 		curr = 0
 	}
-	if curr == 0 && past <= 1 {
-		return uint32(past)
+	return curr, past, uint64(max(left, 0))
+}
+
+// SessionRate is the rate of a frontend's new sessions over one second,
+// which "rate-limit sessions" bounds (haproxy's fe_sess_per_sec). Safe for
+// concurrent use; the zero value has seen no session. Times are in
+// milliseconds of a clock far from zero (Unix time).
+type SessionRate struct {
+	mu sync.Mutex
+	f  freqCtr
+}
+
+// Add counts a new session at now.
+func (r *SessionRate) Add(now int64) {
+	r.mu.Lock()
+	r.f.add(now, 1000, 1)
+	r.mu.Unlock()
+}
+
+// Wait returns how long, in ms, to wait at now before accepting another
+// session under a limit of freq per second; 0 to accept it now. As
+// haproxy's freq_ctr_remain, a session is accepted while the events in
+// the window, weighted as rate reads them, stay below freq; the wait is
+// the time until they do.
+func (r *SessionRate) Wait(now int64, freq uint32) int64 {
+	r.mu.Lock()
+	curr, past, remain := r.f.window(now, 1000)
+	r.mu.Unlock()
+	limit := uint64(freq) * 1000
+	switch {
+	case freq == 0 || past*remain+curr*1000 < limit:
+		return 0
+	case curr*1000 >= limit || past == 0:
+		return int64(max(remain, 1)) // until the period ends
 	}
-	return uint32((past*uint64(remain) + curr*uint64(p)) / uint64(p))
+	// past×(remain−w) + curr×1000 < limit
+	return int64(max(remain-(limit-curr*1000-1)/past, 1))
 }

@@ -154,6 +154,10 @@ type Frontend struct {
 	Binds    []Bind
 	Timeouts Timeouts
 	MaxConn  int
+	// RateLimitSessions is "rate-limit sessions": at most this many new
+	// connections a second are accepted, the others wait in the kernel's
+	// backlog; 0: no limit.
+	RateLimitSessions int
 
 	// MonitorURI, when not empty, is answered by the frontend itself:
 	// 200 while no MonitorFail condition holds, 503 otherwise. It is

@@ -309,3 +309,30 @@ func TestTableConcurrent(t *testing.T) {
 		t.Errorf("http_req_cnt total %d (want 1600), conn_cur %d (want 0)", total, cur)
 	}
 }
+
+// TestSessionRateWait follows haproxy's freq_ctr_remain and
+// next_event_delay over one second: 10 sessions at a limit of 10 block
+// the next one until the previous second's share falls below the limit.
+func TestSessionRateWait(t *testing.T) {
+	var r SessionRate
+	now := int64(1_000_000)
+	for i := 0; i < 9; i++ {
+		r.Add(now)
+	}
+	if w := r.Wait(now, 10); w != 0 {
+		t.Fatalf("9 sessions: wait %d, want 0", w)
+	}
+	r.Add(now)
+	if w := r.Wait(now, 10); w != 1000 {
+		t.Fatalf("10 sessions: wait %d, want 1000", w)
+	}
+	// At 1.05s, 95% of the last second's 10 still count: 9.5 < 10.
+	if w := r.Wait(now+1050, 10); w != 0 {
+		t.Fatalf("at 1.05s: wait %d, want 0", w)
+	}
+	r.Add(now + 1050)
+	// 10×950 + 1×1000 = 10500 ms·sessions: in 51 ms, 10×899 + 1000 < 10000.
+	if w := r.Wait(now+1050, 10); w != 51 {
+		t.Fatalf("after one more: wait %d, want 51", w)
+	}
+}
