@@ -41,6 +41,7 @@ type proxySettings struct {
 	// unique-id-header.
 	uniqueID       *rules.Format
 	uniqueIDHeader string
+	log            logSettings
 }
 
 // serverDefaults are "default-server" settings, with HAProxy's defaults.
@@ -261,6 +262,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.fe.Stats = c.freezeStats(p)
 		p.fe.Compression = freezeCompression(&p.set.comp)
 		c.freezeUniqueID(p)
+		c.freezeLog(p)
 		if p.fe.Mode == rules.ModeHTTP && p.fe.Timeouts.Client == 0 {
 			c.warnf(p.pos, "missing timeouts for %s '%s': 'timeout client' is not set", p.kind, p.name)
 		}
