@@ -7,6 +7,7 @@ import "sync/atomic"
 type counters struct {
 	sessions atomic.Int64 // connections (frontend) or requests given to it (backend, server)
 	requests atomic.Int64 // HTTP requests
+	cur      atomic.Int64 // connections being served (frontend), for %fc
 	resp     [6]atomic.Int64
 }
 
