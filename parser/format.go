@@ -13,16 +13,31 @@ import (
 // "%{+Q}o" for all the variables after it). It returns nil after
 // reporting an error.
 func (c *compiler) format(p *proxy, pos lexer.Position, s string) *rules.Format {
-	return c.formatString(p, pos, s, false)
+	return c.formatString(p, pos, s, false, false)
 }
 
 // logFormat compiles a log line's format ("unique-id-format"), where
 // runs of spaces are separators (rules.FormatBuilder.LogLit).
 func (c *compiler) logFormat(p *proxy, pos lexer.Position, s string) *rules.Format {
-	return c.formatString(p, pos, s, true)
+	return c.formatString(p, pos, s, true, false)
 }
 
-func (c *compiler) formatString(p *proxy, pos lexer.Position, s string, logLine bool) *rules.Format {
+// trafficFormat compiles a traffic log line ("log-format"): a log line
+// that may also use the variables known when the request ends
+// (rules.TrafficLogVar), and prints a missing sample as "-".
+func (c *compiler) trafficFormat(p *proxy, pos lexer.Position, s string) *rules.Format {
+	f := c.formatString(p, pos, s, true, true)
+	if f != nil {
+		f.DashMissing = true
+	}
+	return f
+}
+
+func (c *compiler) formatString(p *proxy, pos lexer.Position, s string, logLine, traffic bool) *rules.Format {
+	lookup, names := rules.LogVar, rules.LogVarNames
+	if traffic {
+		lookup, names = rules.TrafficLogVar, rules.TrafficLogVarNames
+	}
 	var b rules.FormatBuilder
 	lit := b.Lit
 	if logLine {
@@ -47,8 +62,11 @@ func (c *compiler) formatString(p *proxy, pos lexer.Position, s string, logLine 
 			return nil
 		}
 		if s = rest; strings.HasPrefix(s, "[") {
-			// haproxy neither quotes nor hexes samples.
-			if s, ok = c.formatSample(&b, p, pos, s); !ok {
+			// haproxy quotes and hexes samples in traffic log lines only.
+			if !traffic {
+				opts = 0
+			}
+			if s, ok = c.formatSample(&b, p, pos, s, opts); !ok {
 				return nil
 			}
 			continue
@@ -63,13 +81,13 @@ func (c *compiler) formatString(p *proxy, pos lexer.Position, s string, logLine 
 			all = opts
 			continue
 		}
-		f, ok := rules.LogVar(name)
+		f, ok := lookup(name)
 		if ok && p == nil {
 			c.errorf(pos, "log-format variable '%%%s' needs a connection, which a global set-var-fmt has not", name)
 			return nil
 		}
 		if !ok {
-			c.errorf(pos, "log-format variable '%%%s' is not supported (gohap evaluates %%[...], %%%s, %%o and %%%%)", name, strings.Join(rules.LogVarNames(), ", %"))
+			c.errorf(pos, "log-format variable '%%%s' is not supported (gohap evaluates %%[...], %%%s, %%o and %%%%)", name, strings.Join(names(), ", %"))
 			return nil
 		}
 		b.Var(f, opts)
@@ -79,7 +97,7 @@ func (c *compiler) formatString(p *proxy, pos lexer.Position, s string, logLine 
 
 // formatSample compiles the "[fetch,conv...]" that starts s into b and
 // returns what follows it; ok is false after reporting an error.
-func (c *compiler) formatSample(b *rules.FormatBuilder, p *proxy, pos lexer.Position, s string) (rest string, ok bool) {
+func (c *compiler) formatSample(b *rules.FormatBuilder, p *proxy, pos lexer.Position, s string, opts rules.VarOpts) (rest string, ok bool) {
 	end := strings.IndexByte(s, ']')
 	if end < 0 {
 		c.errorf(pos, "missing ']' after '%%[' in '%s'", s)
@@ -89,7 +107,11 @@ func (c *compiler) formatSample(b *rules.FormatBuilder, p *proxy, pos lexer.Posi
 	if sf == nil {
 		return "", false
 	}
-	b.Sample(sf.fetch, sf.convs...)
+	if opts != 0 {
+		b.QuotedSample(opts, sf.fetch, sf.convs...)
+	} else {
+		b.Sample(sf.fetch, sf.convs...)
+	}
 	return s[end+1:], true
 }
 

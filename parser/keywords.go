@@ -111,7 +111,7 @@ func (c *compiler) keyword(where section, p *proxy, g *Generic) {
 	if name == "no" && len(args) > 0 && args[0] == "option" {
 		name, args = "no option", args[1:]
 	} else if name == "no" && len(args) > 0 && args[0] == "log" {
-		c.warnf(g.Pos, "'no log' only changes logging; gohap ignores it")
+		c.noLog(p, g, args[1:])
 		return
 	}
 	if repl, ok := removed[name]; ok {
@@ -168,8 +168,8 @@ var unsupportedNames = []string{
 
 // Names that only tune HAProxy's internals, logging or management.
 var tuningNames = []string{
-	"log", "log-format", "capture", "fullconn", "max-keep-alive-queue", "log-format-sd", "error-log-format", "log-tag",
-	"description", "backlog", "http-reuse", "log-send-hostname", "log-tag",
+	"capture", "fullconn", "max-keep-alive-queue", "log-format-sd", "error-log-format",
+	"description", "backlog", "http-reuse",
 	"id", "bind-process", "grace", "http-restrict-req-hdr-names",
 	// global
 	"daemon", "cpu-map", "chroot", "user", "group", "uid", "gid", "ulimit-n",
@@ -198,7 +198,7 @@ var tuningNames = []string{
 	"tune.idle-pool.shared", "tune.listener.multi-queue", "tune.runqueue-depth",
 	"tune.sched.low-latency", "tune.ssl.ssl-ctx-cache-size", "tune.lua.session-timeout",
 	"tune.lua.task-timeout", "mworker-max-reloads", "h2-workaround-bogus-websocket-clients", "set-dumpable",
-	"log-tag", "tune.lua.service-timeout", "tune.lua.forced-yield",
+	"tune.lua.service-timeout", "tune.lua.forced-yield",
 	"tune.lua.log.loggers", "tune.lua.log.stderr", "tune.ssl.ocsp-update.maxdelay",
 	"tune.ssl.ocsp-update.mindelay", "tune.quic.frontend.conn-tx-buffers.limit",
 }

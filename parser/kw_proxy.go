@@ -398,8 +398,7 @@ var proxyOptions = map[string]func(o *rules.Options, on bool){
 
 // options that only change logging or socket tuning.
 var tuningOptions = map[string]bool{
-	"httplog": true, "tcplog": true, "httpslog": true, "dontlognull": true, "dontlog-normal": true,
-	"log-health-checks": true, "logasap": true, "log-separate-errors": true, "splice-auto": true,
+	"log-health-checks": true, "logasap": true, "splice-auto": true,
 	"splice-request": true, "splice-response": true, "tcpka": true, "clitcpka": true, "srvtcpka": true,
 	"contstats": true, "socket-stats": true, "http-no-delay": true, "nolinger": true,
 	"independent-streams": true, "tcp-smart-accept": true, "tcp-smart-connect": true,
@@ -428,6 +427,9 @@ func kwOption(c *compiler, p *proxy, g *Generic, args []string) {
 	}
 	if name == "redispatch" {
 		c.optRedispatch(p, g, args[1:], on)
+		return
+	}
+	if c.logOption(p, g, name, args[1:], on) {
 		return
 	}
 	if set, ok := proxyOptions[name]; ok {

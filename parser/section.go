@@ -42,6 +42,7 @@ type proxySettings struct {
 	uniqueID       *rules.Format
 	uniqueIDHeader string
 	sessRate       int // rate-limit sessions
+	log            logSettings
 }
 
 // serverDefaults are "default-server" settings, with HAProxy's defaults.
@@ -263,6 +264,7 @@ func (c *compiler) freezeProxy(p *proxy) {
 		p.fe.Stats = c.freezeStats(p)
 		p.fe.Compression = freezeCompression(&p.set.comp)
 		c.freezeUniqueID(p)
+		c.freezeLog(p)
 		if p.fe.Mode == rules.ModeHTTP && p.fe.Timeouts.Client == 0 {
 			c.warnf(p.pos, "missing timeouts for %s '%s': 'timeout client' is not set", p.kind, p.name)
 		}

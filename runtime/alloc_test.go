@@ -25,7 +25,19 @@ func newLoopback(tb testing.TB) *loopback { return newLoopbackWith(tb) }
 // newLoopbackWith is newLoopback with extra http-request rules after the
 // usual ones.
 func newLoopbackWith(tb testing.TB, extra ...rules.Rule) *loopback {
-	return startLoopback(tb, benchResp, func(g *graph, addr string) {
+	return startLoopback(tb, benchResp, benchBuild(tb, extra...), benchReq, benchWant)
+}
+
+// The request the loopback benchmarks send, and the response they expect.
+const (
+	benchReq  = "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n"
+	benchWant = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-server: bench\r\n\r\nok"
+)
+
+// benchBuild gives the loopback proxy its backends and rules, with extra
+// http-request rules after the usual ones.
+func benchBuild(tb testing.TB, extra ...rules.Rule) func(g *graph, addr string) {
+	return func(g *graph, addr string) {
 		web := g.backend("web", addr)
 		api := g.backend("api", addr)
 		web.Options.ForwardFor = true
@@ -35,8 +47,7 @@ func newLoopbackWith(tb testing.TB, extra ...rules.Rule) *loopback {
 			{Action: &rules.HeaderAction{Op: rules.SetHeader, Name: []byte("x-proxy"), Value: rules.LiteralFormat("gohap")}},
 		}
 		g.fe.HTTPRequest = append(g.fe.HTTPRequest, extra...)
-	}, "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n",
-		"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-server: bench\r\n\r\nok")
+	}
 }
 
 // startLoopback starts a server that answers every request with resp, a

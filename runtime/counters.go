@@ -11,6 +11,7 @@ import (
 type counters struct {
 	sessions atomic.Int64 // connections (frontend) or requests given to it (backend, server)
 	requests atomic.Int64 // HTTP requests
+	cur      atomic.Int64 // connections being served (frontend), for %fc
 	resp     [6]atomic.Int64
 	// sessRate is the frontend's rate of new connections, for
 	// "rate-limit sessions".

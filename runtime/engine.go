@@ -59,6 +59,9 @@ type Engine struct {
 	sessions sync.Pool      // *session
 	srvConns sync.Pool      // *srvConn
 	comp     compPools      // compression writers
+
+	logs    logSinks     // the log targets' sockets
+	actconn atomic.Int64 // connections being served (%ac)
 }
 
 // generation is a Graph with the live state of its backends. A reload
@@ -78,6 +81,9 @@ type generation struct {
 	// stopExt ends the background work of the graph's extensions (Lua
 	// tasks); nil before they start.
 	stopExt context.CancelFunc
+	// logs is the logging of each frontend, by position in g.Frontends;
+	// nil: it logs nothing.
+	logs []*feLog
 }
 
 // newGeneration builds the live state of g's backends.
@@ -165,6 +171,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	gen.logs = e.openLogs(cfg.Graph)
 	e.gen.Store(gen)
 	return e, nil
 }
@@ -395,6 +402,7 @@ func (e *Engine) Close() error {
 			ss.idle.closeAll()
 		}
 	}
+	e.logs.close()
 	return err
 }
 
@@ -407,13 +415,25 @@ func (e *Engine) track(s *session) bool {
 		return false
 	}
 	e.conns[s] = struct{}{}
+	e.actconn.Add(1)
+	if c := e.gen.Load().feCounters(s.feIndex); c != nil {
+		s.feConnCtr = c
+		c.cur.Add(1)
+	}
 	return true
 }
 
 func (e *Engine) untrack(s *session) {
 	e.mu.Lock()
-	delete(e.conns, s)
+	if _, ok := e.conns[s]; ok {
+		delete(e.conns, s)
+		e.actconn.Add(-1)
+	}
 	e.mu.Unlock()
+	if c := s.feConnCtr; c != nil {
+		c.cur.Add(-1)
+		s.feConnCtr = nil
+	}
 }
 
 // frontend returns frontend number i of g when it still is the one named

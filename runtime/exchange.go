@@ -191,6 +191,7 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 		hdrs = rules.DelHeaders(rules.DelHeaders(hdrs, hdrCL), hdrTrEnc)
 	}
 	s.resp.hdrs = hdrs[:0] // keep the capacity the additions needed
+	s.txn.Log.Status = status
 	if status == 101 {
 		s.writeStatus(hdrs)
 		s.out.WriteString("\r\n")

@@ -43,19 +43,25 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 			srv, direct = st, st
 		}
 	}
+	s.stamp(&s.lg.queue)
 	if srv == nil {
 		srv = s.take(bs) // a slot on srv, queued while all servers are full
 	}
 	if srv == nil {
+		s.setTerm('S', 'C')
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
+	s.stamp(&s.lg.connect)
 	s.retries, s.ck.direct = 0, direct != nil
 	s.replay = be.RetryOn.Replays() && s.replayable()
 	sc := s.connect(bs, srv)
 	if sc == nil {
+		s.logServer(srv, nil)
+		s.setTerm('S', 'C')
 		srv.release()
 		return s.reply(rules.Lookup(s.connFail, be.Errors, fe.Errors), fe, be)
 	}
+	s.stamp(&s.lg.connected)
 	srv = moveSlot(srv, sc.s)
 	defer func() { srv.release() }()
 	srvClose := fe.Options.HTTPServerClose || fe.Options.HTTPClose ||
@@ -71,6 +77,7 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 			s.txn.Req.DelHeader(h)
 			s.txn.Req.Headers = append(s.txn.Req.Headers, rules.Header{Name: h, Value: srv.name})
 		}
+		s.logServer(srv, sc)
 		st = s.exchange(fe, be, sc, srvClose)
 		if st == fwdRetry && !fresh {
 			// A reused connection the server closed meanwhile fails
@@ -93,6 +100,8 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 		s.retries++
 		next, _ := s.retryTarget(bs, srv)
 		if sc = s.connect(bs, next); sc == nil {
+			s.logServer(next, nil)
+			s.setTerm('S', 'C')
 			s.setCur(nil)
 			s.endReplay()
 			return s.reply(rules.Lookup(s.connFail, be.Errors, fe.Errors), fe, be)
@@ -104,8 +113,10 @@ func (s *session) forward(fe *rules.Frontend, bs *backendState) bool {
 		st = fwd502
 	}
 	if st == fwdHead {
+		s.stamp(&s.lg.resp)
 		st = s.relayResponse(fe, be, sc, srvClose)
 	}
+	s.fwdTerm(st)
 	if sc == nil {
 		s.setCur(nil)
 		s.txn.Track.CountResponse(502)

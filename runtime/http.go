@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"crypto/tls"
 	"time"
 
 	"gohap/runtime/rules"
@@ -16,7 +17,9 @@ func (s *session) serveHTTP() {
 		if fe == nil {
 			return
 		}
+		s.beginLog(gen, fe)
 		keep := s.serveOne(gen, fe)
+		s.endLog(gen)
 		// The request is over: so are the sticky counters it tracked.
 		s.txn.Track.EndRequest()
 		if !keep {
@@ -127,13 +130,16 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		case err == errHeadTooBig:
 			s.txn.Track.CountRequest()
 			s.txn.Track.CountClientError()
+			s.badRequest(400, 'P', 'R')
 			s.sendRaw(muxPages[400])
 		case isTimeout(err) && started:
 			s.txn.Track.CountRequest()
+			s.badRequest(408, 'c', 'R')
 			s.sendRaw(muxPages[408])
 		case started && !isTimeout(err):
 			s.txn.Track.CountRequest()
 			s.txn.Track.CountClientError()
+			s.badRequest(400, 'C', 'R')
 		}
 		return false
 	}
@@ -144,11 +150,14 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 			return false
 		}
 	}
+	s.stamp(&s.lg.head)
 	t := s.startTxn(gen)
 	t.UniqueIDFormat = fe.UniqueIDFormat
 	if s.tls != nil {
 		if s.nreq == 0 {
-			s.sni = append(s.sni[:0], s.tls.ConnectionState().ServerName...)
+			cs := s.tls.ConnectionState()
+			s.sni = append(s.sni[:0], cs.ServerName...)
+			s.tlsVersion, s.tlsCipher = tlsVersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite)
 		}
 		t.TLS, t.SNI = true, s.sni
 	}
@@ -161,9 +170,11 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	if err != nil {
 		t.Track.CountRequest()
 		t.Track.CountClientError()
+		s.badRequest(400, 'P', 'R')
 		s.sendRaw(muxPages[400])
 		return false
 	}
+	s.lg.active = true
 	s.feCtr, s.beCtr, s.srvCtr = gen.feCounters(s.feIndex), nil, nil
 	if s.feCtr != nil {
 		s.feCtr.requests.Add(1)
@@ -184,6 +195,7 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	// In mode http, tcp-request content rules see the request head; then
 	// the request counts on the sticky counters tracked so far.
 	if len(fe.TCPContent) > 0 && !s.verdict(rules.Run(fe.TCPContent, t)) {
+		s.setTerm('P', 'R')
 		return false
 	}
 	t.Track.CountRequest()
@@ -196,16 +208,19 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 				break
 			}
 		}
+		s.setTerm('L', 'R')
 		return s.reply(r, fe, nil)
 	}
 	if done, keep := s.requestRules(gen, fe.HTTPRequest, fe.Redirects, fe, nil); done {
 		return keep
 	}
 	if st := fe.Stats; st != nil && st.Match(t) {
+		s.setTerm('L', 'R')
 		return s.serveStats(gen, st, fe, nil)
 	}
 	be := fe.PickBackend(t)
 	if be == nil {
+		s.setTerm('S', 'C')
 		return s.reply(rules.Lookup(503, fe.Errors), fe, nil)
 	}
 	if be.Mode != fe.Mode {
@@ -219,6 +234,7 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 // statistics page, and the forwarding to a server.
 func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Backend) bool {
 	t := &s.txn
+	t.Log.Backend = be.Name
 	bs := gen.backend(be)
 	if bs != nil {
 		s.beCtr = &bs.ctr
@@ -226,6 +242,7 @@ func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Ba
 		bs.ctr.sessions.Add(1)
 	}
 	if len(be.TCPContent) > 0 && !s.verdict(rules.Run(be.TCPContent, t)) {
+		s.setTerm('P', 'R')
 		return false
 	}
 	t.Track.CountBackendRequest()
@@ -233,9 +250,11 @@ func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Ba
 		return keep
 	}
 	if st := be.Stats; st != nil && st.Match(t) {
+		s.setTerm('L', 'R')
 		return s.serveStats(gen, st, fe, be)
 	}
 	if bs == nil {
+		s.setTerm('S', 'C')
 		return s.reply(rules.Lookup(503, be.Errors, fe.Errors), fe, be)
 	}
 	return s.forward(fe, bs)
@@ -248,15 +267,19 @@ func (s *session) requestRules(gen *generation, list, redirects []rules.Rule, fe
 	t := &s.txn
 	switch rules.Run(list, t) {
 	case rules.Answer:
+		s.setTerm('L', 'R')
 		return true, s.answer(gen, fe, be)
 	case rules.Drop:
+		s.setTerm('P', 'R')
 		s.silentDrop()
 		return true, false
 	case rules.Reject:
 		// txn:done() in Lua: closed, nothing sent.
+		s.setTerm('P', 'R')
 		return true, false
 	}
 	if rules.Run(redirects, t) == rules.Answer {
+		s.setTerm('L', 'R')
 		return true, s.reply(t.Reply, fe, be)
 	}
 	return false, false
@@ -279,6 +302,7 @@ func (s *session) answer(gen *generation, fe *rules.Frontend, be *rules.Backend)
 // countResponse counts a response with status in the request's
 // frontend, backend and server.
 func (s *session) countResponse(status int) {
+	s.txn.Log.Status = status
 	for _, c := range [...]*counters{s.feCtr, s.beCtr, s.srvCtr} {
 		if c != nil {
 			c.response(status)

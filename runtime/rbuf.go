@@ -47,6 +47,12 @@ type rbuf struct {
 	// flushFailed is set when fill failed because the flush failed.
 	flushFailed bool
 
+	// count is how many bytes were read from c, for the logs (%U).
+	count int64
+	// first, when not nil, gets the time of the first read that brings
+	// bytes while it is zero (the request's first byte, %tr).
+	first *time.Time
+
 	rc     syscall.RawConn // c's descriptor, got at the first quiet fill
 	rawFn  func(fd uintptr) bool
 	rawErr error
@@ -122,6 +128,10 @@ func (b *rbuf) fill() (int, error) {
 	}
 	n, err := b.c.Read(b.buf[b.w:])
 	b.w += n
+	b.count += int64(n)
+	if b.first != nil && n > 0 && b.first.IsZero() {
+		*b.first = time.Now()
+	}
 	if err != nil && n == 0 {
 		b.err = err
 		return 0, err
@@ -177,6 +187,10 @@ func (b *rbuf) quietFill() (int, error, bool) {
 	n, err := b.rawN, b.rawErr
 	if n > 0 {
 		b.w += n
+		b.count += int64(n)
+		if b.first != nil && b.first.IsZero() {
+			*b.first = time.Now()
+		}
 		if b.quietWait > 0 && headReady(b) < 0 {
 			// Part of a head came within the bounded wait: the rest
 			// has until the idle deadline, not until the wait's end.

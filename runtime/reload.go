@@ -25,6 +25,7 @@ func (e *Engine) Reload(g *rules.Graph) error {
 	if err := initAddrs(next); err != nil {
 		return err
 	}
+	next.logs = e.openLogs(g)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {

@@ -11,28 +11,43 @@ import (
 // relay both ways until both sides closed.
 func (s *session) serveTCP(fe *rules.Frontend) {
 	gen := s.e.gen.Load()
+	s.beginLog(gen, fe)
+	s.lg.active = true
+	if s.serveTCPConn(gen, fe) {
+		s.endLog(gen)
+	}
+}
+
+// serveTCPConn is serveTCP but for the log; it reports false when the
+// connection was upgraded to HTTP, whose requests were logged each.
+func (s *session) serveTCPConn(gen *generation, fe *rules.Frontend) bool {
 	t := s.startTxn(gen)
 	t.UniqueIDFormat = fe.UniqueIDFormat
 	if !s.contentRules(fe.InspectDelay, fe.TCPContent) {
-		return
+		s.setTerm('P', 'R')
+		return true
 	}
 	if t.Service != nil {
 		s.serveTCPService(t.Service, fe)
-		return
+		return true
 	}
 	be := fe.PickBackend(t)
 	bs := gen.backend(be)
 	if bs == nil {
-		return
+		s.setTerm('S', 'C')
+		return true
 	}
 	if be.Mode == rules.ModeHTTP {
-		// The backend upgrades the connection to HTTP, in place.
+		// The backend upgrades the connection to HTTP, in place: each
+		// request is logged.
 		s.upBackend = be
 		s.serveHTTP()
-		return
+		return false
 	}
+	t.Log.Backend = be.Name
 	if !s.contentRules(be.InspectDelay, be.TCPContent) {
-		return
+		s.setTerm('P', 'R')
+		return true
 	}
 	s.persistRules(be)
 	var srv, direct *serverState
@@ -45,18 +60,25 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 			srv, direct = st, st
 		}
 	}
+	s.stamp(&s.lg.queue)
 	if srv == nil {
 		srv = s.take(bs)
 	}
 	if srv == nil {
-		return
+		s.setTerm('S', 'C')
+		return true
 	}
+	s.stamp(&s.lg.connect)
 	s.retries, s.ck.direct = 0, direct != nil
 	sc := s.dialRetries(bs, srv)
 	if sc == nil {
+		s.logServer(srv, nil)
+		s.setTerm('S', 'C')
 		srv.release()
-		return
+		return true
 	}
+	s.stamp(&s.lg.connected)
+	s.logServer(sc.s, sc)
 	srv = moveSlot(srv, sc.s)
 	defer srv.release()
 	if len(be.StickRules) > 0 {
@@ -67,6 +89,7 @@ func (s *session) serveTCP(fe *rules.Frontend) {
 	s.tunnel(&sc.side, fe, be)
 	s.setCur(nil)
 	s.e.closeSrv(sc)
+	return true
 }
 
 // upgraded returns the backend of a request on a "mode tcp" frontend

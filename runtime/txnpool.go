@@ -79,6 +79,9 @@ type session struct {
 	// read once the handshake is done.
 	tls *tls.Conn
 	sni []byte
+	// tlsVersion and tlsCipher name the TLS version and cipher suite,
+	// for the logs (%sslv %sslc).
+	tlsVersion, tlsCipher string
 	// ck is the cookie persistence of the current request.
 	ck cookieState
 	// stk is the stick-table persistence of the current request.
@@ -123,6 +126,11 @@ type session struct {
 	replayView rbuf // the kept chunked body, read again by writeReplayBody
 	connFail   int
 
+	// lg is the current request's log; feConnCtr the frontend counters
+	// whose cur counts the connection (nil: none).
+	lg        reqLog
+	feConnCtr *counters
+
 	mu      sync.Mutex // guards curConn and aborted, for Close
 	curConn net.Conn   // the server connection in use
 	aborted bool
@@ -151,7 +159,9 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 	s.aborted, s.curConn, s.curSeen = false, nil, nil
 	s.setAddrs(addrPort(c.RemoteAddr()), addrPort(c.LocalAddr()))
 	s.tls, _ = c.(*tls.Conn)
+	s.lg.start = time.Now()
 	s.sni = s.sni[:0]
+	s.tlsVersion, s.tlsCipher = "", ""
 	return s
 }
 

@@ -15,6 +15,9 @@ type wbuf struct {
 	n   int
 	wr  io.Writer
 	err error
+	// count is how many bytes were given to the buffer, for the logs
+	// (%B).
+	count int64
 }
 
 func newWbuf(w io.Writer) *wbuf { return &wbuf{buf: make([]byte, bufSize), wr: w} }
@@ -68,10 +71,12 @@ func (b *wbuf) Write(p []byte) (int, error) {
 		p = p[n:]
 	}
 	if b.err != nil {
+		b.count += int64(nn)
 		return nn, b.err
 	}
 	n := copy(b.buf[b.n:], p)
 	b.n += n
+	b.count += int64(nn + n)
 	return nn + n, nil
 }
 
@@ -85,10 +90,12 @@ func (b *wbuf) WriteString(s string) (int, error) {
 		b.Flush()
 	}
 	if b.err != nil {
+		b.count += int64(nn)
 		return nn, b.err
 	}
 	n := copy(b.buf[b.n:], s)
 	b.n += n
+	b.count += int64(nn + n)
 	return nn + n, nil
 }
 
@@ -101,6 +108,7 @@ func (b *wbuf) WriteByte(c byte) error {
 	}
 	b.buf[b.n] = c
 	b.n++
+	b.count++
 	return nil
 }
 

@@ -114,8 +114,10 @@ func (SilentDropAction) Exec(*Txn) Verdict { return Drop }
 // and "http-request auth", as haproxy counts them.
 type ClientErrAction struct{ Action Action }
 
-// Exec counts the error and runs the action.
+// Exec counts the error and runs the action; the log says the proxy
+// refused the request ("PR").
 func (a ClientErrAction) Exec(t *Txn) Verdict {
 	t.Track.CountClientError()
+	t.Log.SetTerm('P', 'R')
 	return a.Action.Exec(t)
 }

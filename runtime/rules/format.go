@@ -11,6 +11,9 @@ type Format struct {
 	parts []formatPart
 	// Static is the value when the format has no sample; nil otherwise.
 	Static []byte
+	// DashMissing prints a sample that cannot be fetched as "-", as a
+	// traffic log line does; false: as nothing.
+	DashMissing bool
 }
 
 type formatPart struct {
@@ -20,6 +23,9 @@ type formatPart struct {
 	// sep is a log line's separator (see LogLit): one space, none at
 	// the start or after another.
 	sep bool
+	// isVar: a log-format variable, which when it prints nothing leaves
+	// the separator state as it was (haproxy's %hr with no capture).
+	isVar bool
 }
 
 // VarOpts are the flags of a log-format variable ("%{+X}ci").
@@ -69,9 +75,18 @@ func (b *FormatBuilder) Sample(f Fetcher, convs ...Converter) {
 	b.f.parts = append(b.f.parts, formatPart{expr: SampleExpr{Fetch: f, Convs: convs}})
 }
 
+// QuotedSample appends a sample as a traffic log line prints it: with
+// the +Q and +X flags of opts.
+func (b *FormatBuilder) QuotedSample(opts VarOpts, f Fetcher, convs ...Converter) {
+	b.f.parts = append(b.f.parts, formatPart{expr: SampleExpr{Fetch: f, Convs: convs}, opts: opts})
+}
+
 // Var appends a log-format variable (see LogVar) printed with opts.
 func (b *FormatBuilder) Var(f Fetcher, opts VarOpts) {
-	b.f.parts = append(b.f.parts, formatPart{expr: SampleExpr{Fetch: f}, opts: opts})
+	if lf, ok := f.(logField); ok && lf.unquoted() {
+		opts &^= VarQuote
+	}
+	b.f.parts = append(b.f.parts, formatPart{expr: SampleExpr{Fetch: f}, opts: opts, isVar: true})
 }
 
 // Format returns the built format.
@@ -99,11 +114,12 @@ func (f *Format) Append(t *Txn, dst []byte) []byte {
 			lastSep = true
 			continue
 		}
-		lastSep = false
 		if p.expr.Fetch == nil {
+			lastSep = false
 			dst = append(dst, p.lit...)
 			continue
 		}
+		n := len(dst)
 		s := &t.smp
 		*s = Sample{}
 		ok := p.expr.Eval(t, s)
@@ -115,8 +131,20 @@ func (f *Format) Append(t *Txn, dst []byte) []byte {
 		case ok:
 			dst = appendVar(dst, s, p.opts)
 		}
+		if !ok && f.DashMissing {
+			dst = appendDash(dst, p.opts)
+		}
+		lastSep = lastSep && p.isVar && len(dst) == n
 	}
 	return dst
+}
+
+// appendDash appends a missing log field: "-", or "" with +Q.
+func appendDash(dst []byte, opts VarOpts) []byte {
+	if opts&VarQuote != 0 {
+		return append(dst, `""`...)
+	}
+	return append(dst, '-')
 }
 
 // AppendText appends the text of s, as a format prints it: a string as

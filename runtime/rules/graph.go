@@ -51,6 +51,13 @@ type Global struct {
 	InitVars []*SetVarAction
 	// StatsSockets are where the runtime API listens ("stats socket").
 	StatsSockets []StatsSocket
+	// Logs are the global "log" targets, which "log global" in a proxy
+	// uses.
+	Logs []LogTarget
+	// LogTag is the program name in syslog headers ("log-tag"; empty:
+	// "haproxy"); LogHostname the host name they carry, empty unless
+	// "log-send-hostname".
+	LogTag, LogHostname string
 	// StatsTimeout is how long the runtime API waits for a command
 	// ("stats timeout"); 0: haproxy's default, 10s.
 	StatsTimeout time.Duration
@@ -203,6 +210,8 @@ type Frontend struct {
 	Stats *Stats
 	// Compression compresses responses ("compression"); nil: none.
 	Compression *Compression
+	// Log is the frontend's traffic logging; nil: it logs nothing.
+	Log *Log
 	// UniqueIDFormat is "unique-id-format": each request's unique ID,
 	// built on first use (Txn.UniqueID); nil: none. UniqueIDHeader is
 	// "unique-id-header", the request header, lower case, that carries

@@ -128,6 +128,10 @@ type Txn struct {
 	uid            []byte
 	uidDone        bool
 
+	// Log is what the request's log line reports, filled by the runtime
+	// when the frontend logs (rules.Log); the log-format variables read it.
+	Log LogInfo
+
 	// Reply is set by an action that answers the request itself
 	// (http-request return, deny); the runtime sends it.
 	Reply *Reply
