@@ -101,7 +101,7 @@ func (c *compiler) logTarget(g *Generic, args []string) (rules.LogTarget, bool) 
 				c.errorf(g.Args[i+1].Pos, "log: unknown log format '%s' (rfc3164, rfc5424, short, raw, iso, timed, priority, local)", args[i+1])
 				return t, false
 			}
-			t.Framing = f
+			t.Framing, t.NamedRFC3164 = f, f == rules.FramingRFC3164
 			continue
 		case "sample":
 			c.errorf(g.Args[i].Pos, "log: 'sample' is not supported")

@@ -208,7 +208,8 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 				break
 			}
 		}
-		s.setTerm('L', 'R')
+		// haproxy logs no monitor-uri request, failing or not.
+		s.lg.active = false
 		return s.reply(r, fe, nil)
 	}
 	if done, keep := s.requestRules(gen, fe.HTTPRequest, fe.Redirects, fe, nil); done {

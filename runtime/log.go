@@ -263,8 +263,12 @@ func appendFrame(b []byte, fl *feLog, t *rules.LogTarget, level int, now time.Ti
 	case rules.FramingRFC3164, rules.FramingLocal:
 		b = appendPri(b, pri)
 		b = appendSyslogDate(b, now.Local())
-		if fl.host != "" && t.Framing == rules.FramingRFC3164 {
+		switch {
+		case t.Framing == rules.FramingLocal:
+		case fl.host != "":
 			b = append(append(b, fl.host...), ' ')
+		case t.NamedRFC3164:
+			b = append(b, "localhost "...)
 		}
 		b = append(append(b, fl.tag...), '[')
 		b = append(append(b, fl.pid...), "]: "...)
@@ -343,6 +347,22 @@ func (s *session) logServer(srv *serverState, sc *srvConn) {
 	if sc != nil {
 		l.ServerAddr, l.BackendSrc = addrPort(sc.c.RemoteAddr()), addrPort(sc.c.LocalAddr())
 	}
+}
+
+// logStats records a request the statistics page answers as haproxy
+// logs it: server "<STATS>", no time in queue nor connect, and a
+// response time of 0 when the page itself (not its 401) is sent.
+func (s *session) logStats(page bool) {
+	if !s.lg.on {
+		return
+	}
+	lg := &s.lg
+	now := time.Now()
+	lg.queue, lg.connect, lg.connected = now, now, now
+	if page {
+		lg.resp = now
+	}
+	s.txn.Log.Server = "<STATS>"
 }
 
 // fwdTerm records the termination state an exchange with a server

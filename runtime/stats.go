@@ -168,8 +168,13 @@ func (e *Engine) WriteStats(b *bytes.Buffer) {
 func (s *session) serveStats(gen *generation, st *rules.Stats, fe *rules.Frontend, be *rules.Backend) bool {
 	t := &s.txn
 	if !st.Authorized(t) {
-		return s.reply(st.Reply401, fe, be)
+		s.logStats(false)
+		keep := s.reply(st.Reply401, fe, be)
+		// haproxy 2.6 logs the page's 401 as status 400.
+		t.Log.Status = 400
+		return keep
 	}
+	s.logStats(true)
 	opts := t.Req.PathQuery()[len(st.URI):]
 	csv := bytes.Contains(opts, []byte(";csv"))
 	var body bytes.Buffer

@@ -29,6 +29,10 @@ type LogTarget struct {
 	Network string
 	Addr    string
 	Framing LogFraming
+	// NamedRFC3164: "format rfc3164" was written out. haproxy 2.6 then
+	// always sends a host name, "localhost" without log-send-hostname,
+	// where its default framing leaves the field out.
+	NamedRFC3164 bool
 	// MaxLen bounds a message with its header; a longer one is cut
 	// (haproxy's "len", 1024 by default).
 	MaxLen   int
