@@ -54,6 +54,12 @@ func candidate(s *serverState) bool { return s.usable() && !s.full() }
 // order. Each server set walks a precomputed order with one atomic
 // counter; a pick that sees the set's usable servers or weights change
 // builds the next order under a mutex.
+//
+// Where the order can part from haproxy's: changes seen at one pick are
+// applied in config order (haproxy applies each as it happens); a pick
+// racing a rebuild counts in the old order; a full server is skipped in
+// the order, while haproxy requeues it by weight when the skip crosses a
+// window's end.
 type roundRobin struct {
 	active, backup rrSchedule
 }
