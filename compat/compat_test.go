@@ -443,6 +443,13 @@ func writeConfig(t *testing.T, tc *testCase) string {
 // address; the engine is closed when the test ends.
 func startGohap(t *testing.T, tc *testCase, env map[string]string) string {
 	t.Helper()
+	addr, _ := startGohapEngine(t, tc, env)
+	return addr
+}
+
+// startGohapEngine is startGohap, also returning the engine.
+func startGohapEngine(t *testing.T, tc *testCase, env map[string]string) (string, *runtime.Engine) {
+	t.Helper()
 	store, err := shm.Open(filepath.Join(t.TempDir(), "vars"))
 	if err != nil {
 		t.Fatal(err)
@@ -457,7 +464,7 @@ func startGohap(t *testing.T, tc *testCase, env map[string]string) string {
 		eng, err := newGohap(t, tc, env, store)
 		if err == nil {
 			t.Cleanup(func() { eng.Close() })
-			return net.JoinHostPort("127.0.0.1", env["FE_PORT"])
+			return net.JoinHostPort("127.0.0.1", env["FE_PORT"]), eng
 		}
 		// Another test (of this package or another one running beside
 		// it) may take FE_PORT between freePort and the bind.

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"gohap/runtime/rules"
@@ -47,89 +49,201 @@ func weight(s *serverState) int {
 // candidate reports whether s can take a request now.
 func candidate(s *serverState) bool { return s.usable() && !s.full() }
 
-// roundRobin walks a precomputed smooth weighted schedule (the order
-// HAProxy's weighted round robin yields with static weights) over the
-// servers usable now; one atomic counter per server set. It serves both
-// roundrobin and static-rr.
+// roundRobin serves haproxy's "roundrobin" in the exact order haproxy's
+// fast weighted round robin yields, and "static-rr" in a smooth weighted
+// order. Each server set walks a precomputed order with one atomic
+// counter; a pick that sees the set's usable servers or weights change
+// builds the next order under a mutex.
+//
+// Where the order can part from haproxy's: changes seen at one pick are
+// applied in config order (haproxy applies each as it happens); a pick
+// racing a rebuild counts in the old order; a full server is skipped in
+// the order, while haproxy requeues it by weight when the skip crosses a
+// window's end.
 type roundRobin struct {
 	active, backup rrSchedule
 }
 
-// rrSchedule is the weighted order of one server set. The order covers
-// the servers usable when it was built, as haproxy's tree holds only
-// those: a pick that sees another state builds it again.
+// rrSchedule is the order of one server set (active or backup servers).
 type rrSchedule struct {
-	set  []*serverState
-	cur  atomic.Pointer[rrOrder]
-	next atomic.Uint64
+	set    []*serverState
+	static bool // static-rr: smooth order, no fwrr state
+	mu     sync.Mutex
+	cur    atomic.Pointer[rrOrder]
 }
 
-// rrOrder is a schedule for one state of the set.
+// rrOrder is the order served for one state of the set: order, then
+// order[loop:] over and over.
 type rrOrder struct {
-	weights []int   // by set index: the weight it was built with, 0 if not usable
-	order   []int32 // set indexes
+	weights []int // by set index: the weight it was built with, 0 if not usable
+	// start is the fwrr group before the first pick of order (nil for
+	// static-rr); read only.
+	start *fwrrGroup
+	order []int32 // set indexes
+	loop  int
+	taken atomic.Uint64 // picks taken
 }
+
+// maxRROrder bounds an order's length. A weight set whose cycle is
+// longer (none seen in practice) repeats its last windows instead,
+// which haproxy would not.
+const maxRROrder = 1 << 20
 
 func newRoundRobin(b *backendState) *roundRobin {
 	rr := &roundRobin{}
-	rr.active.set, rr.backup.set = b.active, b.backup
-	rr.active.cur.Store(rr.active.build())
-	rr.backup.cur.Store(rr.backup.build())
+	rr.active.init(b.active, b.cfg.Balance == rules.AlgoStaticRR)
+	rr.backup.init(b.backup, b.cfg.Balance == rules.AlgoStaticRR)
 	return rr
 }
 
-// rrWeight is s's weight in the schedule: 0 while it is not usable.
+func (r *rrSchedule) init(set []*serverState, static bool) {
+	r.set, r.static = set, static
+	w := r.weights()
+	if static {
+		r.cur.Store(smoothOrder(w))
+		return
+	}
+	r.cur.Store(fwrrOrder(newFwrrGroup(w), w))
+}
+
+// rrWeight is s's weight in the schedule, scaled as haproxy's effective
+// weights: 0 while it is not usable.
 func rrWeight(s *serverState) int {
 	if !s.usable() {
 		return 0
 	}
-	return weight(s)
+	return weight(s) * beWeightScale
 }
 
-// build computes the smooth weighted round robin sequence of the set's
-// usable servers.
-func (r *rrSchedule) build() *rrOrder {
-	o := &rrOrder{weights: make([]int, len(r.set))}
-	total := 0
+// weights returns the set's weights now.
+func (r *rrSchedule) weights() []int {
+	w := make([]int, len(r.set))
 	for i, s := range r.set {
-		o.weights[i] = rrWeight(s)
-		total += o.weights[i]
+		w[i] = rrWeight(s)
 	}
-	cur := make([]int, len(r.set))
+	return w
+}
+
+// stale reports whether a server of set changed since o was built.
+func (o *rrOrder) stale(set []*serverState) bool {
+	for i, s := range set {
+		if rrWeight(s) != o.weights[i] {
+			return true
+		}
+	}
+	return false
+}
+
+// at returns the set index of the k-th pick of o.
+func (o *rrOrder) at(k uint64) int32 {
+	if n := uint64(len(o.order)); k >= n {
+		k = uint64(o.loop) + (k-uint64(o.loop))%(n-uint64(o.loop))
+	}
+	return o.order[k]
+}
+
+// fwrrOrder records the picks of g, effective weights w, until the state
+// at a window start repeats.
+func fwrrOrder(g *fwrrGroup, w []int) *rrOrder {
+	o := &rrOrder{weights: w, start: g.clone()}
+	var seen [][]int
+	var at []int
+	for len(o.order) < maxRROrder {
+		if g.atWindowEnd() {
+			st := g.windowState()
+			if j := slices.IndexFunc(seen, func(x []int) bool { return slices.Equal(x, st) }); j >= 0 {
+				o.loop = at[j]
+				return o
+			}
+			seen, at = append(seen, st), append(at, len(o.order))
+		}
+		i := g.pick()
+		if i < 0 {
+			break
+		}
+		o.order = append(o.order, int32(i))
+	}
+	if len(at) > 0 && at[len(at)-1] < len(o.order) {
+		o.loop = at[len(at)-1]
+	}
+	return o
+}
+
+// state returns the fwrr group as haproxy has it after k picks of o.
+func (o *rrOrder) state(k uint64) *fwrrGroup {
+	g := o.start.clone()
+	n, loop := uint64(len(o.order)), uint64(o.loop)
+	switch {
+	case n == 0:
+		k = 0
+	case k > n: // a position of the last round, so that k picks were simulated
+		k = loop + 1 + (k-loop-1)%(n-loop)
+	}
+	for range k {
+		g.pick()
+	}
+	return g
+}
+
+// smoothOrder computes the smooth weighted round robin order of weights
+// w (static-rr).
+func smoothOrder(w []int) *rrOrder {
+	o := &rrOrder{weights: w}
+	total := 0
+	for _, x := range w {
+		total += x
+	}
+	total /= beWeightScale
+	cur := make([]int, len(w))
 	o.order = make([]int32, 0, total)
 	for range total {
 		best := -1
-		for i, w := range o.weights {
-			if w == 0 {
+		for i, x := range w {
+			if x == 0 {
 				continue
 			}
-			cur[i] += w
+			cur[i] += x
 			if best < 0 || cur[i] > cur[best] {
 				best = i
 			}
 		}
-		cur[best] -= total
+		cur[best] -= total * beWeightScale
 		o.order = append(o.order, int32(best))
 	}
 	return o
 }
 
-// current returns the schedule for the set's present state.
+// current returns the order for the set's present state, building the
+// next one when a server changed: fwrr carries haproxy's state at the
+// count of picks taken over, applying the changes in config order.
 func (r *rrSchedule) current() *rrOrder {
-	o := r.cur.Load()
-	for i, s := range r.set {
-		if rrWeight(s) != o.weights[i] {
-			n := r.build()
-			if r.cur.CompareAndSwap(o, n) {
-				return n
-			}
-			return r.cur.Load()
-		}
+	if o := r.cur.Load(); !o.stale(r.set) {
+		return o
 	}
-	return o
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.cur.Load()
+	if !o.stale(r.set) {
+		return o
+	}
+	w := r.weights()
+	var n *rrOrder
+	if r.static {
+		n = smoothOrder(w)
+		n.taken.Store(o.taken.Load())
+	} else {
+		g := o.state(o.taken.Load())
+		for i, x := range w {
+			g.set(i, o.weights[i], x)
+		}
+		n = fwrrOrder(g, w)
+	}
+	r.cur.Store(n)
+	return n
 }
 
-// Pick returns the next server of the schedule that can take a request.
+// Pick returns the next server of the order that can take a request.
+// Servers it skips (full, or avoid) lose their turn, as in haproxy.
 func (rr *roundRobin) Pick(set []*serverState, backup bool, _ lbKey, avoid *serverState) *serverState {
 	r := &rr.active
 	if backup {
@@ -140,14 +254,17 @@ func (rr *roundRobin) Pick(set []*serverState, backup bool, _ lbKey, avoid *serv
 	if n == 0 {
 		return nil
 	}
-	start := r.next.Add(1) - 1
+	start := o.taken.Add(1) - 1
 	var fallback *serverState
 	for i := range n {
-		s := r.set[o.order[(start+i)%n]]
+		s := r.set[o.at(start+i)]
 		if !candidate(s) {
 			continue
 		}
 		if s != avoid {
+			if i > 0 {
+				o.taken.Add(i)
+			}
 			return s
 		}
 		fallback = s

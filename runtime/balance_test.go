@@ -183,3 +183,42 @@ func TestRandomDraws(t *testing.T) {
 		t.Error("random(0) accepted")
 	}
 }
+
+// TestRoundRobinOrder: roundrobin serves servers in the order haproxy
+// 2.6 does (recorded from it), also after a weight change.
+func TestRoundRobinOrder(t *testing.T) {
+	for _, c := range []struct {
+		weights []int
+		want    string
+	}{
+		{[]int{3, 1, 2}, "a0 a2 a0 a1 a0 a2 a0 a2 a0 a1 a0 a2 "},
+		{[]int{10, 7, 3}, "a0 a1 a0 a1 a0 a2 a0 a1 a0 a1 a0 a2 a0 a1 a0 a1 a0 a0 a1 a2 "},
+		{[]int{2, 1, 2, 1, 3}, "a4 a0 a2 a4 a1 a0 a4 a2 a3 a4 a0 a2 a4 a1 a0 a4 a2 a3 "},
+	} {
+		b := pool(rules.AlgoRoundRobin, c.weights, 0)
+		if got := names(b, strings.Count(c.want, " "), lbKey{}); got != c.want {
+			t.Errorf("weights %v: %s, want %s", c.weights, got, c.want)
+		}
+	}
+	b := pool(rules.AlgoRoundRobin, []int{3, 1, 2}, 0)
+	names(b, 7, lbKey{})
+	b.active[1].weight.Store(4)
+	if got, want := names(b, 20, lbKey{}), "a2 a0 a1 a0 a1 a2 a1 a0 a1 a2 a0 a1 a0 a1 a2 a1 a0 a1 a2 a0 "; got != want {
+		t.Errorf("after set weight: %s, want %s", got, want)
+	}
+}
+
+// TestRoundRobinLoop: the precomputed order, past its end, goes on as
+// haproxy's algorithm run step by step.
+func TestRoundRobinLoop(t *testing.T) {
+	for _, w := range [][]int{{3, 1, 2}, {1, 1, 1, 1, 1}, {2, 1, 2, 1, 3}, {10, 7, 3}, {256, 3, 1}} {
+		b := pool(rules.AlgoRoundRobin, w, 0)
+		o := b.bal.(*roundRobin).active.cur.Load()
+		g := o.start.clone()
+		for k := range uint64(3*len(o.order) + 5) {
+			if i := g.pick(); int32(i) != o.at(k) {
+				t.Fatalf("weights %v: pick %d is a%d, want a%d", w, k, o.at(k), i)
+			}
+		}
+	}
+}
