@@ -65,6 +65,7 @@ func (sv *Server) SetAdmin(st AdminState) {
 	if prev == st {
 		return
 	}
+	s.bounces.Add(1)
 	who := sv.kind() + " " + s.be.cfg.Name + "/" + s.cfg.Name
 	log := sv.e.log
 	switch st {

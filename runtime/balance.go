@@ -75,7 +75,8 @@ type rrSchedule struct {
 // rrOrder is the order served for one state of the set: order, then
 // order[loop:] over and over.
 type rrOrder struct {
-	weights []int // by set index: the weight it was built with, 0 if not usable
+	weights []int    // by set index: the weight it was built with, 0 if not usable
+	bounces []uint32 // by set index: serverState.bounces when it was built
 	// start is the fwrr group before the first pick of order (nil for
 	// static-rr); read only.
 	start *fwrrGroup
@@ -98,12 +99,13 @@ func newRoundRobin(b *backendState) *roundRobin {
 
 func (r *rrSchedule) init(set []*serverState, static bool) {
 	r.set, r.static = set, static
-	w := r.weights()
+	w, b := r.weights()
+	o := fwrrOrder(newFwrrGroup(w), w)
 	if static {
-		r.cur.Store(smoothOrder(w))
-		return
+		o = smoothOrder(w)
 	}
-	r.cur.Store(fwrrOrder(newFwrrGroup(w), w))
+	o.bounces = b
+	r.cur.Store(o)
 }
 
 // rrWeight is s's weight in the schedule, scaled as haproxy's effective
@@ -115,19 +117,20 @@ func rrWeight(s *serverState) int {
 	return weight(s) * beWeightScale
 }
 
-// weights returns the set's weights now.
-func (r *rrSchedule) weights() []int {
-	w := make([]int, len(r.set))
+// weights returns the set's weights and bounce counts now.
+func (r *rrSchedule) weights() ([]int, []uint32) {
+	w, b := make([]int, len(r.set)), make([]uint32, len(r.set))
 	for i, s := range r.set {
+		b[i] = s.bounces.Load()
 		w[i] = rrWeight(s)
 	}
-	return w
+	return w, b
 }
 
 // stale reports whether a server of set changed since o was built.
 func (o *rrOrder) stale(set []*serverState) bool {
 	for i, s := range set {
-		if rrWeight(s) != o.weights[i] {
+		if rrWeight(s) != o.weights[i] || s.bounces.Load() != o.bounces[i] {
 			return true
 		}
 	}
@@ -226,7 +229,7 @@ func (r *rrSchedule) current() *rrOrder {
 	if !o.stale(r.set) {
 		return o
 	}
-	w := r.weights()
+	w, b := r.weights()
 	var n *rrOrder
 	if r.static {
 		n = smoothOrder(w)
@@ -234,10 +237,18 @@ func (r *rrSchedule) current() *rrOrder {
 	} else {
 		g := o.state(o.taken.Load())
 		for i, x := range w {
-			g.set(i, o.weights[i], x)
+			if old := o.weights[i]; x == old && old != 0 && b[i] != o.bounces[i] {
+				// Out and back in since the last pick: haproxy
+				// requeued it on the way back.
+				g.set(i, old, 0)
+				g.set(i, 0, old)
+			} else {
+				g.set(i, old, x)
+			}
 		}
 		n = fwrrOrder(g, w)
 	}
+	n.bounces = b
 	r.cur.Store(n)
 	return n
 }

@@ -329,8 +329,8 @@ func (c *checker) result(r checkResult) {
 		// A stopped server stays stopped even if it replies 404.
 		r.status = chkL7Sts
 	}
-	if r.status.passed() {
-		s.nolb.Store(r.status == chkL7OKC)
+	if r.status.passed() && s.nolb.Swap(r.status == chkL7OKC) != (r.status == chkL7OKC) {
+		s.bounces.Add(1)
 	}
 	if !r.status.passed() {
 		if s.health > 0 {
@@ -341,6 +341,7 @@ func (c *checker) result(r checkResult) {
 		}
 		if s.health == 0 && s.up.Load() {
 			s.up.Store(false)
+			s.bounces.Add(1)
 			c.logDown(r)
 			if s.cfg.ShutdownOnDown {
 				s.shutdownSessions()
@@ -356,6 +357,7 @@ func (c *checker) result(r checkResult) {
 	}
 	if s.health >= c.rise && !s.up.Load() {
 		s.up.Store(true)
+		s.bounces.Add(1)
 		c.s.be.wake()
 		c.logUp(r)
 	}

@@ -27,6 +27,10 @@ type serverState struct {
 	admin atomic.Uint32
 	// checksOff: "disable health" paused the server's checks.
 	checksOff atomic.Bool
+	// bounces counts the server's moves in and out of load balancing
+	// (admin state, checks): roundrobin replays a server that went out
+	// and came back between two picks, as haproxy saw both moves.
+	bounces atomic.Uint32
 	// active are the server's open connections, tracked only for
 	// on-marked-down shutdown-sessions. Guarded by activeMu.
 	activeMu sync.Mutex
