@@ -23,7 +23,6 @@ type tableDecl struct {
 // fetches read zero.
 var unsupportedStore = map[string]bool{
 	"gpc": true, "gpc_rate": true, "gpt": true,
-	"bytes_in_cnt": true, "bytes_in_rate": true, "bytes_out_cnt": true, "bytes_out_rate": true,
 }
 
 // declareTables builds the stick tables of f's proxies before any rule is

@@ -20,7 +20,9 @@ func (s *session) serveHTTP() {
 		s.beginLog(gen, fe)
 		keep := s.serveOne(gen, fe)
 		s.endLog(gen)
-		// The request is over: so are the sticky counters it tracked.
+		// The request is over: so are the sticky counters it tracked,
+		// once they counted its bytes.
+		s.countBytes()
 		s.txn.Track.EndRequest()
 		if !keep {
 			return

@@ -106,3 +106,14 @@ func (s *session) stickStore(be *rules.Backend, srv *serverState, status int, hd
 	}
 	s.stk.n = 0
 }
+
+// countBytes adds the bytes read from the client and sent to it since
+// the last call to the tracked counters that store bytes_in or
+// bytes_out. Bytes read ahead of the current request are the next one's.
+func (s *session) countBytes() {
+	in, out := s.in.count-int64(s.in.buffered()), s.out.count
+	if s.txn.Track.CountsBytes() {
+		s.txn.Track.CountBytes(in-s.counted[0], out-s.counted[1])
+	}
+	s.counted = [2]int64{in, out}
+}

@@ -91,6 +91,9 @@ type session struct {
 	feCtr, beCtr, srvCtr *counters
 	srvSNI               []byte // the server name for the next connection (sniFor)
 	txn                  rules.Txn
+	// counted are the client buffers' counts (in, out) already added to
+	// the tracked counters' bytes_in and bytes_out (countBytes).
+	counted [2]int64
 	req                  msgInfo
 	resp                 respHead
 	rinfo                msgInfo
@@ -160,6 +163,7 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 	s.setAddrs(addrPort(c.RemoteAddr()), addrPort(c.LocalAddr()))
 	s.tls, _ = c.(*tls.Conn)
 	s.lg.start = time.Now()
+	s.counted = [2]int64{s.in.count, s.out.count}
 	s.sni = s.sni[:0]
 	s.tlsVersion, s.tlsCipher = "", ""
 	return s
@@ -182,6 +186,7 @@ func (s *session) setAddrs(src, dst netip.AddrPort) {
 func (e *Engine) putSession(s *session) {
 	s.c, s.in.c, s.dw.c, s.srv = nil, nil, nil, nil
 	s.in.rc, s.ln, s.sem = nil, nil, nil
+	s.countBytes()
 	s.out.Reset(&s.dw)
 	s.txn.Track.End()
 	s.txn.Reset()

@@ -11,6 +11,7 @@ type stickOp uint8
 
 const (
 	opGet     stickOp = iota // read the counter or the rate
+	opKBytes                 // read a byte counter in kilobytes
 	opInc                    // add one to a general purpose counter and its rate, return it
 	opClr                    // set a general purpose counter to zero, return what it was
 	opTracked                // whether the counter is tracked (sc only)
@@ -29,6 +30,8 @@ var stickFetches = []struct {
 	{"http_req_cnt", DataHTTPReqCnt, opGet}, {"http_req_rate", DataHTTPReqRate, opGet},
 	{"http_err_cnt", DataHTTPErrCnt, opGet}, {"http_err_rate", DataHTTPErrRate, opGet},
 	{"http_fail_cnt", DataHTTPFailCnt, opGet}, {"http_fail_rate", DataHTTPFailRate, opGet},
+	{"kbytes_in", DataBytesInCnt, opKBytes}, {"bytes_in_rate", DataBytesInRate, opGet},
+	{"kbytes_out", DataBytesOutCnt, opKBytes}, {"bytes_out_rate", DataBytesOutRate, opGet},
 	{"get_gpt0", DataGPT0, opGet},
 	{"get_gpc0", DataGPC0, opGet}, {"inc_gpc0", DataGPC0, opInc}, {"clr_gpc0", DataGPC0, opClr},
 	{"gpc0_rate", DataGPC0Rate, opGet},
@@ -216,6 +219,9 @@ func (tb *StickTable) apply(sh *stkShard, e *stkEntry, d DataType, op stickOp, n
 		return true
 	}
 	v, ok := tb.value(e, d, now)
+	if op == opKBytes {
+		v >>= 10
+	}
 	s.Int = v
 	return ok
 }

@@ -78,6 +78,19 @@ func (c *StkCtr) count(cnt, rate DataType) {
 	sh.mu.Unlock()
 }
 
+// countBytes adds in bytes from the client and out bytes to it on
+// counter c.
+func (c *StkCtr) countBytes(in, out int64) {
+	tb, e := c.table, c.entry
+	now := tb.now()
+	sh := tb.lock(e)
+	stored := tb.addBytes(e, in, DataBytesInCnt, DataBytesInRate, now)
+	if tb.addBytes(e, out, DataBytesOutCnt, DataBytesOutRate, now) || stored {
+		tb.touched(sh, e, now)
+	}
+	sh.mu.Unlock()
+}
+
 // Any reports whether a counter is tracked: a parked connection carries
 // its counters only then.
 func (tr *Trackers) Any() bool {
@@ -113,6 +126,29 @@ func (tr *Trackers) countAll(cnt, rate DataType) {
 	for i := range tr {
 		if c := &tr[i]; c.entry != nil {
 			c.count(cnt, rate)
+		}
+	}
+}
+
+// CountsBytes reports whether a tracked counter's table stores byte
+// counts or rates: only then need the connection's bytes be counted.
+func (tr *Trackers) CountsBytes() bool {
+	for i := range tr {
+		if c := &tr[i]; c.entry != nil && c.table.StoresBytes() {
+			return true
+		}
+	}
+	return false
+}
+
+// CountBytes adds in bytes read from the client and out bytes sent to it
+// to the tracked counters whose tables store them. Like haproxy, which
+// counts a stream's bytes as it goes and at its end, the caller counts
+// them at the end of each request and while long bodies pass.
+func (tr *Trackers) CountBytes(in, out int64) {
+	for i := range tr {
+		if c := &tr[i]; c.entry != nil && c.table.StoresBytes() {
+			c.countBytes(in, out)
 		}
 	}
 }

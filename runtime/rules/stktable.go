@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"math"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -47,6 +48,8 @@ const (
 	DataHTTPReqCnt
 	DataHTTPErrCnt
 	DataHTTPFailCnt
+	DataBytesInCnt  // bytes from the client, kept in stkEntry.bytes
+	DataBytesOutCnt // bytes to the client, kept in stkEntry.bytes
 	DataGPC0Rate
 	DataGPC1Rate
 	DataConnRate
@@ -54,6 +57,8 @@ const (
 	DataHTTPReqRate
 	DataHTTPErrRate
 	DataHTTPFailRate
+	DataBytesInRate
+	DataBytesOutRate
 	numDataTypes
 
 	firstRate = DataGPC0Rate
@@ -61,8 +66,8 @@ const (
 
 var dataTypeNames = [numDataTypes]string{
 	"gpt0", "gpc0", "gpc1", "conn_cnt", "conn_cur", "sess_cnt", "http_req_cnt", "http_err_cnt",
-	"http_fail_cnt", "gpc0_rate", "gpc1_rate", "conn_rate", "sess_rate", "http_req_rate",
-	"http_err_rate", "http_fail_rate",
+	"http_fail_cnt", "bytes_in_cnt", "bytes_out_cnt", "gpc0_rate", "gpc1_rate", "conn_rate",
+	"sess_rate", "http_req_rate", "http_err_rate", "http_fail_rate", "bytes_in_rate", "bytes_out_rate",
 }
 
 func (d DataType) String() string { return dataTypeNames[d] }
@@ -133,7 +138,10 @@ type stkEntry struct {
 	prev   *stkEntry
 	next   *stkEntry
 	srv    string // the server "stick" rules recorded (server_id)
-	cnt    [firstRate]uint32
+	cnt    [DataBytesInCnt]uint32
+	// bytes are bytes_in_cnt and bytes_out_cnt: 64 bits, as in haproxy,
+	// where the other counters have 32.
+	bytes [2]uint64
 	rate   [numDataTypes - firstRate]freqCtr
 }
 
@@ -331,6 +339,28 @@ func (t *StickTable) bump(e *stkEntry, cnt, rate DataType, now int64) bool {
 	return t.Store[cnt] || t.Store[rate]
 }
 
+// StoresBytes reports whether t stores a byte count or rate, which the
+// connection then counts its bytes for.
+func (t *StickTable) StoresBytes() bool {
+	return t.Store[DataBytesInCnt] || t.Store[DataBytesOutCnt] || t.Store[DataBytesInRate] || t.Store[DataBytesOutRate]
+}
+
+// addBytes adds n bytes to e's count cnt and rate rate, those t stores,
+// and reports whether it stored any. Guarded by e's shard.
+func (t *StickTable) addBytes(e *stkEntry, n int64, cnt, rate DataType, now int64) bool {
+	if n <= 0 {
+		return false
+	}
+	if t.Store[cnt] {
+		e.bytes[cnt-DataBytesInCnt] += uint64(n)
+	}
+	if t.Store[rate] {
+		// haproxy's rates count on 32 bits too.
+		e.rate[rate-firstRate].add(now, t.Period[rate], uint32(min(n, math.MaxUint32)))
+	}
+	return t.Store[cnt] || t.Store[rate]
+}
+
 // value returns data type d of e at now, and false when the table does
 // not store it. Guarded by e's shard.
 func (t *StickTable) value(e *stkEntry, d DataType, now int64) (int64, bool) {
@@ -339,6 +369,8 @@ func (t *StickTable) value(e *stkEntry, d DataType, now int64) (int64, bool) {
 		return 0, false
 	case d.IsRate():
 		return int64(e.rate[d-firstRate].rate(now, t.Period[d])), true
+	case d == DataBytesInCnt || d == DataBytesOutCnt:
+		return int64(e.bytes[d-DataBytesInCnt]), true
 	}
 	return int64(e.cnt[d]), true
 }
