@@ -142,7 +142,7 @@ type stkEntry struct {
 	// bytes are bytes_in_cnt and bytes_out_cnt: 64 bits, as in haproxy,
 	// where the other counters have 32.
 	bytes [2]uint64
-	rate   [numDataTypes - firstRate]freqCtr
+	rate  [numDataTypes - firstRate]freqCtr
 }
 
 // NewStickTable returns an empty table; the caller fills the
