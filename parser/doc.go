@@ -136,7 +136,7 @@ var keywordNotes = map[string]string{
 	"dynamic-cookie-key":    "KEY: server cookie values hashed from KEY and the address, as haproxy's",
 	"force-persist":         "if/unless COND: the cookie's server even when down",
 	"ignore-persist":        "if/unless COND: the cookie is neither read nor set",
-	"stick-table":           "type ip|ipv6|integer|string [len N]|binary [len N] size N[k|m|g] [expire T] [nopurge] [store conn_cur, conn_cnt, conn_rate(P), sess_cnt, sess_rate(P), http_req_cnt, http_req_rate(P), http_err_cnt, http_err_rate(P), http_fail_cnt, http_fail_rate(P), gpc0, gpc0_rate(P), gpc1, gpc1_rate(P), gpt0, server_id, server_key]; peers: warning (no synchronisation); bytes_* and gpc/gpt arrays are not supported",
+	"stick-table":           "type ip|ipv6|integer|string [len N]|binary [len N] size N[k|m|g] [expire T] [nopurge] [store conn_cur, conn_cnt, conn_rate(P), sess_cnt, sess_rate(P), http_req_cnt, http_req_rate(P), http_err_cnt, http_err_rate(P), http_fail_cnt, http_fail_rate(P), gpc0, gpc0_rate(P), gpc1, gpc1_rate(P), gpt0, bytes_in_cnt, bytes_in_rate(P), bytes_out_cnt, bytes_out_rate(P), server_id, server_key]; peers: warning (no synchronisation); gpc/gpt arrays are not supported",
 	"stick":                 "match|on|store-request|store-response PATTERN [table T] [if|unless COND]: server persistence (server_id) in a stick table; store-response in mode http only",
 	"crt-base":              "base directory of relative crt paths",
 	"ca-base":               "base directory of relative ca-file paths",

@@ -138,3 +138,22 @@ func TestStickPeersWarning(t *testing.T) {
 		t.Errorf("warnings %v", res.Warnings)
 	}
 }
+
+// TestStickBytesConfig: the byte counts and rates are stored, and their
+// fetches compile: counts in kilobytes, rates in bytes.
+func TestStickBytesConfig(t *testing.T) {
+	res := mustCompile(t, `
+frontend f
+    bind :80
+    stick-table type ip size 10 store bytes_in_cnt,bytes_out_cnt,bytes_in_rate(10s),bytes_out_rate(1m)
+    http-request track-sc1 src
+    http-request deny if { sc1_kbytes_in gt 1 } || { sc_kbytes_out(1,f) gt 1 } || { src_kbytes_in gt 1 } || { src_kbytes_out(f) gt 1 }
+    http-request deny if { sc1_bytes_in_rate gt 1 } || { sc_bytes_out_rate(1) gt 1 } || { src_bytes_in_rate gt 1 } || { src_bytes_out_rate gt 1 }
+`, Config{})
+	tb := res.Graph.Tables[0]
+	for d, p := range map[rules.DataType]int64{rules.DataBytesInCnt: 0, rules.DataBytesOutCnt: 0, rules.DataBytesInRate: 10000, rules.DataBytesOutRate: 60000} {
+		if !tb.Store[d] || tb.Period[d] != p {
+			t.Errorf("%s: stored %v, period %d", d, tb.Store[d], tb.Period[d])
+		}
+	}
+}

@@ -202,3 +202,25 @@ func fixedServer(tb testing.TB, resp string) string {
 		}
 	})
 }
+
+// TestStickBytesAllocs is TestRequestPathAllocs with a tracked counter
+// whose table stores the four byte counts and rates.
+func TestStickBytesAllocs(t *testing.T) {
+	tb := rules.NewStickTable("web", rules.KeyIP)
+	tb.Size = 10
+	for _, d := range []rules.DataType{rules.DataBytesInCnt, rules.DataBytesOutCnt, rules.DataBytesInRate, rules.DataBytesOutRate} {
+		tb.Store[d], tb.Period[d] = true, 10000
+	}
+	f, _ := rules.LookupFetch("src")
+	src, err := rules.NewFetch(f, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLoopbackWith(t, rules.Rule{Action: &rules.TrackAction{Table: tb, Key: rules.SampleExpr{Fetch: src}, HTTP: true}})
+	for i := 0; i < 100; i++ {
+		l.do(t)
+	}
+	if n := testing.AllocsPerRun(500, func() { l.do(t) }); n != 0 {
+		t.Fatalf("%v allocations per proxied request, want 0", n)
+	}
+}
