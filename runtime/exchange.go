@@ -215,6 +215,9 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 	}
 	if !bodyless {
 		sc.in.timeout = be.Timeouts.Server
+		// As haproxy, count the bytes of a long response in the stick
+		// tables while it passes, not only at its end.
+		sc.in.onFill = s.bytesHook()
 		switch {
 		case comp:
 			err = s.relayCompressed(&sc.in, ri, s.compAlgo)
@@ -225,7 +228,7 @@ func (s *session) relayResponse(fe *rules.Frontend, be *rules.Backend, sc *srvCo
 		default:
 			err = copyEOF(s.out, &sc.in)
 		}
-		sc.in.timeout = 0
+		sc.in.timeout, sc.in.onFill = 0, nil
 		if err != nil {
 			s.out.Flush()
 			return fwdAbort

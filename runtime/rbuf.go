@@ -52,6 +52,9 @@ type rbuf struct {
 	// first, when not nil, gets the time of the first read that brings
 	// bytes while it is zero (the request's first byte, %tr).
 	first *time.Time
+	// onFill, when not nil, runs after each fill that brought bytes
+	// (session.countBytes while a response body passes).
+	onFill func()
 
 	rc     syscall.RawConn // c's descriptor, got at the first quiet fill
 	rawFn  func(fd uintptr) bool
@@ -135,6 +138,9 @@ func (b *rbuf) fill() (int, error) {
 	if err != nil && n == 0 {
 		b.err = err
 		return 0, err
+	}
+	if b.onFill != nil {
+		b.onFill()
 	}
 	return n, nil
 }

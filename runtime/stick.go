@@ -107,6 +107,18 @@ func (s *session) stickStore(be *rules.Backend, srv *serverState, status int, hd
 	s.stk.n = 0
 }
 
+// bytesHook returns countBytes as an rbuf.onFill hook while the session
+// tracks a table that stores byte counts, else nil.
+func (s *session) bytesHook() func() {
+	if !s.txn.Track.CountsBytes() {
+		return nil
+	}
+	if s.countBytesFn == nil {
+		s.countBytesFn = s.countBytes // once per pooled session
+	}
+	return s.countBytesFn
+}
+
 // countBytes adds the bytes read from the client and sent to it since
 // the last call to the tracked counters that store bytes_in or
 // bytes_out. Bytes read ahead of the current request are the next one's.

@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -64,4 +67,39 @@ backend app
 			t.Errorf("request %d: %d, want %d", i+1, code, want)
 		}
 	}
+}
+
+// TestStickBytesMidStream checks that a long response counts in the
+// tables while it passes, as in haproxy: another request of the same
+// client sees the bytes of a download that has not ended.
+func TestStickBytesMidStream(t *testing.T) {
+	const size = 16 << 20
+	srv := newRawServer(t, func(string, []byte) string {
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size) + strings.Repeat("x", size)
+	})
+	e := startConfig(t, fmt.Sprintf(testDefaults+`frontend fe
+    bind 127.0.0.1:0
+    stick-table type ip size 10 expire 1m store bytes_out_cnt
+    http-request track-sc0 src
+    http-request return status 200 content-type text/plain lf-string "%%[sc0_kbytes_out]" if { path /peek }
+    default_backend app
+backend app
+    server s1 %s
+`, srv.addr()))
+	addr := e.Addrs("fe")[0].String()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"))
+	// Read 1 MiB of the 16, then stop reading: the download is under way.
+	if _, err := io.ReadFull(c, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		_, body := status(t, addr, "/peek")
+		kb, _ := strconv.Atoi(body)
+		return kb >= 1024
+	})
 }

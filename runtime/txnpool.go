@@ -94,16 +94,18 @@ type session struct {
 	// counted are the client buffers' counts (in, out) already added to
 	// the tracked counters' bytes_in and bytes_out (countBytes).
 	counted [2]int64
-	req     msgInfo
-	resp    respHead
-	rinfo   msgInfo
-	hop     hopScratch
-	scratch []byte
-	nreq    int
-	srv     *srvConn      // server connection kept between requests
-	ln      *listener     // the listener that accepted c; nil in tests
-	sem     chan struct{} // its maxconn slots; nil: no limit
-	parked  bool          // c was handed to the parker: not ours any more
+	// countBytesFn is countBytes as a func value, made once (bytesHook).
+	countBytesFn func()
+	req          msgInfo
+	resp         respHead
+	rinfo        msgInfo
+	hop          hopScratch
+	scratch      []byte
+	nreq         int
+	srv          *srvConn      // server connection kept between requests
+	ln           *listener     // the listener that accepted c; nil in tests
+	sem          chan struct{} // its maxconn slots; nil: no limit
+	parked       bool          // c was handed to the parker: not ours any more
 	// accepted: the tcp-request connection rules already accepted c (a
 	// connection resumed from the parker).
 	accepted bool
