@@ -55,6 +55,10 @@ var rrCases = []rrCase{
 		script: []string{"4", "disable server be/s1", "7", "disable server be/s3", "5", "enable server be/s3", "12", "enable server be/s1", "10"}},
 	{name: "weight 0 and back", backend: rrServers("weight 2", "weight 5", "weight 1"),
 		script: []string{"9", "set weight be/s2 0", "6", "set weight be/s2 5", "40"}},
+	// s1 leaves and comes back between two picks: haproxy requeues it.
+	{name: "out and back between picks", backend: rrServers("", "weight 2", ""),
+		script: []string{"4", "set server be/s2 state drain", "3", "set server be/s2 state maint", "set server be/s1 state maint",
+			"set server be/s1 state ready", "set server be/s2 state ready", "12", "disable server be/s3", "enable server be/s3", "10"}},
 }
 
 // TestRoundRobinOrder sends requests through a roundrobin backend in
