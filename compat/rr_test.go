@@ -55,6 +55,13 @@ var rrCases = []rrCase{
 		script: []string{"4", "disable server be/s1", "7", "disable server be/s3", "5", "enable server be/s3", "12", "enable server be/s1", "10"}},
 	{name: "weight 0 and back", backend: rrServers("weight 2", "weight 5", "weight 1"),
 		script: []string{"9", "set weight be/s2 0", "6", "set weight be/s2 5", "40"}},
+	{name: "static-rr 3 1 2", backend: "balance static-rr" + rrServers("weight 3", "weight 1", "weight 2")},
+	{name: "static-rr 10 7 3", backend: "balance static-rr" + rrServers("weight 10", "weight 7", "weight 3")},
+	{name: "static-rr ids and down", backend: "balance static-rr" + rrServers("id 9 weight 2", "disabled", "id 4 weight 5", "weight 0", "")},
+	{name: "static-rr down and up", backend: "balance static-rr" + rrServers("weight 3", "weight 1", "weight 2", ""),
+		script: []string{"5", "disable server be/s1", "11", "enable server be/s1", "30", "disable server be/s3", "disable server be/s4", "9", "enable server be/s4", "40"}},
+	{name: "static-rr backups", backend: "balance static-rr" + rrServers("weight 2", "backup weight 3", "backup"),
+		script: []string{"4", "disable server be/s1", "7", "enable server be/s1", "10"}},
 	// s1 leaves and comes back between two picks: haproxy requeues it.
 	{name: "out and back between picks", backend: rrServers("", "weight 2", ""),
 		script: []string{"4", "set server be/s2 state drain", "3", "set server be/s2 state maint", "set server be/s1 state maint",

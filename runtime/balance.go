@@ -50,8 +50,8 @@ func weight(s *serverState) int {
 func candidate(s *serverState) bool { return s.usable() && !s.full() }
 
 // roundRobin serves haproxy's "roundrobin" in the exact order haproxy's
-// fast weighted round robin yields, and "static-rr" in a smooth weighted
-// order. Each server set walks a precomputed order with one atomic
+// fast weighted round robin yields, and "static-rr" in the order of its
+// server map. Each server set walks a precomputed order with one atomic
 // counter; a pick that sees the set's usable servers or weights change
 // builds the next order under a mutex.
 //
@@ -67,7 +67,8 @@ type roundRobin struct {
 // rrSchedule is the order of one server set (active or backup servers).
 type rrSchedule struct {
 	set    []*serverState
-	static bool // static-rr: smooth order, no fwrr state
+	static bool // static-rr: haproxy's server map, no fwrr state
+	wmult  int  // static-rr: the backend's weight divisor (weightGCD)
 	mu     sync.Mutex
 	cur    atomic.Pointer[rrOrder]
 }
@@ -92,8 +93,10 @@ const maxRROrder = 1 << 20
 
 func newRoundRobin(b *backendState) *roundRobin {
 	rr := &roundRobin{}
-	rr.active.init(b.active, b.cfg.Balance == rules.AlgoStaticRR)
-	rr.backup.init(b.backup, b.cfg.Balance == rules.AlgoStaticRR)
+	static := b.cfg.Balance == rules.AlgoStaticRR
+	rr.active.wmult, rr.backup.wmult = weightGCD(b.servers), weightGCD(b.servers)
+	rr.active.init(b.active, static)
+	rr.backup.init(b.backup, static)
 	return rr
 }
 
@@ -102,17 +105,22 @@ func (r *rrSchedule) init(set []*serverState, static bool) {
 	w, b := r.weights()
 	o := fwrrOrder(newFwrrGroup(w), w)
 	if static {
-		o = smoothOrder(w)
+		o = mapOrder(w)
 	}
 	o.bounces = b
 	r.cur.Store(o)
 }
 
-// rrWeight is s's weight in the schedule, scaled as haproxy's effective
-// weights: 0 while it is not usable.
-func rrWeight(s *serverState) int {
-	if !s.usable() {
+// weight is s's effective weight in the schedule, 0 while it is not
+// usable: scaled for fwrr as haproxy's dynamic algorithms scale it,
+// divided by the backend's weight GCD for static-rr's map (rounding up),
+// as haproxy's init_server_map does.
+func (r *rrSchedule) weight(s *serverState) int {
+	switch {
+	case !s.usable():
 		return 0
+	case r.static:
+		return (weight(s) + r.wmult - 1) / r.wmult
 	}
 	return weight(s) * beWeightScale
 }
@@ -122,15 +130,15 @@ func (r *rrSchedule) weights() ([]int, []uint32) {
 	w, b := make([]int, len(r.set)), make([]uint32, len(r.set))
 	for i, s := range r.set {
 		b[i] = s.bounces.Load()
-		w[i] = rrWeight(s)
+		w[i] = r.weight(s)
 	}
 	return w, b
 }
 
-// stale reports whether a server of set changed since o was built.
-func (o *rrOrder) stale(set []*serverState) bool {
-	for i, s := range set {
-		if rrWeight(s) != o.weights[i] || s.bounces.Load() != o.bounces[i] {
+// stale reports whether a server of the set changed since o was built.
+func (r *rrSchedule) stale(o *rrOrder) bool {
+	for i, s := range r.set {
+		if r.weight(s) != o.weights[i] || s.bounces.Load() != o.bounces[i] {
 			return true
 		}
 	}
@@ -188,52 +196,40 @@ func (o *rrOrder) state(k uint64) *fwrrGroup {
 	return g
 }
 
-// smoothOrder computes the smooth weighted round robin order of weights
-// w (static-rr).
-func smoothOrder(w []int) *rrOrder {
-	o := &rrOrder{weights: w}
-	total := 0
+// mapOrder is the server map haproxy's static-rr walks (lb_map) for
+// effective weights w.
+func mapOrder(w []int) *rrOrder {
+	tot := 0
 	for _, x := range w {
-		total += x
+		tot += x
 	}
-	total /= beWeightScale
-	cur := make([]int, len(w))
-	o.order = make([]int32, 0, total)
-	for range total {
-		best := -1
-		for i, x := range w {
-			if x == 0 {
-				continue
-			}
-			cur[i] += x
-			if best < 0 || cur[i] > cur[best] {
-				best = i
-			}
-		}
-		cur[best] -= total * beWeightScale
-		o.order = append(o.order, int32(best))
-	}
-	return o
+	return &rrOrder{weights: w, order: mapIndexes(w, nil, tot)}
 }
 
 // current returns the order for the set's present state, building the
 // next one when a server changed: fwrr carries haproxy's state at the
 // count of picks taken over, applying the changes in config order.
 func (r *rrSchedule) current() *rrOrder {
-	if o := r.cur.Load(); !o.stale(r.set) {
+	if o := r.cur.Load(); !r.stale(o) {
 		return o
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o := r.cur.Load()
-	if !o.stale(r.set) {
+	if !r.stale(o) {
 		return o
 	}
 	w, b := r.weights()
 	var n *rrOrder
 	if r.static {
-		n = smoothOrder(w)
-		n.taken.Store(o.taken.Load())
+		// haproxy rebuilds the map and goes on at the same slot, or at
+		// the first when the map got shorter than that.
+		n = mapOrder(w)
+		if len(o.order) > 0 {
+			if k := o.taken.Load() % uint64(len(o.order)); k < uint64(len(n.order)) {
+				n.taken.Store(k)
+			}
+		}
 	} else {
 		g := o.state(o.taken.Load())
 		for i, x := range w {

@@ -170,28 +170,44 @@ func (h *hashBalancer) build() *hashTable {
 	return t
 }
 
-// mapSlots is haproxy's recalc_server_map: tot slots, each given to the
-// server of the group whose accumulated weight is the most ahead, the
-// first declared winning ties.
+// mapSlots is haproxy's map of a hash balancer: the servers of the
+// group (backup or not) in mapIndexes' order.
 func mapSlots(servers []*serverState, ew []int32, backup bool, tot int) []*serverState {
-	slots := make([]*serverState, tot)
-	score := make([]int, len(servers))
+	w := make([]int, len(ew))
+	for i, x := range ew {
+		w[i] = int(x)
+	}
+	idx := mapIndexes(w, func(i int) bool { return servers[i].cfg.Backup != backup }, tot)
+	slots := make([]*serverState, len(idx))
+	for o, i := range idx {
+		slots[o] = servers[i]
+	}
+	return slots
+}
+
+// mapIndexes is haproxy's recalc_server_map, shared by static-rr and
+// map-based hashing: tot slots, each given to the server whose
+// accumulated weight is the most ahead, the first declared winning ties.
+// Servers of weight 0, or that skip (nil: none) leaves out, get none.
+func mapIndexes(w []int, skip func(int) bool, tot int) []int32 {
+	slots := make([]int32, tot)
+	score := make([]int, len(w))
 	for o := range slots {
 		best, bestV := -1, 0
-		for i, s := range servers {
-			if ew[i] == 0 || s.cfg.Backup != backup {
+		for i, x := range w {
+			if x == 0 || skip != nil && skip(i) {
 				continue
 			}
 			if tot == 1 {
 				best = i
 				break
 			}
-			score[i] += int(ew[i])
+			score[i] += x
 			if v := (score[i] + tot) / tot; best < 0 || v > bestV {
 				best, bestV = i, v
 			}
 		}
-		slots[o] = servers[best]
+		slots[o] = int32(best)
 		score[best] -= tot
 	}
 	return slots
