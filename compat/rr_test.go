@@ -2,6 +2,7 @@ package compat
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,6 +165,12 @@ func runRRScript(t *testing.T, script []string, addr, apiAddr string) []string {
 // answer, trimmed.
 func apiCommand(t *testing.T, addr, cmd string) string {
 	conn, err := net.DialTimeout("tcp", addr, dialTimeout)
+	// On a loaded machine haproxy's API was once refused while its
+	// frontend already answered: give it a moment.
+	for end := time.Now().Add(2 * time.Second); err != nil && errors.Is(err, syscall.ECONNREFUSED) && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+		conn, err = net.DialTimeout("tcp", addr, dialTimeout)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
