@@ -88,6 +88,7 @@ func (s *Server) Apply(g rules.Global) error {
 	}
 	next := make(map[string]*socket, len(g.StatsSockets))
 	var fresh []*socket
+	var kept []rules.StatsSocket
 	for _, sc := range g.StatsSockets {
 		key := sc.Network + "@" + sc.Addr
 		if next[key] != nil {
@@ -103,11 +104,19 @@ func (s *Server) Apply(g rules.Global) error {
 				return err
 			}
 			fresh = append(fresh, sock)
-		} else if err := sock.setFile(sc); err != nil {
+			sock.opts.Store(&sockOpts{level: sc.Level, timeout: timeout})
+		} else {
+			kept = append(kept, sc)
+		}
+		next[key] = sock
+	}
+	// Every new socket is open: only now may the kept ones change.
+	for _, sc := range kept {
+		sock := next[sc.Network+"@"+sc.Addr]
+		if err := sock.setFile(sc); err != nil {
 			s.cfg.Log.Printf("stats socket %s: %v", sc.Addr, err)
 		}
 		sock.opts.Store(&sockOpts{level: sc.Level, timeout: timeout})
-		next[key] = sock
 	}
 	for key, sock := range s.socks {
 		if next[key] == nil {

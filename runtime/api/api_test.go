@@ -534,3 +534,23 @@ func TestTCPSocket(t *testing.T) {
 		t.Errorf("show info with a TCP socket: %q", got)
 	}
 }
+
+// TestFailedApplyChangesNothing: a reload whose new socket cannot be
+// opened leaves the sockets it keeps with their level and mode.
+func TestFailedApplyChangesNothing(t *testing.T) {
+	p := start(t, twoServers, "127.0.0.1:1", "127.0.0.1:2")
+	if err := os.WriteFile(filepath.Join(p.dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(twoServers, "DIR/admin.sock mode 600 level admin", "DIR/admin.sock mode 644 level user", 1)
+	bad = strings.Replace(bad, "DIR/op.sock", "DIR/file", 1)
+	if err := p.api.Apply(p.load(bad, "127.0.0.1:1", "127.0.0.1:2").Graph.Global); err == nil {
+		t.Fatal("socket over a file: no error")
+	}
+	if got := p.ask("admin.sock", "show cli level\n"); got != "admin\n\n" {
+		t.Errorf("admin.sock after a failed reload: level %q", got)
+	}
+	if fi, err := os.Stat(filepath.Join(p.dir, "admin.sock")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("admin.sock after a failed reload: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+}
