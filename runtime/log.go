@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"gohap/runtime/rules"
@@ -40,11 +41,60 @@ func (ls *logSinks) open(t *rules.LogTarget) (io.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log %s: %w", t.Addr, err)
 	}
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("log %s: %w", t.Addr, err)
+	}
 	if ls.conns == nil {
 		ls.conns = map[string]io.Writer{}
 	}
-	ls.conns[key] = c
-	return c, nil
+	w := &dgramConn{Conn: c, rc: rc}
+	ls.conns[key] = w
+	return w, nil
+}
+
+// dgramConn is a log socket whose Write never waits: a line the socket
+// cannot take at once (a syslog server that reads too slowly fills a
+// unix socket) is dropped, as haproxy sends its logs with MSG_DONTWAIT.
+// Safe for concurrent use.
+type dgramConn struct {
+	net.Conn
+	rc    syscall.RawConn
+	sends sync.Pool // of *dgramSend, so that a Write allocates nothing
+}
+
+// dgramSend is one Write's datagram and result.
+type dgramSend struct {
+	b    []byte
+	err  error
+	send func(fd uintptr) bool // d.write, bound once
+}
+
+// write sends d.b once on fd (non-blocking, as Go opens its sockets),
+// and reports true so that the poller does not wait for room.
+func (d *dgramSend) write(fd uintptr) bool {
+	_, d.err = syscall.Write(int(fd), d.b)
+	return true
+}
+
+func (c *dgramConn) Write(b []byte) (int, error) {
+	d, _ := c.sends.Get().(*dgramSend)
+	if d == nil {
+		d = &dgramSend{}
+		d.send = d.write
+	}
+	d.b = b
+	err := c.rc.Write(d.send)
+	if err == nil {
+		err = d.err
+	}
+	d.b, d.err = nil, nil
+	c.sends.Put(d)
+	if err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // close closes the sockets.
@@ -52,7 +102,7 @@ func (ls *logSinks) close() {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	for k, w := range ls.conns {
-		w.(net.Conn).Close()
+		w.(*dgramConn).Close()
 		delete(ls.conns, k)
 	}
 }

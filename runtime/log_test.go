@@ -318,3 +318,35 @@ func BenchmarkProxyRequestLogged(b *testing.B) {
 		l.do(b)
 	}
 }
+
+// TestLogTargetFullNeverBlocks: a unix syslog socket whose reader is
+// stuck fills up, and the requests go on; haproxy sends its logs without
+// waiting and counts the lines it drops.
+func TestLogTargetFullNeverBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	c, err := net.ListenPacket("unixgram", path) // never read
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := okServer(t)
+	e := startConfig(t, logConfig(path, "local0", "    option httplog", srv.addr()))
+	done := make(chan struct{})
+	cl := dial(t, feAddr(e))
+	defer cl.c.Close()
+	go func() {
+		defer close(done)
+		for range 100 { // on one connection: the next request waits for the last log
+			cl.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if _, code, _ := cl.response("GET"); code != 200 {
+				t.Errorf("status %d", code)
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("requests blocked on a full log socket")
+	}
+}
