@@ -37,7 +37,17 @@ func (ls *logSinks) open(t *rules.LogTarget) (io.Writer, error) {
 	if w, ok := ls.conns[key]; ok {
 		return w, nil
 	}
-	c, err := net.Dial(t.Network, t.Addr)
+	var c net.Conn
+	var to syscall.Sockaddr
+	var err error
+	if t.Network == "unixgram" {
+		// Not connected: each line is sent to the path, as haproxy does,
+		// so a syslog server that comes up or restarts later gets them.
+		c, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Net: "unixgram"})
+		to = &syscall.SockaddrUnix{Name: t.Addr}
+	} else {
+		c, err = net.Dial(t.Network, t.Addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("log %s: %w", t.Addr, err)
 	}
@@ -49,7 +59,7 @@ func (ls *logSinks) open(t *rules.LogTarget) (io.Writer, error) {
 	if ls.conns == nil {
 		ls.conns = map[string]io.Writer{}
 	}
-	w := &dgramConn{Conn: c, rc: rc}
+	w := &dgramConn{Conn: c, rc: rc, to: to}
 	ls.conns[key] = w
 	return w, nil
 }
@@ -60,13 +70,17 @@ func (ls *logSinks) open(t *rules.LogTarget) (io.Writer, error) {
 // Safe for concurrent use.
 type dgramConn struct {
 	net.Conn
-	rc    syscall.RawConn
+	rc syscall.RawConn
+	// to is the address of an unconnected socket (a unix path); nil: the
+	// socket is connected.
+	to    syscall.Sockaddr
 	sends sync.Pool // of *dgramSend, so that a Write allocates nothing
 }
 
 // dgramSend is one Write's datagram and result.
 type dgramSend struct {
 	b    []byte
+	to   syscall.Sockaddr // this sender's copy of dgramConn.to: Sendto writes in it
 	err  error
 	send func(fd uintptr) bool // d.write, bound once
 }
@@ -74,7 +88,11 @@ type dgramSend struct {
 // write sends d.b once on fd (non-blocking, as Go opens its sockets),
 // and reports true so that the poller does not wait for room.
 func (d *dgramSend) write(fd uintptr) bool {
-	_, d.err = syscall.Write(int(fd), d.b)
+	if d.to == nil {
+		_, d.err = syscall.Write(int(fd), d.b)
+	} else {
+		d.err = syscall.Sendto(int(fd), d.b, 0, d.to)
+	}
 	return true
 }
 
@@ -82,6 +100,9 @@ func (c *dgramConn) Write(b []byte) (int, error) {
 	d, _ := c.sends.Get().(*dgramSend)
 	if d == nil {
 		d = &dgramSend{}
+		if to, ok := c.to.(*syscall.SockaddrUnix); ok {
+			d.to = &syscall.SockaddrUnix{Name: to.Name}
+		}
 		d.send = d.write
 	}
 	d.b = b

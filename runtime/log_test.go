@@ -350,3 +350,31 @@ func TestLogTargetFullNeverBlocks(t *testing.T) {
 		t.Fatal("requests blocked on a full log socket")
 	}
 }
+
+// TestLogUnixTargetRestarts: a syslog server that restarts on the same
+// unix socket path gets the lines again, as haproxy sends each one to the
+// path.
+func TestLogUnixTargetRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	c, err := net.ListenPacket("unixgram", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := okServer(t)
+	e := startConfig(t, logConfig(path, "local0", `    log-format "msg"`, srv.addr()))
+	status(t, feAddr(e), "/")
+	if line := packetReader(c)(); !strings.HasSuffix(line, "msg\n") {
+		t.Fatalf("first line: %q", line)
+	}
+	c.Close()
+	os.Remove(path)
+	status(t, feAddr(e), "/") // lost: no server
+	if c, err = net.ListenPacket("unixgram", path); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	status(t, feAddr(e), "/")
+	if line := packetReader(c)(); !strings.HasSuffix(line, "msg\n") {
+		t.Fatalf("after the syslog server restarted: %q", line)
+	}
+}
