@@ -172,6 +172,9 @@ func (c *checker) run(ctx context.Context) {
 			return
 		default:
 		}
+		if c.s.healthReset.Swap(false) {
+			c.s.health = c.rise
+		}
 		c.result(r)
 		t.Reset(c.next())
 	}

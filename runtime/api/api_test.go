@@ -554,3 +554,32 @@ func TestFailedApplyChangesNothing(t *testing.T) {
 		t.Errorf("admin.sock after a failed reload: %v, %v; want mode 0600", fi.Mode(), err)
 	}
 }
+
+// TestLeavingMaintenance: as haproxy 2.6, a server its checks found DOWN
+// "was DOWN and now enters maintenance", and leaving maintenance puts it
+// UP at once, its health at rise, until its next check says otherwise.
+func TestLeavingMaintenance(t *testing.T) {
+	b1, b2 := newBackend(t), newBackend(t)
+	// The checks go to a closed port: s1's first check, at once, fails;
+	// the next is 10s away.
+	cfg := strings.Replace(twoServers, "server s1 S1", "server s1 S1 check port 1 inter 10s", 1)
+	p := start(t, cfg, b1.addr(), b2.addr())
+	deadline := time.Now().Add(3 * time.Second)
+	for p.status("be", "s1") != "DOWN 1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("s1 not DOWN: %q", p.status("be", "s1"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.spread(4, b1, b2, 0, 4, "s1 DOWN")
+	p.expect("set server be/s1 state maint", "\n", "set server be/s1 state ready", "\n")
+	p.spread(4, b1, b2, 2, 2, "s1 out of maintenance")
+	for _, want := range []string{
+		"Server be/s1 was DOWN and now enters maintenance.",
+		"Server be/s1 is UP/READY (leaving forced maintenance).",
+	} {
+		if !strings.Contains(p.log.String(), want+"\n") {
+			t.Errorf("log lacks %q:\n%s", want, p.log.String())
+		}
+	}
+}
