@@ -25,16 +25,22 @@ type logSinks struct {
 
 // open returns the writer for t, opening it on first use.
 func (ls *logSinks) open(t *rules.LogTarget) (io.Writer, error) {
-	switch {
-	case t.Network == "fd" && t.Addr == "stdout":
-		return os.Stdout, nil
-	case t.Network == "fd":
-		return os.Stderr, nil
-	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	key := t.Network + " " + t.Addr
 	if w, ok := ls.conns[key]; ok {
+		return w, nil
+	}
+	if ls.conns == nil {
+		ls.conns = map[string]io.Writer{}
+	}
+	if t.Network == "fd" {
+		f := os.Stderr
+		if t.Addr == "stdout" {
+			f = os.Stdout
+		}
+		w := newFDWriter(f)
+		ls.conns[key] = w
 		return w, nil
 	}
 	var c net.Conn
@@ -55,9 +61,6 @@ func (ls *logSinks) open(t *rules.LogTarget) (io.Writer, error) {
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("log %s: %w", t.Addr, err)
-	}
-	if ls.conns == nil {
-		ls.conns = map[string]io.Writer{}
 	}
 	w := &dgramConn{Conn: c, rc: rc, to: to}
 	ls.conns[key] = w
@@ -123,9 +126,62 @@ func (ls *logSinks) close() {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	for k, w := range ls.conns {
-		w.(*dgramConn).Close()
+		w.(io.Closer).Close()
 		delete(ls.conns, k)
 	}
+}
+
+// fdQueueLen is how many lines an fdWriter holds while its descriptor
+// is slow.
+const fdQueueLen = 64
+
+// fdWriter writes log lines to a descriptor (stdout, stderr) from its own
+// goroutine, so that a reader that does not keep up never holds a
+// request: a line that finds the queue full is dropped, as haproxy drops
+// a line its non-blocking descriptor refuses. Safe for concurrent use;
+// Close once no Write can come.
+type fdWriter struct {
+	f     *os.File
+	free  chan []byte   // buffers to copy a line in, reused
+	queue chan []byte   // lines to write, in order
+	done  chan struct{} // closed when run ends
+}
+
+func newFDWriter(f *os.File) *fdWriter {
+	w := &fdWriter{f: f, free: make(chan []byte, fdQueueLen), queue: make(chan []byte, fdQueueLen), done: make(chan struct{})}
+	for range fdQueueLen {
+		w.free <- nil
+	}
+	go w.run()
+	return w
+}
+
+func (w *fdWriter) Write(b []byte) (int, error) {
+	select {
+	case buf := <-w.free:
+		w.queue <- append(buf[:0], b...) // never waits: there are as many buffers as room
+		return len(b), nil
+	default:
+		return 0, errLogDropped
+	}
+}
+
+func (w *fdWriter) run() {
+	defer close(w.done)
+	for b := range w.queue {
+		w.f.Write(b)
+		w.free <- b
+	}
+}
+
+// Close writes the queued lines, waiting for them a second at most.
+func (w *fdWriter) Close() error {
+	close(w.queue)
+	select {
+	case <-w.done:
+	case <-time.After(time.Second):
+	}
+	return nil
 }
 
 // feLog is a frontend's logging, ready to send: its config and the

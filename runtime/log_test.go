@@ -378,3 +378,38 @@ func TestLogUnixTargetRestarts(t *testing.T) {
 		t.Fatalf("after the syslog server restarted: %q", line)
 	}
 }
+
+// TestLogStdoutFullNeverBlocks: "log stdout" to a pipe nobody reads fills
+// it, and the requests go on; haproxy writes to the descriptor without
+// waiting and drops the lines that do not fit.
+func TestLogStdoutFullNeverBlocks(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	stdout := os.Stdout
+	os.Stdout = w
+	defer func() { os.Stdout = stdout }()
+	srv := okServer(t)
+	e := startConfig(t, logConfig("stdout", "format raw local0", `    log-format "`+strings.Repeat("x", 1000)+`"`, srv.addr()))
+	done := make(chan struct{})
+	cl := dial(t, feAddr(e))
+	defer cl.c.Close()
+	go func() {
+		defer close(done)
+		for range 200 { // 200 KB of lines: more than a pipe holds
+			cl.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if _, code, _ := cl.response("GET"); code != 200 {
+				t.Errorf("status %d", code)
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("requests blocked on a full stdout")
+	}
+}
