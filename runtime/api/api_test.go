@@ -583,3 +583,20 @@ func TestLeavingMaintenance(t *testing.T) {
 		}
 	}
 }
+
+// TestBackslashes: as haproxy 2.6's CLI, a backslash keeps the next
+// character in the word (a space too) and is removed; "\\" is one.
+func TestBackslashes(t *testing.T) {
+	p := start(t, twoServers, "127.0.0.1:1", "127.0.0.1:2")
+	p.expect(
+		`get weight b\e/s1`, "1 (initial 1)\n\n",
+		`get weight be/s1\ `, "No such server.\n\n",
+		`get weight be\\/s1`, "No such backend.\n\n",
+		`get\ weight be/s1`, "Unknown command, but maybe one of the following ones is a better match:\n"+
+			"  get weight <bk>/<srv>                   : report a server's current weight\n"+
+			"  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)\n"+
+			"  help [<command>]                        : list matching or all commands\n"+
+			"  prompt                                  : toggle interactive mode with prompt\n"+
+			"  quit                                    : disconnect\n\n",
+	)
+}
