@@ -413,3 +413,29 @@ func TestLogStdoutFullNeverBlocks(t *testing.T) {
 		t.Fatal("requests blocked on a full stdout")
 	}
 }
+
+// TestLogIdleAfterParking: the idle time of a keep-alive request counts
+// from the end of the previous one (haproxy's %Ti), also when the
+// connection waited in the parker between them.
+func TestLogIdleAfterParking(t *testing.T) {
+	addr, next := udpLog(t)
+	srv := okServer(t)
+	e := startConfig(t, logConfig(addr, "format raw local0", `    log-format "%Ti %Tt"`, srv.addr()))
+	c := dial(t, feAddr(e))
+	c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.response("GET")
+	next()
+	for deadline := time.Now().Add(5 * time.Second); parkedConns(e) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle connection was never parked")
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.response("GET")
+	line := next()
+	var ti, tt int
+	if _, err := fmt.Sscanf(line, "%d %d", &ti, &tt); err != nil || ti < 300 || tt < 300 {
+		t.Fatalf("second request after 300ms idle: %q, want %%Ti and %%Tt >= 300", line)
+	}
+}
