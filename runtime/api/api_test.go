@@ -166,6 +166,22 @@ func (p *proxy) spread(n int, b1, b2 *backend, want1, want2 int, when string) {
 	if h1, h2 := b1.take(), b2.take(); h1 != want1 || h2 != want2 {
 		p.t.Fatalf("%s: s1 %d, s2 %d hits; want %d and %d", when, h1, h2, want1, want2)
 	}
+	// The client has its responses before the proxy's sessions end: wait
+	// for them, so that the state changes that follow log 0 sessions.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		busy := false
+		for _, line := range strings.Split(p.ask("admin.sock", "show stat\n"), "\n") {
+			if f := strings.Split(line, ","); len(f) > 4 && f[0] == "be" && f[1] != "BACKEND" && f[4] != "0" {
+				busy = true
+			}
+		}
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: sessions still active", when)
+		}
+	}
 }
 
 // get sends n requests through the proxy, each on its own connection.
