@@ -161,15 +161,21 @@ func (s *Server) Close() error {
 // serve accepts the connections of sock until it closes.
 func (s *Server) serve(sock *socket) {
 	defer s.wg.Done()
+	var delay time.Duration // after a failed accept, as net/http's Serve
 	for {
 		c, err := sock.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			// Out of descriptors (EMFILE) or the like: the socket stays,
+			// and accepts again once some are free.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.cfg.Log.Printf("stats socket: %v; retrying in %v", err, delay)
+			time.Sleep(delay)
+			continue
 		}
+		delay = 0
 		if !s.track(c) {
 			c.Close()
 			return
