@@ -68,8 +68,18 @@ func (sv *Server) SetAdmin(st AdminState) {
 	s.bounces.Add(1)
 	who := sv.kind() + " " + s.be.cfg.Name + "/" + s.cfg.Name
 	log := sv.e.log
+	if prev == AdminMaint {
+		// As haproxy, leaving maintenance puts the server up, its checks
+		// starting again from rise: the next failed one takes it down.
+		s.healthReset.Store(true)
+		s.up.Store(true)
+	}
 	switch st {
 	case AdminMaint:
+		if !s.up.Load() {
+			log.Printf("%s was DOWN and now enters maintenance.", who)
+			break
+		}
 		act, bck := s.be.counts()
 		log.Printf("%s is going DOWN for maintenance. %d active and %d backup servers left.%s %d sessions active, 0 requeued, 0 remaining in queue.",
 			who, act, bck, runningOnBackup(act, bck), s.cur.Load())

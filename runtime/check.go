@@ -172,6 +172,9 @@ func (c *checker) run(ctx context.Context) {
 			return
 		default:
 		}
+		if c.s.healthReset.Swap(false) {
+			c.s.health = c.rise
+		}
 		c.result(r)
 		t.Reset(c.next())
 	}
@@ -420,7 +423,7 @@ func (c *checker) logDown(r checkResult) {
 		" sessions active, 0 requeued, 0 remaining in queue.")
 	c.e.log.Print(b.String())
 	if act == 0 && bck == 0 {
-		c.e.log.Printf("backend %s has no server available!", be.cfg.Name)
+		c.e.log.Printf("backend '%s' has no server available!", be.cfg.Name)
 	}
 }
 

@@ -205,7 +205,7 @@ backend app
 `, map[string]string{"S1": srv.addr})
 	waitLog(t, lb, `Server app/s1 is DOWN, reason: Layer7 wrong status, code: 500, info: "Internal Server Error", check duration: `)
 	waitLog(t, lb, "ms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.")
-	waitLog(t, lb, "backend app has no server available!")
+	waitLog(t, lb, "backend 'app' has no server available!")
 	if c, body := status(t, fe, "/"); c != 503 || !strings.Contains(body, "503 Service Unavailable") {
 		t.Fatalf("down backend: %d %q", c, body)
 	}

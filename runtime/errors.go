@@ -14,6 +14,7 @@ var (
 	errBadChunk    = errors.New("malformed chunked body")
 	errIdle        = errors.New("connection idle")                         // rbuf: a bounded quiet wait ran out
 	errNoSource    = errors.New("no source address in the request header") // usesrc hdr_ip: haproxy answers 500
+	errLogDropped  = errors.New("log line dropped: the writer is behind")  // fdWriter: its queue is full
 )
 
 // muxPages are the pages HAProxy's HTTP/1 layer sends itself, before a

@@ -52,6 +52,9 @@ type parkedMore struct {
 	// variables, for the session that resumes it.
 	src, dst netip.AddrPort
 	sess     rules.SessVars
+	// logStart is when the previous request ended, where the next one's
+	// log timers (%Ti, %Tt) start; zero: the frontend does not log.
+	logStart time.Time
 }
 
 func newParker(e *Engine) (*parker, error) {
@@ -112,9 +115,12 @@ func (s *session) park(deadline time.Time) bool {
 		return false
 	}
 	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq}
-	if s.txn.Track.Any() || s.txn.HasSessVars() ||
+	if s.txn.Track.Any() || s.txn.HasSessVars() || s.lg.on ||
 		s.src != addrPort(s.c.RemoteAddr()) || s.dst != addrPort(s.c.LocalAddr()) {
 		pc.more = &parkedMore{src: s.src, dst: s.dst}
+		if s.lg.on {
+			pc.more.logStart = s.lg.start
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -224,6 +230,9 @@ func (p *parker) resume(pc *parked) {
 		s.txn.Track, m.track = m.track, rules.Trackers{}
 		s.setAddrs(m.src, m.dst)
 		s.txn.SwapSess(&m.sess)
+		if !m.logStart.IsZero() {
+			s.lg.start = m.logStart
+		}
 	}
 	if !e.track(s) {
 		e.putSession(s)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"gohap/runtime/rules"
@@ -24,27 +25,100 @@ type logSinks struct {
 
 // open returns the writer for t, opening it on first use.
 func (ls *logSinks) open(t *rules.LogTarget) (io.Writer, error) {
-	switch {
-	case t.Network == "fd" && t.Addr == "stdout":
-		return os.Stdout, nil
-	case t.Network == "fd":
-		return os.Stderr, nil
-	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	key := t.Network + " " + t.Addr
 	if w, ok := ls.conns[key]; ok {
 		return w, nil
 	}
-	c, err := net.Dial(t.Network, t.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("log %s: %w", t.Addr, err)
-	}
 	if ls.conns == nil {
 		ls.conns = map[string]io.Writer{}
 	}
-	ls.conns[key] = c
-	return c, nil
+	if t.Network == "fd" {
+		f := os.Stderr
+		if t.Addr == "stdout" {
+			f = os.Stdout
+		}
+		w := newFDWriter(f)
+		ls.conns[key] = w
+		return w, nil
+	}
+	var c net.Conn
+	var to syscall.Sockaddr
+	var err error
+	if t.Network == "unixgram" {
+		// Not connected: each line is sent to the path, as haproxy does,
+		// so a syslog server that comes up or restarts later gets them.
+		c, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Net: "unixgram"})
+		to = &syscall.SockaddrUnix{Name: t.Addr}
+	} else {
+		c, err = net.Dial(t.Network, t.Addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("log %s: %w", t.Addr, err)
+	}
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("log %s: %w", t.Addr, err)
+	}
+	w := &dgramConn{Conn: c, rc: rc, to: to}
+	ls.conns[key] = w
+	return w, nil
+}
+
+// dgramConn is a log socket whose Write never waits: a line the socket
+// cannot take at once (a syslog server that reads too slowly fills a
+// unix socket) is dropped, as haproxy sends its logs with MSG_DONTWAIT.
+// Safe for concurrent use.
+type dgramConn struct {
+	net.Conn
+	rc syscall.RawConn
+	// to is the address of an unconnected socket (a unix path); nil: the
+	// socket is connected.
+	to    syscall.Sockaddr
+	sends sync.Pool // of *dgramSend, so that a Write allocates nothing
+}
+
+// dgramSend is one Write's datagram and result.
+type dgramSend struct {
+	b    []byte
+	to   syscall.Sockaddr // this sender's copy of dgramConn.to: Sendto writes in it
+	err  error
+	send func(fd uintptr) bool // d.write, bound once
+}
+
+// write sends d.b once on fd (non-blocking, as Go opens its sockets),
+// and reports true so that the poller does not wait for room.
+func (d *dgramSend) write(fd uintptr) bool {
+	if d.to == nil {
+		_, d.err = syscall.Write(int(fd), d.b)
+	} else {
+		d.err = syscall.Sendto(int(fd), d.b, 0, d.to)
+	}
+	return true
+}
+
+func (c *dgramConn) Write(b []byte) (int, error) {
+	d, _ := c.sends.Get().(*dgramSend)
+	if d == nil {
+		d = &dgramSend{}
+		if to, ok := c.to.(*syscall.SockaddrUnix); ok {
+			d.to = &syscall.SockaddrUnix{Name: to.Name}
+		}
+		d.send = d.write
+	}
+	d.b = b
+	err := c.rc.Write(d.send)
+	if err == nil {
+		err = d.err
+	}
+	d.b, d.err = nil, nil
+	c.sends.Put(d)
+	if err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // close closes the sockets.
@@ -52,9 +126,62 @@ func (ls *logSinks) close() {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	for k, w := range ls.conns {
-		w.(net.Conn).Close()
+		w.(io.Closer).Close()
 		delete(ls.conns, k)
 	}
+}
+
+// fdQueueLen is how many lines an fdWriter holds while its descriptor
+// is slow.
+const fdQueueLen = 64
+
+// fdWriter writes log lines to a descriptor (stdout, stderr) from its own
+// goroutine, so that a reader that does not keep up never holds a
+// request: a line that finds the queue full is dropped, as haproxy drops
+// a line its non-blocking descriptor refuses. Safe for concurrent use;
+// Close once no Write can come.
+type fdWriter struct {
+	f     *os.File
+	free  chan []byte   // buffers to copy a line in, reused
+	queue chan []byte   // lines to write, in order
+	done  chan struct{} // closed when run ends
+}
+
+func newFDWriter(f *os.File) *fdWriter {
+	w := &fdWriter{f: f, free: make(chan []byte, fdQueueLen), queue: make(chan []byte, fdQueueLen), done: make(chan struct{})}
+	for range fdQueueLen {
+		w.free <- nil
+	}
+	go w.run()
+	return w
+}
+
+func (w *fdWriter) Write(b []byte) (int, error) {
+	select {
+	case buf := <-w.free:
+		w.queue <- append(buf[:0], b...) // never waits: there are as many buffers as room
+		return len(b), nil
+	default:
+		return 0, errLogDropped
+	}
+}
+
+func (w *fdWriter) run() {
+	defer close(w.done)
+	for b := range w.queue {
+		w.f.Write(b)
+		w.free <- b
+	}
+}
+
+// Close writes the queued lines, waiting for them a second at most.
+func (w *fdWriter) Close() error {
+	close(w.queue)
+	select {
+	case <-w.done:
+	case <-time.After(time.Second):
+	}
+	return nil
 }
 
 // feLog is a frontend's logging, ready to send: its config and the

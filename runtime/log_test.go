@@ -318,3 +318,124 @@ func BenchmarkProxyRequestLogged(b *testing.B) {
 		l.do(b)
 	}
 }
+
+// TestLogTargetFullNeverBlocks: a unix syslog socket whose reader is
+// stuck fills up, and the requests go on; haproxy sends its logs without
+// waiting and counts the lines it drops.
+func TestLogTargetFullNeverBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	c, err := net.ListenPacket("unixgram", path) // never read
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := okServer(t)
+	e := startConfig(t, logConfig(path, "local0", "    option httplog", srv.addr()))
+	done := make(chan struct{})
+	cl := dial(t, feAddr(e))
+	defer cl.c.Close()
+	go func() {
+		defer close(done)
+		for range 100 { // on one connection: the next request waits for the last log
+			cl.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if _, code, _ := cl.response("GET"); code != 200 {
+				t.Errorf("status %d", code)
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("requests blocked on a full log socket")
+	}
+}
+
+// TestLogUnixTargetRestarts: a syslog server that restarts on the same
+// unix socket path gets the lines again, as haproxy sends each one to the
+// path.
+func TestLogUnixTargetRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	c, err := net.ListenPacket("unixgram", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := okServer(t)
+	e := startConfig(t, logConfig(path, "local0", `    log-format "msg"`, srv.addr()))
+	status(t, feAddr(e), "/")
+	if line := packetReader(c)(); !strings.HasSuffix(line, "msg\n") {
+		t.Fatalf("first line: %q", line)
+	}
+	c.Close()
+	os.Remove(path)
+	status(t, feAddr(e), "/") // lost: no server
+	if c, err = net.ListenPacket("unixgram", path); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	status(t, feAddr(e), "/")
+	if line := packetReader(c)(); !strings.HasSuffix(line, "msg\n") {
+		t.Fatalf("after the syslog server restarted: %q", line)
+	}
+}
+
+// TestLogStdoutFullNeverBlocks: "log stdout" to a pipe nobody reads fills
+// it, and the requests go on; haproxy writes to the descriptor without
+// waiting and drops the lines that do not fit.
+func TestLogStdoutFullNeverBlocks(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	stdout := os.Stdout
+	os.Stdout = w
+	defer func() { os.Stdout = stdout }()
+	srv := okServer(t)
+	e := startConfig(t, logConfig("stdout", "format raw local0", `    log-format "`+strings.Repeat("x", 1000)+`"`, srv.addr()))
+	done := make(chan struct{})
+	cl := dial(t, feAddr(e))
+	defer cl.c.Close()
+	go func() {
+		defer close(done)
+		for range 200 { // 200 KB of lines: more than a pipe holds
+			cl.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if _, code, _ := cl.response("GET"); code != 200 {
+				t.Errorf("status %d", code)
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("requests blocked on a full stdout")
+	}
+}
+
+// TestLogIdleAfterParking: the idle time of a keep-alive request counts
+// from the end of the previous one (haproxy's %Ti), also when the
+// connection waited in the parker between them.
+func TestLogIdleAfterParking(t *testing.T) {
+	addr, next := udpLog(t)
+	srv := okServer(t)
+	e := startConfig(t, logConfig(addr, "format raw local0", `    log-format "%Ti %Tt"`, srv.addr()))
+	c := dial(t, feAddr(e))
+	c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.response("GET")
+	next()
+	for deadline := time.Now().Add(5 * time.Second); parkedConns(e) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle connection was never parked")
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.response("GET")
+	line := next()
+	var ti, tt int
+	if _, err := fmt.Sscanf(line, "%d %d", &ti, &tt); err != nil || ti < 300 || tt < 300 {
+		t.Fatalf("second request after 300ms idle: %q, want %%Ti and %%Tt >= 300", line)
+	}
+}

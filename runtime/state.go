@@ -27,6 +27,9 @@ type serverState struct {
 	admin atomic.Uint32
 	// checksOff: "disable health" paused the server's checks.
 	checksOff atomic.Bool
+	// healthReset: the server left maintenance, up; the check loop sets
+	// health to rise before it applies its next result.
+	healthReset atomic.Bool
 	// bounces counts the server's moves in and out of load balancing
 	// (admin state, checks): roundrobin replays a server that went out
 	// and came back between two picks, as haproxy saw both moves.

@@ -257,7 +257,7 @@ func TestHealthCheck(t *testing.T) {
 	waitFor(t, func() bool { return !st.up.Load() })
 	if l := logs.String(); !strings.Contains(l, `Server dynamic/app1 is DOWN, reason: Layer4 connection problem, info: "Connection refused", check duration: `) ||
 		!strings.Contains(l, "0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.") ||
-		!strings.Contains(l, "backend dynamic has no server available!") {
+		!strings.Contains(l, "backend 'dynamic' has no server available!") {
 		t.Fatalf("log: %s", l)
 	}
 	if n := e.gen.Load().Usable(be); n != 0 {

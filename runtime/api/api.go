@@ -88,6 +88,7 @@ func (s *Server) Apply(g rules.Global) error {
 	}
 	next := make(map[string]*socket, len(g.StatsSockets))
 	var fresh []*socket
+	var kept []rules.StatsSocket
 	for _, sc := range g.StatsSockets {
 		key := sc.Network + "@" + sc.Addr
 		if next[key] != nil {
@@ -103,11 +104,19 @@ func (s *Server) Apply(g rules.Global) error {
 				return err
 			}
 			fresh = append(fresh, sock)
-		} else if err := sock.setFile(sc); err != nil {
+			sock.opts.Store(&sockOpts{level: sc.Level, timeout: timeout})
+		} else {
+			kept = append(kept, sc)
+		}
+		next[key] = sock
+	}
+	// Every new socket is open: only now may the kept ones change.
+	for _, sc := range kept {
+		sock := next[sc.Network+"@"+sc.Addr]
+		if err := sock.setFile(sc); err != nil {
 			s.cfg.Log.Printf("stats socket %s: %v", sc.Addr, err)
 		}
 		sock.opts.Store(&sockOpts{level: sc.Level, timeout: timeout})
-		next[key] = sock
 	}
 	for key, sock := range s.socks {
 		if next[key] == nil {
@@ -152,15 +161,21 @@ func (s *Server) Close() error {
 // serve accepts the connections of sock until it closes.
 func (s *Server) serve(sock *socket) {
 	defer s.wg.Done()
+	var delay time.Duration // after a failed accept, as net/http's Serve
 	for {
 		c, err := sock.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			// Out of descriptors (EMFILE) or the like: the socket stays,
+			// and accepts again once some are free.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.cfg.Log.Printf("stats socket: %v; retrying in %v", err, delay)
+			time.Sleep(delay)
+			continue
 		}
+		delay = 0
 		if !s.track(c) {
 			c.Close()
 			return

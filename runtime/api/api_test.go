@@ -166,6 +166,22 @@ func (p *proxy) spread(n int, b1, b2 *backend, want1, want2 int, when string) {
 	if h1, h2 := b1.take(), b2.take(); h1 != want1 || h2 != want2 {
 		p.t.Fatalf("%s: s1 %d, s2 %d hits; want %d and %d", when, h1, h2, want1, want2)
 	}
+	// The client has its responses before the proxy's sessions end: wait
+	// for them, so that the state changes that follow log 0 sessions.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		busy := false
+		for _, line := range strings.Split(p.ask("admin.sock", "show stat\n"), "\n") {
+			if f := strings.Split(line, ","); len(f) > 4 && f[0] == "be" && f[1] != "BACKEND" && f[4] != "0" {
+				busy = true
+			}
+		}
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: sessions still active", when)
+		}
+	}
 }
 
 // get sends n requests through the proxy, each on its own connection.
@@ -533,4 +549,70 @@ func TestTCPSocket(t *testing.T) {
 	if got := p.ask("admin.sock", "show info\n"); !strings.Contains(got, "Listeners: 4\n") {
 		t.Errorf("show info with a TCP socket: %q", got)
 	}
+}
+
+// TestFailedApplyChangesNothing: a reload whose new socket cannot be
+// opened leaves the sockets it keeps with their level and mode.
+func TestFailedApplyChangesNothing(t *testing.T) {
+	p := start(t, twoServers, "127.0.0.1:1", "127.0.0.1:2")
+	if err := os.WriteFile(filepath.Join(p.dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(twoServers, "DIR/admin.sock mode 600 level admin", "DIR/admin.sock mode 644 level user", 1)
+	bad = strings.Replace(bad, "DIR/op.sock", "DIR/file", 1)
+	if err := p.api.Apply(p.load(bad, "127.0.0.1:1", "127.0.0.1:2").Graph.Global); err == nil {
+		t.Fatal("socket over a file: no error")
+	}
+	if got := p.ask("admin.sock", "show cli level\n"); got != "admin\n\n" {
+		t.Errorf("admin.sock after a failed reload: level %q", got)
+	}
+	if fi, err := os.Stat(filepath.Join(p.dir, "admin.sock")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("admin.sock after a failed reload: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+}
+
+// TestLeavingMaintenance: as haproxy 2.6, a server its checks found DOWN
+// "was DOWN and now enters maintenance", and leaving maintenance puts it
+// UP at once, its health at rise, until its next check says otherwise.
+func TestLeavingMaintenance(t *testing.T) {
+	b1, b2 := newBackend(t), newBackend(t)
+	// The checks go to a closed port: s1's first check, at once, fails;
+	// the next is 10s away.
+	cfg := strings.Replace(twoServers, "server s1 S1", "server s1 S1 check port 1 inter 10s", 1)
+	p := start(t, cfg, b1.addr(), b2.addr())
+	deadline := time.Now().Add(3 * time.Second)
+	for p.status("be", "s1") != "DOWN 1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("s1 not DOWN: %q", p.status("be", "s1"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.spread(4, b1, b2, 0, 4, "s1 DOWN")
+	p.expect("set server be/s1 state maint", "\n", "set server be/s1 state ready", "\n")
+	p.spread(4, b1, b2, 2, 2, "s1 out of maintenance")
+	for _, want := range []string{
+		"Server be/s1 was DOWN and now enters maintenance.",
+		"Server be/s1 is UP/READY (leaving forced maintenance).",
+	} {
+		if !strings.Contains(p.log.String(), want+"\n") {
+			t.Errorf("log lacks %q:\n%s", want, p.log.String())
+		}
+	}
+}
+
+// TestBackslashes: as haproxy 2.6's CLI, a backslash keeps the next
+// character in the word (a space too) and is removed; "\\" is one.
+func TestBackslashes(t *testing.T) {
+	p := start(t, twoServers, "127.0.0.1:1", "127.0.0.1:2")
+	p.expect(
+		`get weight b\e/s1`, "1 (initial 1)\n\n",
+		`get weight be/s1\ `, "No such server.\n\n",
+		`get weight be\\/s1`, "No such backend.\n\n",
+		`get\ weight be/s1`, "Unknown command, but maybe one of the following ones is a better match:\n"+
+			"  get weight <bk>/<srv>                   : report a server's current weight\n"+
+			"  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)\n"+
+			"  help [<command>]                        : list matching or all commands\n"+
+			"  prompt                                  : toggle interactive mode with prompt\n"+
+			"  quit                                    : disconnect\n\n",
+	)
 }

@@ -58,7 +58,7 @@ func (s *Server) serveConn(c net.Conn, opts *sockOpts) {
 func (x *session) runLine(line string) {
 	for _, cmd := range splitCommands(line) {
 		x.noLF = false
-		x.run(strings.Fields(cmd))
+		x.run(fields(cmd))
 		if x.quit {
 			return
 		}
@@ -85,6 +85,36 @@ func splitCommands(line string) []string {
 		}
 	}
 	return append(cmds, cur.String())
+}
+
+// fields cuts a command into words at spaces and tabs, as haproxy's
+// cli_parse_request: a backslash keeps the next character (a space too)
+// in the word and is removed, "\\" giving one.
+func fields(cmd string) []string {
+	var words []string
+	var w []byte
+	in := false
+	for i := 0; i < len(cmd); i++ {
+		switch c := cmd[i]; {
+		case c == ' ' || c == '\t':
+			if in {
+				words, w, in = append(words, string(w)), w[:0], false
+			}
+		case c == '\\':
+			in = true
+			if i+1 < len(cmd) {
+				i++
+				w = append(w, cmd[i])
+			}
+		default:
+			in = true
+			w = append(w, c)
+		}
+	}
+	if in {
+		words = append(words, string(w))
+	}
+	return words
 }
 
 // run finds the command args name and runs it, or answers as haproxy
