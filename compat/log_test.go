@@ -105,20 +105,20 @@ var (
 	logDate   = regexp.MustCompile(`^<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d haproxy\[\d+\]: `)
 	logClient = regexp.MustCompile(`127\.0\.0\.1:\d+ \[[^\]]+\]`)
 	logTimers = regexp.MustCompile(` -?\d+/-?\d+/-?\d+/-?\d+/-?\d+ (\d{3}) \d+ `)
-	logConns  = regexp.MustCompile(` \d+/\d+/\d+/(\d+/\d+ \d+/\d+ ")`)
+	logConns  = regexp.MustCompile(` \d+/\d+/\d+/\d+/(\d+ \d+/\d+ ")`)
 )
 
 // maskLog hides what differs between two runs of the same request: the
 // syslog date and pid, the client's port and accept date, each timer that
-// was reached (a -1 stays), the process, frontend and backend connection
-// counts (the previous request's connection may not be closed yet), and
+// was reached (a -1 stays), the process, frontend, backend and server
+// connection counts (the previous request's may not be closed yet), and
 // the byte count: haproxy counts its internal message size, a few bytes a
 // header less than the wire's, which gohap logs (runtime's TestLogBytes
 // checks gohap's count).
 func maskLog(s string) string {
 	s = logDate.ReplaceAllString(s, "<$1>DATE haproxy[PID]: ")
 	s = logClient.ReplaceAllString(s, "127.0.0.1:PORT [DATE]")
-	s = logConns.ReplaceAllString(s, " C/C/C/$1")
+	s = logConns.ReplaceAllString(s, " C/C/C/C/$1")
 	return logTimers.ReplaceAllStringFunc(s, func(m string) string {
 		f := strings.Fields(m) // timers, status, bytes
 		ts := strings.Split(f[0], "/")
