@@ -120,7 +120,7 @@ var keywordNotes = map[string]string{
 	"monitor-uri":           "answered before any rule: 200, or 503 when monitor fail holds",
 	"option":                "see below",
 	"no option":             "see below",
-	"stats":                 "the statistics page: enable, uri, realm, auth, refresh, hide-version, scope (HTML and ;csv with haproxy's columns); admin: warning; global stats socket (unix path, abns@, ipv4@/ipv6@ address; mode, uid, gid, user, group, level) and stats timeout: the runtime API; global stats maxconn: warning",
+	"stats":                 "the statistics page: enable, uri, realm, auth, refresh, hide-version, scope (HTML and ;csv with haproxy's columns); admin: warning; global stats socket (unix path, abns@, ipv4@/ipv6@ address; mode, uid, gid, user, group, level) , stats timeout and stats maxconn (10 by default; past it clients wait unanswered): the runtime API",
 	"timeout":               "client, server, connect, queue, check, http-request, http-keep-alive, tunnel, client-fin, server-fin",
 	"retries":               "connection retries (default 3)",
 	"redirect":              "location, prefix, scheme; code, drop-query, append-slash, set-cookie; run after http-request rules",

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"strconv"
 	"strings"
 
 	"gohap/runtime/rules"
@@ -39,7 +40,14 @@ func kwStats(c *compiler, p *proxy, g *Generic, args []string) {
 				return
 			}
 			c.g.Global.StatsTimeout = d
-		case "maxconn", "bind-process":
+		case "maxconn":
+			n, err := strconv.Atoi(args[min(1, len(args)-1)])
+			if len(args) != 2 || err != nil || n <= 0 {
+				c.errorf(g.Pos, "'stats maxconn' expects a positive value")
+				return
+			}
+			c.g.Global.StatsMaxConn = n
+		case "bind-process":
 			c.warnf(g.Pos, "'stats %s' only tunes the runtime API; gohap ignores it", sub)
 		default:
 			c.errorf(g.Pos, "unknown keyword 'stats %s' in 'global' section", sub)

@@ -49,6 +49,9 @@ type Config struct {
 // connection may stay idle.
 const defaultTimeout = 10 * time.Second
 
+// defaultMaxConn is haproxy's "stats maxconn" default.
+const defaultMaxConn = 10
+
 // Server serves the runtime API on the sockets of the running
 // configuration. Its methods are safe for concurrent use.
 type Server struct {
@@ -58,6 +61,11 @@ type Server struct {
 	socks  map[string]*socket
 	conns  map[net.Conn]struct{}
 	closed bool
+	// maxConn bounds the connections ("stats maxconn"): past it the
+	// sockets stop accepting and clients wait unanswered, as in haproxy.
+	// slot is signalled when a connection ends.
+	maxConn int
+	slot    *sync.Cond
 
 	wg sync.WaitGroup // accept loops and connections
 }
@@ -67,7 +75,9 @@ func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = log.New(io.Discard, "", 0)
 	}
-	return &Server{cfg: cfg, socks: map[string]*socket{}, conns: map[net.Conn]struct{}{}}
+	s := &Server{cfg: cfg, socks: map[string]*socket{}, conns: map[net.Conn]struct{}{}, maxConn: defaultMaxConn}
+	s.slot = sync.NewCond(&s.mu)
+	return s
 }
 
 // Apply makes g's "stats socket" lines the sockets served, at start and
@@ -124,6 +134,11 @@ func (s *Server) Apply(g rules.Global) error {
 		}
 	}
 	s.socks = next
+	s.maxConn = g.StatsMaxConn
+	if s.maxConn <= 0 {
+		s.maxConn = defaultMaxConn
+	}
+	s.slot.Broadcast() // a higher limit frees waiting sockets
 	for _, sock := range fresh {
 		s.wg.Add(1)
 		go s.serve(sock)
@@ -153,6 +168,7 @@ func (s *Server) Close() error {
 	for c := range s.conns {
 		c.Close()
 	}
+	s.slot.Broadcast()
 	s.mu.Unlock()
 	s.wg.Wait()
 	return nil
@@ -163,6 +179,9 @@ func (s *Server) serve(sock *socket) {
 	defer s.wg.Done()
 	var delay time.Duration // after a failed accept, as net/http's Serve
 	for {
+		if !s.waitSlot() {
+			return
+		}
 		c, err := sock.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -189,11 +208,29 @@ func (s *Server) serve(sock *socket) {
 	}
 }
 
-// track registers c so Close can end it; it reports false once closed.
+// waitSlot waits until fewer than maxConn connections are open; it
+// reports false once the server is closed.
+func (s *Server) waitSlot() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waitSlotLocked()
+}
+
+func (s *Server) waitSlotLocked() bool {
+	for !s.closed && len(s.conns) >= s.maxConn {
+		s.slot.Wait()
+	}
+	return !s.closed
+}
+
+// track registers c so Close can end it, once under maxConn: another
+// socket may have taken the last slot since waitSlot, and c then waits
+// unanswered as it would have in the backlog. It reports false once
+// closed.
 func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if !s.waitSlotLocked() {
 		return false
 	}
 	s.conns[c] = struct{}{}
@@ -203,6 +240,7 @@ func (s *Server) track(c net.Conn) bool {
 func (s *Server) untrack(c net.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.slot.Broadcast() // accept loops and accepted connections wait alike
 	s.mu.Unlock()
 	c.Close()
 }

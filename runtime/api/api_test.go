@@ -616,3 +616,39 @@ func TestBackslashes(t *testing.T) {
 			"  quit                                    : disconnect\n\n",
 	)
 }
+
+// TestMaxConn checks "stats maxconn": past the limit, across sockets, a
+// connection waits unanswered until another ends, as in haproxy 2.6.
+func TestMaxConn(t *testing.T) {
+	p := start(t, strings.Replace(twoServers, "    stats socket unix@DIR/op.sock\n", "    stats socket unix@DIR/op.sock\n    stats maxconn 2\n", 1), "127.0.0.1:1", "127.0.0.1:2")
+	dial := func(name string) net.Conn {
+		c, err := net.Dial("unix", filepath.Join(p.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	read := func(c net.Conn, d time.Duration) string {
+		c.SetReadDeadline(time.Now().Add(d))
+		b := make([]byte, 64)
+		n, _ := c.Read(b)
+		return string(b[:n])
+	}
+	a, b := dial("admin.sock"), dial("op.sock")
+	for _, c := range []net.Conn{a, b} {
+		io.WriteString(c, "prompt\n")
+		if got := read(c, 5*time.Second); got != "\n> " {
+			t.Fatalf("prompt: %q", got)
+		}
+	}
+	third := dial("user.sock")
+	io.WriteString(third, "show version\n")
+	if got := read(third, 300*time.Millisecond); got != "" {
+		t.Fatalf("a third connection was answered past stats maxconn 2: %q", got)
+	}
+	a.Close()
+	if got := read(third, 5*time.Second); got != "0.1.0\n\n" {
+		t.Fatalf("after a connection ended, the third got %q, want the version", got)
+	}
+}

@@ -61,6 +61,9 @@ type Global struct {
 	// StatsTimeout is how long the runtime API waits for a command
 	// ("stats timeout"); 0: haproxy's default, 10s.
 	StatsTimeout time.Duration
+	// StatsMaxConn bounds the runtime API's connections, all sockets
+	// together ("stats maxconn"); 0: haproxy's default, 10.
+	StatsMaxConn int
 }
 
 // StatsSocket is one "stats socket" line: where the runtime API listens
