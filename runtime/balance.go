@@ -94,7 +94,8 @@ const maxRROrder = 1 << 20
 func newRoundRobin(b *backendState) *roundRobin {
 	rr := &roundRobin{}
 	static := b.cfg.Balance == rules.AlgoStaticRR
-	rr.active.wmult, rr.backup.wmult = weightGCD(b.servers), weightGCD(b.servers)
+	wmult := weightGCD(b.servers)
+	rr.active.wmult, rr.backup.wmult = wmult, wmult
 	rr.active.init(b.active, static)
 	rr.backup.init(b.backup, static)
 	return rr
@@ -103,9 +104,11 @@ func newRoundRobin(b *backendState) *roundRobin {
 func (r *rrSchedule) init(set []*serverState, static bool) {
 	r.set, r.static = set, static
 	w, b := r.weights()
-	o := fwrrOrder(newFwrrGroup(w), w)
+	var o *rrOrder
 	if static {
 		o = mapOrder(w)
+	} else {
+		o = fwrrOrder(newFwrrGroup(w), w)
 	}
 	o.bounces = b
 	r.cur.Store(o)
