@@ -105,13 +105,21 @@ func TestHashBalance(t *testing.T) {
 	}
 }
 
-// runHashCase runs c through gohap (bin "") or haproxy and returns the
-// server each probe reached.
-func runHashCase(t *testing.T, c hashCase, bin string) []string {
+// serverEnv starts five backends s1..s5, each answering with its name,
+// and returns the environment of a case that balances over them: their
+// addresses as S1..S5, and a frontend port as FE_PORT.
+func serverEnv(t *testing.T) map[string]string {
 	env := map[string]string{"FE_PORT": strconv.Itoa(freePort(t))}
 	for i := 1; i <= 5; i++ {
 		env["S"+strconv.Itoa(i)] = "127.0.0.1:" + strconv.Itoa(startBackend(t, "s"+strconv.Itoa(i)).port())
 	}
+	return env
+}
+
+// runHashCase runs c through gohap (bin "") or haproxy and returns the
+// server each probe reached.
+func runHashCase(t *testing.T, c hashCase, bin string) []string {
+	env := serverEnv(t)
 	mode := c.mode
 	if mode == "" {
 		mode = "http"

@@ -95,10 +95,7 @@ func TestRoundRobinOrder(t *testing.T) {
 // servers that answered, in order.
 func runRRCase(t *testing.T, c rrCase, bin string) []string {
 	apiPort := strconv.Itoa(freePort(t))
-	env := map[string]string{"FE_PORT": strconv.Itoa(freePort(t))}
-	for i := 1; i <= 5; i++ {
-		env["S"+strconv.Itoa(i)] = "127.0.0.1:" + strconv.Itoa(startBackend(t, "s"+strconv.Itoa(i)).port())
-	}
+	env := serverEnv(t)
 	cfg := fmt.Sprintf(`
 global
     stats socket ipv4@127.0.0.1:%s level admin
