@@ -334,12 +334,20 @@ func TestLogTargetFullNeverBlocks(t *testing.T) {
 	defer c.Close()
 	srv := okServer(t)
 	e := startConfig(t, logConfig(path, "local0", "    option httplog", srv.addr()))
+	requestsGoOn(t, feAddr(e), 100, "a full log socket")
+}
+
+// requestsGoOn sends n requests on one connection to addr, each after
+// the previous one's response (and so after its log line), and fails if
+// they do not all get 200 within 10 s: they blocked on what.
+func requestsGoOn(t *testing.T, addr string, n int, what string) {
+	t.Helper()
 	done := make(chan struct{})
-	cl := dial(t, feAddr(e))
+	cl := dial(t, addr)
 	defer cl.c.Close()
 	go func() {
 		defer close(done)
-		for range 100 { // on one connection: the next request waits for the last log
+		for range n {
 			cl.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 			if _, code, _ := cl.response("GET"); code != 200 {
 				t.Errorf("status %d", code)
@@ -350,7 +358,7 @@ func TestLogTargetFullNeverBlocks(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("requests blocked on a full log socket")
+		t.Fatal("requests blocked on " + what)
 	}
 }
 
@@ -397,24 +405,7 @@ func TestLogStdoutFullNeverBlocks(t *testing.T) {
 	defer func() { os.Stdout = stdout }()
 	srv := okServer(t)
 	e := startConfig(t, logConfig("stdout", "format raw local0", `    log-format "`+strings.Repeat("x", 1000)+`"`, srv.addr()))
-	done := make(chan struct{})
-	cl := dial(t, feAddr(e))
-	defer cl.c.Close()
-	go func() {
-		defer close(done)
-		for range 200 { // 200 KB of lines: more than a pipe holds
-			cl.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			if _, code, _ := cl.response("GET"); code != 200 {
-				t.Errorf("status %d", code)
-				return
-			}
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("requests blocked on a full stdout")
-	}
+	requestsGoOn(t, feAddr(e), 200, "a full stdout") // 200 KB of lines: more than a pipe holds
 }
 
 // TestLogIdleAfterParking: the idle time of a keep-alive request counts
