@@ -85,6 +85,16 @@ func headReady(b *rbuf) int {
 	return headEnd(d)
 }
 
+// malformed answers a request head too big or that does not parse as
+// haproxy's HTTP/1 layer does: the client's error, logged "PR", and the
+// stored 400 page whatever the errorfiles.
+func (s *session) malformed() {
+	s.txn.Track.CountRequest()
+	s.txn.Track.CountClientError()
+	s.badRequest(400, 'P', 'R')
+	s.sendRaw(muxPages[400])
+}
+
 // serveOne reads and serves one request; it reports whether the
 // connection stays open for another one.
 func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
@@ -130,10 +140,7 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		started := s.in.buffered() > 0 || s.nreq == 0
 		switch {
 		case err == errHeadTooBig:
-			s.txn.Track.CountRequest()
-			s.txn.Track.CountClientError()
-			s.badRequest(400, 'P', 'R')
-			s.sendRaw(muxPages[400])
+			s.malformed()
 		case isTimeout(err) && started:
 			s.txn.Track.CountRequest()
 			s.badRequest(408, 'c', 'R')
@@ -170,10 +177,7 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 		t.Req.Headers, err = processHop(t.Req.Headers, &s.req, true, &s.hop)
 	}
 	if err != nil {
-		t.Track.CountRequest()
-		t.Track.CountClientError()
-		s.badRequest(400, 'P', 'R')
-		s.sendRaw(muxPages[400])
+		s.malformed()
 		return false
 	}
 	s.lg.active = true
