@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -89,6 +90,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "L", Usage: "local peer `NAME` (accepted for compatibility)"},
 			&cli.StringSliceFlag{Name: "S", Usage: "set runtime variable `NAME=VALUE` (repeatable), or print NAME, and exit"},
 			&cli.StringFlag{Name: "vars", Value: shm.DefaultPath, EnvVars: []string{"GOHAP_VARS"}, Usage: "variable store `PATH`"},
+			// --worker I/N: this process is worker I of N, started by
+			// the first one (workers.go).
+			&cli.StringFlag{Name: "worker", Hidden: true},
 		}, debugFlags...),
 		Commands: []*cli.Command{{
 			Name:  "vars",
@@ -137,6 +141,9 @@ func mainAction(ctx *cli.Context, stdout, stderr io.Writer) error {
 		printNotes(stderr, res, ctx.Bool("q"))
 		fmt.Fprintln(stdout, "Configuration file is valid")
 		return nil
+	}
+	if ctx.IsSet("worker") {
+		return serveFollower(ctx, files, stderr)
 	}
 	return serve(ctx, files, stderr)
 }
@@ -201,8 +208,23 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 		return &exitError{1, ""}
 	}
 	printNotes(stderr, res, ctx.Bool("q"))
-	setThreads(res.Graph.Global.NbThread)
-	eng, err := runtime.New(runtime.Config{Graph: res.Graph, Vars: store, Log: logger})
+	cfg := runtime.Config{Graph: res.Graph, Vars: store, Log: logger}
+	var lead *leader
+	n, why := workerCount(res.Graph)
+	if n > 1 {
+		if lead, err = newLeader(n, logger); err != nil {
+			return &exitError{1, "gohap: " + err.Error()}
+		}
+		defer lead.close()
+		cfg.Workers = lead.workers()
+		goruntime.GOMAXPROCS(1)
+	} else {
+		if why != "" && !ctx.Bool("q") {
+			logger.Printf("running in one process: %s", why)
+		}
+		setThreads(res.Graph.Global.NbThread)
+	}
+	eng, err := runtime.New(cfg)
 	if err != nil {
 		return &exitError{1, "gohap: " + err.Error()}
 	}
@@ -213,6 +235,13 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	defer signal.Stop(sig)
 	if err := eng.Start(); err != nil {
 		return &exitError{1, "gohap: " + err.Error()}
+	}
+	if lead != nil {
+		if err := lead.startAll(eng); err != nil {
+			lead.stopAll(stopWait)
+			eng.Close()
+			return &exitError{1, "gohap: " + err.Error()}
+		}
 	}
 	cliSrv := api.New(api.Config{Engine: eng, Vars: store, Name: "gohap", Version: version, Log: logger})
 	if err := cliSrv.Apply(res.Graph.Global); err != nil {
@@ -231,25 +260,41 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 		}
 		defer os.Remove(pidfile)
 	}
-	logger.Printf("gohap %s started, %d frontend(s), variables in %s", version, len(res.Graph.Frontends), store.Path())
-	for s := range sig {
+	procs := ""
+	if lead != nil {
+		procs = fmt.Sprintf(", %d processes", n)
+	}
+	logger.Printf("gohap %s started, %d frontend(s)%s, variables in %s", version, len(res.Graph.Frontends), procs, store.Path())
+	for {
+		var s os.Signal
+		select {
+		case s = <-sig:
+		case x := <-lead.exits():
+			lead.exit(x)
+			continue
+		}
 		switch s {
 		case syscall.SIGUSR2:
-			reload(eng, cliSrv, files, store, stderr, logger, ctx.Bool("q"))
+			reload(eng, cliSrv, lead, files, store, stderr, logger, ctx.Bool("q"))
 			continue
 		case syscall.SIGHUP:
 			eng.DumpState()
 			continue
 		case syscall.SIGUSR1:
 			logger.Printf("received %s, stopping softly", s)
+			lead.retireAll(syscall.SIGUSR1)
 			softStop(eng, sig, logger)
+			lead.waitAll(nil, sig)
 			return eng.Close()
 		}
 		logger.Printf("received %s, stopping", s)
-		break
+		lead.stopAll(stopWait)
+		return eng.Close()
 	}
-	return eng.Close()
 }
+
+// stopWait bounds how long a stopping leader waits for its followers.
+const stopWait = 5 * time.Second
 
 // setThreads applies global nbthread: the number of threads that run Go
 // code at once. Without it, Go's default (one per CPU) stays, as
@@ -284,7 +329,7 @@ func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) {
 // reload reads the configuration files again and, if they check, makes
 // them the running configuration; SIGUSR2 asks for it, as it asks
 // haproxy's master. A configuration with errors changes nothing.
-func reload(eng *runtime.Engine, cliSrv *api.Server, files []string, store *shm.Store, stderr io.Writer, logger *log.Logger, quiet bool) {
+func reload(eng *runtime.Engine, cliSrv *api.Server, lead *leader, files []string, store *shm.Store, stderr io.Writer, logger *log.Logger, quiet bool) {
 	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, quiet)})
 	if err != nil {
 		printConfigError(stderr, err)
@@ -292,11 +337,21 @@ func reload(eng *runtime.Engine, cliSrv *api.Server, files []string, store *shm.
 		return
 	}
 	printNotes(stderr, res, quiet)
+	if err := lead.accepts(res.Graph); err != nil {
+		logger.Printf("reload failed: %v; still running the previous configuration", err)
+		return
+	}
 	if err := eng.Reload(res.Graph); err != nil {
 		logger.Printf("reload failed: %v; still running the previous configuration", err)
 		return
 	}
-	setThreads(res.Graph.Global.NbThread)
+	if lead != nil {
+		if err := lead.startAll(eng); err != nil {
+			logger.Printf("reload: %v", err)
+		}
+	} else {
+		setThreads(res.Graph.Global.NbThread)
+	}
 	if err := cliSrv.Apply(res.Graph.Global); err != nil {
 		logger.Printf("reload: %v; the runtime API keeps its previous sockets", err)
 	}

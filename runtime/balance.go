@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"gohap/runtime/rules"
+	"gohap/shm"
 )
 
 // Balancer picks a server among set (a backend's active servers, or its
@@ -25,14 +26,18 @@ var (
 	_ Balancer = random{}
 )
 
-func newBalancer(a rules.Algo, b *backendState) Balancer {
+// newBalancer returns b's balancer, its positions in r (nil: process
+// memory) so that worker processes take turns as one.
+func newBalancer(a rules.Algo, b *backendState, r *shm.Region) Balancer {
 	switch a {
 	case rules.AlgoLeastConn:
-		return &leastConn{}
+		return &leastConn{next: shm.Alloc[atomic.Uint64](r)}
 	case rules.AlgoFirst:
 		return first{}
 	case rules.AlgoSource, rules.AlgoURI, rules.AlgoURLParam, rules.AlgoHdr:
-		return newHashBalancer(b)
+		h := newHashBalancer(b)
+		h.rr = shm.Alloc[atomic.Uint64](r)
+		return h
 	case rules.AlgoRandom:
 		return random{draws: max(b.cfg.RandomDraws, 1)}
 	}
@@ -284,7 +289,7 @@ func (rr *roundRobin) Pick(set []*serverState, backup bool, _ lbKey, avoid *serv
 
 // leastConn picks the server with the fewest connections per weight;
 // ties rotate.
-type leastConn struct{ next atomic.Uint64 }
+type leastConn struct{ next *atomic.Uint64 }
 
 func (l *leastConn) Pick(set []*serverState, _ bool, _ lbKey, avoid *serverState) *serverState {
 	n := uint64(len(set))

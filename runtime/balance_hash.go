@@ -22,7 +22,7 @@ type hashBalancer struct {
 	// greatest common divisor of the configured weights.
 	wmult int
 	table atomic.Pointer[hashTable]
-	rr    atomic.Uint64 // round-robin position when a request has no key
+	rr    *atomic.Uint64 // round-robin position when a request has no key
 }
 
 var _ Balancer = (*hashBalancer)(nil)
@@ -62,7 +62,7 @@ const (
 )
 
 func newHashBalancer(b *backendState) *hashBalancer {
-	h := &hashBalancer{b: b, cfg: &b.cfg.Hash, wmult: 1}
+	h := &hashBalancer{b: b, cfg: &b.cfg.Hash, wmult: 1, rr: new(atomic.Uint64)}
 	if !h.cfg.Consistent {
 		h.wmult = weightGCD(b.servers)
 	}

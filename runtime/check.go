@@ -91,6 +91,9 @@ func newChecker(e *Engine, s *serverState) *checker {
 // smallest initial interval, across every backend, so that many servers
 // are not checked in the same instant. Called with e.mu held.
 func (e *Engine) startChecks(gen *generation) {
+	if e.workers.follower() {
+		return // the leader checks for every worker
+	}
 	var cs []*checker
 	var mininter time.Duration
 	for _, bs := range gen.backends {

@@ -139,7 +139,7 @@ func waitLog(t *testing.T, lb *syncbuf.Buffer, s string) {
 }
 
 func TestCheckCounters(t *testing.T) {
-	s := newServerState(&rules.Server{Name: "s", Rise: 2, Fall: 3, Weight: 1}, &backendState{cfg: &rules.Backend{Name: "b"}})
+	s := newServerState(&rules.Server{Name: "s", Rise: 2, Fall: 3, Weight: 1}, &backendState{cfg: &rules.Backend{Name: "b"}}, nil, false)
 	s.be.active = []*serverState{s}
 	e := &Engine{log: discardLog()}
 	c := newChecker(e, s)

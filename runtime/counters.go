@@ -1,21 +1,17 @@
 package runtime
 
-import (
-	"sync/atomic"
-
-	"gohap/runtime/rules"
-)
+import "sync/atomic"
 
 // counters are the traffic totals of a frontend, backend or server, for
-// the Prometheus exporter. Safe for concurrent use.
+// the statistics, logs and the Prometheus exporter. Safe for concurrent
+// use; plain atomics, so that worker processes can share them
+// (shm.Region).
 type counters struct {
 	sessions atomic.Int64 // connections (frontend) or requests given to it (backend, server)
 	requests atomic.Int64 // HTTP requests
 	cur      atomic.Int64 // connections being served (frontend), for %fc
 	resp     [6]atomic.Int64
-	// sessRate is the frontend's rate of new connections, for
-	// "rate-limit sessions".
-	sessRate rules.SessionRate
+	logLines atomic.Int64 // lines logged (a frontend's %lc)
 }
 
 // respClasses label the response counters: 1xx to 5xx, and "other".

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"gohap/runtime/rules"
+	"gohap/shm"
 )
 
 // Config is what New needs to build an Engine.
@@ -28,6 +29,9 @@ type Config struct {
 	Vars rules.VarStore
 	// Log receives server state changes and errors; nil discards them.
 	Log *log.Logger
+	// Workers, when set, makes the engine one of several processes that
+	// serve the configuration together; nil: it serves alone.
+	Workers *Workers
 }
 
 // Engine runs one configuration: its listeners, proxies and checks. Its
@@ -42,9 +46,13 @@ type Engine struct {
 	// stopping is set by SoftStop: connections close after the request
 	// they serve.
 	stopping atomic.Bool
-	// reqCount numbers the requests (and tcp connections) the process
-	// runs, for %rt, across reloads as haproxy's global counter.
-	reqCount atomic.Uint64
+	// workers is Config.Workers; nil when the engine serves alone.
+	workers *Workers
+	// pid is the proxy's process id, which logs show: the leader's.
+	pid int
+	// proc is the state of the whole proxy, across reloads: shared by
+	// the worker processes.
+	proc *procLive
 
 	mu        sync.Mutex // guards the fields below
 	started   bool
@@ -60,8 +68,7 @@ type Engine struct {
 	srvConns sync.Pool      // *srvConn
 	comp     compPools      // compression writers
 
-	logs    logSinks     // the log targets' sockets
-	actconn atomic.Int64 // connections being served (%ac)
+	logs logSinks // the log targets' sockets
 }
 
 // generation is a Graph with the live state of its backends. A reload
@@ -71,7 +78,12 @@ type generation struct {
 	g         *rules.Graph
 	backends  []*backendState // by rules.Backend.Index
 	frontends []*counters     // by position in g.Frontends
-	start     time.Time       // when the generation was built
+	// sessRates are the frontends' rates of new connections, for
+	// "rate-limit sessions", by position in g.Frontends.
+	sessRates []rules.SessionRate
+	// region holds the shared part of the state; nil: process memory.
+	region *shm.Region
+	start  time.Time // when the generation was built
 	// stopChecks ends the generation's health checks; nil before they
 	// start.
 	stopChecks context.CancelFunc
@@ -86,17 +98,44 @@ type generation struct {
 	logs []*feLog
 }
 
-// newGeneration builds the live state of g's backends.
-func newGeneration(g *rules.Graph) (*generation, error) {
-	gen := &generation{g: g, start: time.Now()}
+// newGeneration builds the live state of g's backends: in process
+// memory, or in a shared region of the right size when the engine is one
+// of several workers. A follower finds the region as the leader laid it
+// out, and fails if its own configuration lays it out otherwise.
+func (e *Engine) newGeneration(g *rules.Graph) (*generation, error) {
+	if e.workers == nil {
+		return buildGeneration(g, nil, false)
+	}
+	size := shm.Sizer()
+	if _, err := buildGeneration(g, size, false); err != nil {
+		return nil, err
+	}
+	r, err := e.workers.Region(size.Size())
+	if err != nil {
+		return nil, err
+	}
+	gen, err := buildGeneration(g, r, e.workers.follower())
+	if err == nil {
+		err = e.workers.seal(r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	gen.region = r
+	return gen, nil
+}
+
+// buildGeneration builds the live state of g, its shared part in r.
+func buildGeneration(g *rules.Graph, r *shm.Region, follower bool) (*generation, error) {
+	gen := &generation{g: g, start: time.Now(), sessRates: make([]rules.SessionRate, len(g.Frontends))}
 	for range g.Frontends {
-		gen.frontends = append(gen.frontends, &counters{})
+		gen.frontends = append(gen.frontends, shm.Alloc[counters](r))
 	}
 	for i, b := range g.Backends {
 		if b.Index != i {
 			return nil, fmt.Errorf("runtime: backend %s has index %d, want %d", b.Name, b.Index, i)
 		}
-		gen.backends = append(gen.backends, newBackendState(b))
+		gen.backends = append(gen.backends, newBackendState(b, r, follower))
 	}
 	return gen, nil
 }
@@ -155,11 +194,16 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("runtime: nil graph")
 	}
 	e := &Engine{
-		log:   cfg.Log,
-		vars:  cfg.Vars,
-		start: time.Now(),
-		done:  make(chan struct{}),
-		conns: make(map[*session]struct{}),
+		log:     cfg.Log,
+		vars:    cfg.Vars,
+		start:   time.Now(),
+		done:    make(chan struct{}),
+		conns:   make(map[*session]struct{}),
+		workers: cfg.Workers,
+		pid:     os.Getpid(),
+	}
+	if cfg.Workers != nil && cfg.Workers.LeaderPID > 0 {
+		e.pid = cfg.Workers.LeaderPID
 	}
 	if e.log == nil {
 		e.log = log.New(io.Discard, "", 0)
@@ -167,7 +211,12 @@ func New(cfg Config) (*Engine, error) {
 	if e.vars == nil {
 		e.vars = noVars{}
 	}
-	gen, err := newGeneration(cfg.Graph)
+	proc, err := e.workers.procState()
+	if err != nil {
+		return nil, err
+	}
+	e.proc = proc
+	gen, err := e.newGeneration(cfg.Graph)
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +251,10 @@ func (e *Engine) Start() error {
 	}
 	// Before Lua's init functions, as haproxy sets them while it reads
 	// the configuration. Filling an unset variable is harmless if the
-	// start then fails.
-	gen.g.InitVars(e.vars)
+	// start then fails. The leader does it for every worker.
+	if !e.workers.follower() {
+		gen.g.InitVars(e.vars)
+	}
 	if err := e.startExtensions(gen); err != nil {
 		closeFresh(plan)
 		gen.stopResolvers()
@@ -212,6 +263,7 @@ func (e *Engine) Start() error {
 	e.started = true
 	e.startChecks(gen)
 	e.listeners = e.useListeners(plan)
+	e.workers.started(e.proc)
 	return nil
 }
 
@@ -287,7 +339,10 @@ func (e *Engine) bindAll(gen *generation, old []*listener) ([]binding, error) {
 				plan = append(plan, binding{l: l, cfg: cfg})
 				continue
 			}
-			ln, err := bind(b)
+			ln, err := e.workers.listen(len(plan))
+			if err == nil && ln == nil {
+				ln, err = bind(b)
+			}
 			if err != nil {
 				closeFresh(plan)
 				return nil, fmt.Errorf("frontend %s: cannot bind %s: %w", fe.Name, bindName(b), err)
@@ -381,6 +436,7 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	close(e.done)
+	e.workers.stopped(e.proc)
 	var err error
 	for _, l := range e.listeners {
 		if cerr := l.ln.Close(); cerr != nil && err == nil {
@@ -415,7 +471,8 @@ func (e *Engine) track(s *session) bool {
 		return false
 	}
 	e.conns[s] = struct{}{}
-	e.actconn.Add(1)
+	e.proc.actconn.Add(1)
+	e.proc.conns[e.workers.index()].Add(1)
 	if c := e.gen.Load().feCounters(s.feIndex); c != nil {
 		s.feConnCtr = c
 		c.cur.Add(1)
@@ -427,7 +484,8 @@ func (e *Engine) untrack(s *session) {
 	e.mu.Lock()
 	if _, ok := e.conns[s]; ok {
 		delete(e.conns, s)
-		e.actconn.Add(-1)
+		e.proc.actconn.Add(-1)
+		e.proc.conns[e.workers.index()].Add(-1)
 	}
 	e.mu.Unlock()
 	if c := s.feConnCtr; c != nil {

@@ -244,7 +244,7 @@ func (s *session) serveBackend(gen *generation, fe *rules.Frontend, be *rules.Ba
 	t.Log.Backend = be.Name
 	bs := gen.backend(be)
 	if bs != nil {
-		s.beCtr = &bs.ctr
+		s.beCtr = bs.ctr
 		bs.ctr.requests.Add(1)
 		bs.ctr.sessions.Add(1)
 	}

@@ -47,6 +47,7 @@ func (l *listener) serve() {
 	if maxConn == 0 {
 		maxConn = gen.g.Global.MaxConn
 	}
+	maxConn = l.e.workers.connLimit(maxConn)
 	if maxConn > 0 {
 		sem = make(chan struct{}, maxConn)
 	}
@@ -65,6 +66,7 @@ func (l *listener) serve() {
 			}
 			return
 		}
+		l.e.acceptTurn()
 		c, err := l.ln.Accept()
 		if err != nil {
 			if sem != nil {
@@ -88,9 +90,9 @@ func (l *listener) serve() {
 			// goroutine.
 			c = tls.Server(c, lc.tls)
 		}
-		if ctr := l.e.gen.Load().feCounters(lc.feIndex); ctr != nil {
-			ctr.sessions.Add(1)
-			ctr.sessRate.Add(time.Now().UnixMilli())
+		if gen := l.e.gen.Load(); lc.feIndex < len(gen.frontends) {
+			gen.frontends[lc.feIndex].sessions.Add(1)
+			gen.sessRates[lc.feIndex].Add(time.Now().UnixMilli())
 		}
 		s := l.e.newSession(c, lc.feIndex, lc.feName)
 		s.ln, s.sem = l, sem
@@ -117,11 +119,11 @@ func (l *listener) serve() {
 func (l *listener) waitRate() bool {
 	for {
 		gen, lc := l.e.gen.Load(), l.cfg.Load()
-		fe, ctr := gen.frontend(lc.feIndex, lc.feName), gen.feCounters(lc.feIndex)
-		if fe == nil || fe.RateLimitSessions == 0 || ctr == nil {
+		fe := gen.frontend(lc.feIndex, lc.feName)
+		if fe == nil || fe.RateLimitSessions == 0 || lc.feIndex >= len(gen.sessRates) {
 			return true
 		}
-		wait := ctr.sessRate.Wait(time.Now().UnixMilli(), uint32(fe.RateLimitSessions))
+		wait := gen.sessRates[lc.feIndex].Wait(time.Now().UnixMilli(), uint32(fe.RateLimitSessions))
 		if wait == 0 {
 			return true
 		}

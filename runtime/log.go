@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -191,7 +190,6 @@ type feLog struct {
 	targets   []logTarget
 	tag, host string
 	pid       string
-	counter   atomic.Int64 // %lc
 }
 
 type logTarget struct {
@@ -212,7 +210,7 @@ func (e *Engine) openLogs(g *rules.Graph) []*feLog {
 		if fe.Log == nil {
 			continue
 		}
-		fl := &feLog{cfg: fe.Log, tag: tag, host: g.Global.LogHostname, pid: strconv.Itoa(os.Getpid())}
+		fl := &feLog{cfg: fe.Log, tag: tag, host: g.Global.LogHostname, pid: strconv.Itoa(e.pid)}
 		for j := range fe.Log.Targets {
 			t := &fe.Log.Targets[j]
 			w, err := e.logs.open(t)
@@ -309,7 +307,9 @@ func (s *session) endLog(gen *generation) {
 		l.TR, l.BytesOut = -1, 0
 	}
 	s.fillCounts(l)
-	l.Counter = fl.counter.Add(1) - 1
+	if c := gen.feCounters(s.feIndex); c != nil {
+		l.Counter = c.logLines.Add(1) - 1
+	}
 	s.sendLog(fl, l)
 }
 
@@ -367,7 +367,7 @@ func ms(d time.Duration) int64 { return int64(d / time.Millisecond) }
 
 // fillCounts records the connection and queue counts at log time.
 func (s *session) fillCounts(l *rules.LogInfo) {
-	l.ActConn = s.e.actconn.Load()
+	l.ActConn = s.e.proc.actconn.Load()
 	if c := s.feConnCtr; c != nil {
 		l.FeConn = c.cur.Load()
 	}

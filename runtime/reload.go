@@ -18,7 +18,7 @@ func (e *Engine) Reload(g *rules.Graph) error {
 	if g == nil {
 		return errors.New("runtime: nil graph")
 	}
-	next, err := newGeneration(g)
+	next, err := e.newGeneration(g)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,9 @@ func (e *Engine) Reload(g *rules.Graph) error {
 		next.stopResolvers()
 		return err
 	}
-	next.g.InitVars(e.vars)
+	if !e.workers.follower() {
+		next.g.InitVars(e.vars)
+	}
 	if err := e.startExtensions(next); err != nil {
 		closeFresh(plan)
 		next.stopResolvers()

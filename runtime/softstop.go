@@ -27,6 +27,9 @@ func (e *Engine) SoftStop() {
 	}
 	e.waitClients(deadline)
 	for _, p := range proxiesInOrder(gen) {
+		if e.workers.follower() {
+			break // the leader reports the proxy's counters
+		}
 		var fe, be int64
 		if c := gen.feCounters(p.fe); c != nil {
 			fe = c.sessions.Load()

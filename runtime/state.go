@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"gohap/runtime/rules"
+	"gohap/shm"
 )
 
 // serverState is the live state of one server; the frozen config is cfg.
@@ -16,10 +17,30 @@ import (
 type serverState struct {
 	cfg *rules.Server
 	be  *backendState
-	up  atomic.Bool  // HAProxy's "running": health >= rise
-	cur atomic.Int64 // connections currently served
+	// serverLive is the state every worker process of the proxy shares.
+	*serverLive
 	// name is cfg.Name as bytes, for http-send-name-header.
 	name []byte
+	// active are the server's open connections, tracked only for
+	// on-marked-down shutdown-sessions. Guarded by activeMu.
+	activeMu sync.Mutex
+	active   map[*srvConn]net.Conn
+	// health is HAProxy's check counter, 0..rise+fall-1; the server is up
+	// while it is >= rise. Owned by the check loop.
+	health int
+	idle   idlePool
+	// live is the server's current address and cookie value.
+	live atomic.Pointer[liveAddr]
+	sni  sniConfigs // TLS configurations by server name
+}
+
+// serverLive is the part of a server's state that decides where requests
+// go: in shared memory when the proxy runs as several worker processes,
+// so that the leader's checks and runtime API steer every worker, and
+// counters and connection counts are the proxy's, not one process's.
+type serverLive struct {
+	up  atomic.Bool  // HAProxy's "running": health >= rise
+	cur atomic.Int64 // connections currently served
 	// nolb: up, but out of load balancing (disable-on-404, "NOLB").
 	nolb atomic.Bool
 	// admin is what an operator (or "disabled") decided: ready, drain
@@ -34,28 +55,30 @@ type serverState struct {
 	// (admin state, checks): roundrobin replays a server that went out
 	// and came back between two picks, as haproxy saw both moves.
 	bounces atomic.Uint32
-	// active are the server's open connections, tracked only for
-	// on-marked-down shutdown-sessions. Guarded by activeMu.
-	activeMu sync.Mutex
-	active   map[*srvConn]net.Conn
-	// health is HAProxy's check counter, 0..rise+fall-1; the server is up
-	// while it is >= rise. Owned by the check loop.
-	health int
-	idle   idlePool
-	// live is the server's current address and cookie value.
-	live atomic.Pointer[liveAddr]
 	// weight is the server's weight: its configured one, or what its
 	// SRV record says.
 	weight atomic.Int32
 	ctr    counters
-	sni    sniConfigs // TLS configurations by server name
 	// srcPort is the last port taken from a "source" port range.
 	srcPort atomic.Uint32
 }
 
-func newServerState(s *rules.Server, bs *backendState) *serverState {
-	ss := &serverState{cfg: s, be: bs, name: []byte(s.Name)}
+// newServerState builds the state of s, its shared part in r (nil:
+// process memory). A follower finds it as the leader left it.
+func newServerState(s *rules.Server, bs *backendState, r *shm.Region, follower bool) *serverState {
+	ss := &serverState{cfg: s, be: bs, name: []byte(s.Name), serverLive: shm.Alloc[serverLive](r)}
 	ss.live.Store(newLiveAddr(s, s.Addr, s.CheckAddr))
+	rise := s.Rise
+	if rise <= 0 {
+		rise = defaultRise
+	}
+	// HAProxy starts a server up, with its health at rise: the first
+	// failed check marks it down.
+	ss.health = rise
+	if follower {
+		return ss
+	}
+	ss.up.Store(true)
 	ss.weight.Store(int32(s.Weight))
 	if s.Disabled {
 		ss.admin.Store(uint32(AdminMaint))
@@ -128,21 +151,15 @@ type backendState struct {
 	bal     Balancer
 	queue   srvQueue
 	queued  atomic.Int64 // requests waiting in queue
-	ctr     counters
+	ctr     *counters    // shared by the worker processes, as serverLive
 }
 
-func newBackendState(b *rules.Backend) *backendState {
-	bs := &backendState{cfg: b}
+// newBackendState builds the state of b, its shared part in r (nil:
+// process memory); follower: another process set it up.
+func newBackendState(b *rules.Backend, r *shm.Region, follower bool) *backendState {
+	bs := &backendState{cfg: b, ctr: shm.Alloc[counters](r)}
 	for _, s := range b.Servers {
-		ss := newServerState(s, bs)
-		rise := s.Rise
-		if rise <= 0 {
-			rise = 2
-		}
-		// HAProxy starts a server up, with its health at rise: the first
-		// failed check marks it down.
-		ss.health = rise
-		ss.up.Store(true)
+		ss := newServerState(s, bs, r, follower)
 		bs.servers = append(bs.servers, ss)
 		if s.Backup {
 			bs.backup = append(bs.backup, ss)
@@ -150,7 +167,7 @@ func newBackendState(b *rules.Backend) *backendState {
 			bs.active = append(bs.active, ss)
 		}
 	}
-	bs.bal = newBalancer(b.Balance, bs)
+	bs.bal = newBalancer(b.Balance, bs, r)
 	return bs
 }
 

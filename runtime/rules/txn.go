@@ -122,6 +122,9 @@ type Txn struct {
 	// ReqCounter is the request's number in the process, from 0
 	// (haproxy's %rt); set by the runtime.
 	ReqCounter uint64
+	// PID is the proxy's process id (%pid): the leader's when several
+	// worker processes serve, as haproxy's threads share one.
+	PID int
 	// UniqueIDFormat is the frontend's "unique-id-format", set by the
 	// runtime; nil: the request has no unique ID (see UniqueID).
 	UniqueIDFormat *Format

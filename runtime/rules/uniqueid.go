@@ -19,7 +19,7 @@ var logVars = map[string]Fetcher{
 	"fp":  fetchDstPort{},
 	"Ts":  fetchTs{},
 	"rt":  fetchReqCounter{},
-	"pid": fetchInt(os.Getpid()),
+	"pid": fetchPID{},
 	"H":   fetchHostname{},
 	"ID":  fetchUniqueID{},
 }
@@ -90,11 +90,15 @@ func (fetchReqCounter) Fetch(t *Txn, s *Sample) bool {
 	return true
 }
 
-// fetchInt yields a fixed integer (%pid).
-type fetchInt int64
+// fetchPID is %pid, the proxy's process id.
+type fetchPID struct{}
 
-func (f fetchInt) Fetch(t *Txn, s *Sample) bool {
-	s.Type, s.Int = TypeInt, int64(f)
+func (fetchPID) Fetch(t *Txn, s *Sample) bool {
+	pid := t.PID
+	if pid == 0 {
+		pid = os.Getpid()
+	}
+	s.Type, s.Int = TypeInt, int64(pid)
 	return true
 }
 

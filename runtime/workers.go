@@ -1,0 +1,217 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"gohap/runtime/rules"
+	"gohap/shm"
+)
+
+// MaxWorkers bounds the worker processes of one proxy.
+const MaxWorkers = 64
+
+// Workers makes an Engine one of several processes that serve one
+// configuration together, as haproxy's threads do: Go runs fastest here
+// with one processor per process, so gohap runs a process per core. They
+// accept on the same sockets and keep the live state that decides where
+// requests go (server states, connection counts, counters) in shared
+// memory. The leader (Index 0) runs the health checks and sets the
+// state up; followers only serve.
+type Workers struct {
+	// Count is how many processes serve; Index is this one's.
+	Count, Index int
+	// Region returns shared memory of size bytes: first for the state of
+	// the whole proxy (at New), then for each configuration's (New, and
+	// each Reload in the leader). The leader creates it; a follower gets
+	// the one the leader created.
+	Region func(size int) (*shm.Region, error)
+	// Listeners are the leader's listening sockets in bind order
+	// (Engine.ListenerFiles), on which a follower accepts.
+	Listeners []*os.File
+	// LeaderPID is the leader's process id, which a follower's logs
+	// show (%pid, syslog headers) as haproxy's threads show one.
+	LeaderPID int
+}
+
+// procLive is the proxy's state that outlives a reload.
+type procLive struct {
+	// reqCount numbers the requests (and tcp connections) the proxy
+	// runs, for %rt, across reloads as haproxy's global counter.
+	reqCount atomic.Uint64
+	actconn  atomic.Int64 // connections being served (%ac)
+	// conns are the connections each worker serves, for the accept
+	// balance; alive marks the workers that accept.
+	conns [MaxWorkers]atomic.Int64
+	alive [MaxWorkers]atomic.Bool
+}
+
+func (w *Workers) follower() bool { return w != nil && w.Index > 0 }
+
+func (w *Workers) index() int {
+	if w == nil {
+		return 0
+	}
+	return w.Index
+}
+
+// procState returns the proxy-wide state: in process memory when the
+// engine serves alone.
+func (w *Workers) procState() (*procLive, error) {
+	if w == nil {
+		return new(procLive), nil
+	}
+	if w.Count < 1 || w.Count > MaxWorkers || w.Index < 0 || w.Index >= w.Count {
+		return nil, fmt.Errorf("runtime: worker %d of %d: want 1 to %d workers", w.Index, w.Count, MaxWorkers)
+	}
+	size := shm.Sizer()
+	shm.Alloc[procLive](size)
+	r, err := w.Region(size.Size())
+	if err != nil {
+		return nil, err
+	}
+	p := shm.Alloc[procLive](r)
+	if err := w.seal(r); err != nil {
+		return nil, err
+	}
+	if !w.follower() {
+		*p = procLive{}
+	}
+	return p, nil
+}
+
+// seal ends the layout of r: the leader records it, a follower checks it
+// against the leader's.
+func (w *Workers) seal(r *shm.Region) error {
+	if w.follower() {
+		return r.Check()
+	}
+	return r.Seal()
+}
+
+// started marks this worker as accepting.
+func (w *Workers) started(p *procLive) {
+	if w != nil {
+		p.conns[w.Index].Store(0)
+		p.alive[w.Index].Store(true)
+	}
+}
+
+// stopped marks this worker as no longer accepting.
+func (w *Workers) stopped(p *procLive) {
+	if w != nil {
+		p.alive[w.Index].Store(false)
+	}
+}
+
+// listen returns the socket of bind number i: the leader's, for a
+// follower; nil for the leader, which binds itself.
+func (w *Workers) listen(i int) (net.Listener, error) {
+	if !w.follower() {
+		return nil, nil
+	}
+	if i >= len(w.Listeners) {
+		return nil, errors.New("the first process has no such listening socket: the configuration changed since it read it")
+	}
+	return net.FileListener(w.Listeners[i])
+}
+
+// acceptTurn holds a worker's accept loop for a moment while it serves
+// more connections than another accepting worker: that one, woken by
+// the same connection, takes it. haproxy spreads the connections it
+// accepts over its threads by their load; without this a burst of new
+// connections lands mostly on the worker that wakes first, and a worker
+// is one core.
+func (e *Engine) acceptTurn() {
+	w := e.workers
+	if w == nil || w.Count < 2 {
+		return
+	}
+	p := e.proc
+	mine := p.conns[w.Index].Load()
+	for i := range w.Count {
+		if i != w.Index && p.alive[i].Load() && p.conns[i].Load()+1 < mine {
+			time.Sleep(acceptYield)
+			return
+		}
+	}
+}
+
+// acceptYield is how long a loaded worker leaves a new connection to the
+// others.
+const acceptYield = time.Millisecond
+
+// ListenerFiles returns copies of the engine's listening sockets, in
+// bind order, for the followers the leader starts.
+func (e *Engine) ListenerFiles() ([]*os.File, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var fs []*os.File
+	for _, l := range e.listeners {
+		fl, ok := l.ln.(interface{ File() (*os.File, error) })
+		if !ok {
+			closeFiles(fs)
+			return nil, fmt.Errorf("runtime: listener %s cannot be shared", l.ln.Addr())
+		}
+		f, err := fl.File()
+		if err != nil {
+			closeFiles(fs)
+			return nil, err
+		}
+		fs = append(fs, f)
+	}
+	return fs, nil
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// Shareable reports whether g can run in worker processes: nil, or an
+// error naming the first keyword whose state lives in one process's
+// memory, which a configuration using it then runs in.
+func Shareable(g *rules.Graph) error {
+	one := func(what, why string) error {
+		return fmt.Errorf("%s keeps %s in one process", what, why)
+	}
+	switch {
+	case len(g.Tables) > 0:
+		return one("stick-table "+g.Tables[0].Name, "its entries")
+	case len(g.Resolvers) > 0:
+		return one("resolvers "+g.Resolvers[0].Name, "the addresses it resolves")
+	case len(g.Extensions) > 0:
+		return one("lua-load", "its scripts' state")
+	}
+	for _, fe := range g.Frontends {
+		if fe.RateLimitSessions > 0 {
+			return one("frontend "+fe.Name+": rate-limit sessions", "its rate")
+		}
+	}
+	for _, be := range g.Backends {
+		for _, s := range be.Servers {
+			switch {
+			case s.MaxConn > 0:
+				return one("server "+be.Name+"/"+s.Name+": maxconn", "its queue")
+			case s.ShutdownOnDown:
+				return one("server "+be.Name+"/"+s.Name+": on-marked-down shutdown-sessions", "the connections it closes")
+			}
+		}
+	}
+	return nil
+}
+
+// connLimit is this process's share of a maxconn limit: the workers
+// split it evenly, and spread connections evenly (acceptTurn), so that
+// together they hold about as many as haproxy would.
+func (w *Workers) connLimit(max int) int {
+	if w == nil || max <= 0 {
+		return max
+	}
+	return (max + w.Count - 1) / w.Count
+}

@@ -1,0 +1,444 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"gohap/parser"
+	"gohap/runtime"
+	"gohap/runtime/rules"
+	"gohap/shm"
+)
+
+// Worker processes. Go's scheduler, sharing one process's sessions over
+// several cores, wakes goroutines across cores on almost every request,
+// and that costs more than the requests themselves on a busy machine;
+// one Go processor per process does not. So gohap serves a configuration
+// with one process per core, as haproxy serves it with one thread per
+// core: the process the operator starts (the leader) binds the sockets,
+// runs the checks and the runtime API, and starts the followers, which
+// accept on the same sockets. The state that steers requests lives in
+// shared memory (runtime.Workers). A configuration whose features keep
+// state that is not shared yet runs in one process.
+
+// The descriptors a follower inherits, in this order.
+const (
+	fdProcState = 3 + iota
+	fdGenState
+	fdLifeline // read end of a pipe the leader holds open
+	fdListeners
+)
+
+// workerCount is how many processes serve g: global nbthread, else one
+// per CPU; one when g needs state that only one process can hold
+// (why says what).
+func workerCount(g *rules.Graph) (n int, why string) {
+	n = g.Global.NbThread
+	if n <= 0 {
+		n = goruntime.NumCPU()
+	}
+	n = min(n, runtime.MaxWorkers)
+	if n <= 1 {
+		return 1, ""
+	}
+	if err := runtime.Shareable(g); err != nil {
+		return 1, err.Error()
+	}
+	return n, ""
+}
+
+// leader starts and watches the followers of a leader engine.
+type leader struct {
+	exe  string
+	args []string // the leader's own, for the followers
+	n    int
+	log  *log.Logger
+
+	mu      sync.Mutex
+	proc    *shm.Region // state of the whole proxy
+	gen     *shm.Region // state of the running configuration
+	pending *shm.Region // a reload's, until it runs
+	lns     []*os.File  // the running configuration's sockets
+	current []*follower // serving the running configuration
+	running map[*follower]bool
+	exited  chan exitNote // followers that ended
+}
+
+// follower is one follower process.
+type follower struct {
+	index    int
+	proc     *os.Process
+	lifeline *os.File // write end: the follower stops when it closes
+	started  time.Time
+	retired  bool // asked to stop (reload, stop)
+}
+
+type exitNote struct {
+	f   *follower
+	err error
+}
+
+func newLeader(n int, logger *log.Logger) (*leader, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find gohap's executable for its worker processes: %w", err)
+	}
+	return &leader{exe: exe, args: os.Args[1:], n: n, log: logger, exited: make(chan exitNote, runtime.MaxWorkers), running: map[*follower]bool{}}, nil
+}
+
+// workers is the engine configuration of the leader.
+func (l *leader) workers() *runtime.Workers {
+	return &runtime.Workers{Count: l.n, Index: 0, Region: l.region}
+}
+
+// region creates shared memory: first the proxy's, then a
+// configuration's, which becomes the followers' at the next spawn.
+func (l *leader) region(size int) (*shm.Region, error) {
+	r, err := shm.NewRegion(size)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.proc == nil {
+		l.proc = r
+		return r, nil
+	}
+	if l.pending != nil {
+		l.pending.File().Close() // a reload that failed
+	}
+	l.pending = r
+	return r, nil
+}
+
+// startAll starts the followers of the configuration eng now runs, and
+// asks the previous ones to stop once their connections end.
+func (l *leader) startAll(eng *runtime.Engine) error {
+	lns, err := eng.ListenerFiles()
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pending != nil {
+		if l.gen != nil {
+			// Its mapping stays: requests of the old configuration may
+			// still count in it.
+			l.gen.File().Close()
+		}
+		l.gen, l.pending = l.pending, nil
+	}
+	closeAll(l.lns)
+	l.lns = lns
+	old := l.current
+	l.current = nil
+	var errs []error
+	for i := 1; i < l.n; i++ {
+		f, err := l.spawn(i)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		l.current = append(l.current, f)
+	}
+	for _, f := range old {
+		f.retire(syscall.SIGUSR1)
+	}
+	return errors.Join(errs...)
+}
+
+// spawn starts follower i of the running configuration. Called with l.mu
+// held.
+func (l *leader) spawn(i int) (*follower, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	// Raw descriptors, not exec.Cmd's ExtraFiles: os.File.Fd would put
+	// the listening sockets, whose flags the leader shares, in blocking
+	// mode, and the leader's own accepts would then block its threads.
+	fds := []uintptr{0, 1, 2}
+	for _, f := range append([]*os.File{l.proc.File(), l.gen.File(), r}, l.lns...) {
+		fd, err := rawFD(f)
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("cannot start worker %d: %w", i, err)
+		}
+		fds = append(fds, fd)
+	}
+	argv := append([]string{l.exe, "--worker", fmt.Sprintf("%d/%d/%d", i, l.n, len(l.lns))}, l.args...)
+	pid, err := syscall.ForkExec(l.exe, argv, &syscall.ProcAttr{Env: os.Environ(), Files: fds})
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("cannot start worker %d: %w", i, err)
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	f := &follower{index: i, proc: p, lifeline: w, started: time.Now()}
+	l.running[f] = true
+	go func() {
+		st, err := p.Wait()
+		if err == nil && !st.Success() {
+			err = errors.New(st.String())
+		}
+		l.exited <- exitNote{f, err}
+	}()
+	return f, nil
+}
+
+// rawFD returns f's descriptor without changing its mode.
+func rawFD(f *os.File) (uintptr, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var fd uintptr
+	if err := rc.Control(func(d uintptr) { fd = d }); err != nil {
+		return 0, err
+	}
+	return fd, nil
+}
+
+// retire asks f to stop: SIGUSR1 once its connections end, SIGTERM now.
+func (f *follower) retire(sig syscall.Signal) {
+	f.retired = true
+	f.proc.Signal(sig)
+}
+
+// exit handles a follower's end: one that was not asked to stop is
+// started again, at most once a second.
+func (l *leader) exit(n exitNote) {
+	n.f.lifeline.Close()
+	l.mu.Lock()
+	delete(l.running, n.f)
+	retired := n.f.retired
+	l.mu.Unlock()
+	if retired {
+		return
+	}
+	l.log.Printf("worker %d (pid %d) exited unexpectedly: %v; starting it again", n.f.index, n.f.proc.Pid, describeExit(n.err))
+	if d := time.Second - time.Since(n.f.started); d > 0 {
+		time.Sleep(d)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n.f.retired { // stopped while it waited
+		return
+	}
+	f, err := l.spawn(n.f.index)
+	for i, c := range l.current {
+		if c == n.f {
+			if err != nil {
+				l.log.Printf("%v", err)
+				l.current = append(l.current[:i], l.current[i+1:]...)
+			} else {
+				l.current[i] = f
+			}
+			break
+		}
+	}
+}
+
+func describeExit(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// stopAll sends SIGTERM to every follower, those of earlier
+// configurations too, and waits until they are gone, or until wait ends.
+func (l *leader) stopAll(wait time.Duration) {
+	if l == nil {
+		return
+	}
+	l.retireAll(syscall.SIGTERM)
+	l.waitAll(time.After(wait), nil)
+}
+
+// waitAll waits until every follower is gone, or deadline; a SIGINT or
+// SIGTERM on sig sends them SIGTERM and waits stopWait more.
+func (l *leader) waitAll(deadline <-chan time.Time, sig <-chan os.Signal) {
+	for {
+		l.mu.Lock()
+		left := len(l.running)
+		l.mu.Unlock()
+		if left == 0 {
+			return
+		}
+		select {
+		case n := <-l.exited:
+			n.f.lifeline.Close()
+			l.mu.Lock()
+			delete(l.running, n.f)
+			l.mu.Unlock()
+		case s := <-sig:
+			if s == syscall.SIGINT || s == syscall.SIGTERM {
+				l.retireAll(syscall.SIGTERM)
+				deadline, sig = time.After(stopWait), nil
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// parseWorker reads the hidden --worker flag: "INDEX/COUNT/LISTENERS",
+// the last being how many listening sockets the follower inherits.
+func parseWorker(s string) (index, count, lns int, err error) {
+	var n [3]int
+	parts := strings.Split(s, "/")
+	for i := range n {
+		if len(parts) != len(n) {
+			break
+		}
+		if n[i], err = strconv.Atoi(parts[i]); err != nil {
+			break
+		}
+	}
+	index, count, lns = n[0], n[1], n[2]
+	if len(parts) != len(n) || err != nil || index < 1 || index >= count || count > runtime.MaxWorkers || lns < 0 {
+		return 0, 0, 0, fmt.Errorf("bad --worker %q", s)
+	}
+	return index, count, lns, nil
+}
+
+// serveFollower is a follower process: it loads the configuration as the
+// leader did, finds the leader's shared state and sockets, and serves
+// until the leader asks it to stop or goes away.
+func serveFollower(ctx *cli.Context, files []string, stderr io.Writer) error {
+	index, count, nlns, err := parseWorker(ctx.String("worker"))
+	if err != nil {
+		return &exitError{1, "gohap: " + err.Error()}
+	}
+	prefix := fmt.Sprintf("gohap worker %d: ", index)
+	goruntime.GOMAXPROCS(1)
+	store, err := shm.Open(ctx.String("vars"))
+	if err != nil {
+		return &exitError{1, prefix + err.Error()}
+	}
+	defer store.Close()
+	logger := log.New(stderr, "", log.LstdFlags)
+	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve})
+	if err != nil {
+		return &exitError{1, prefix + "the configuration changed since the leader read it: " + err.Error()}
+	}
+	var regions []*shm.Region
+	for _, fd := range []int{fdProcState, fdGenState} {
+		r, err := shm.MapRegion(os.NewFile(uintptr(fd), "gohap-state"))
+		if err != nil {
+			return &exitError{1, prefix + err.Error()}
+		}
+		regions = append(regions, r)
+	}
+	var lns []*os.File
+	for i := range nlns {
+		lns = append(lns, os.NewFile(uintptr(fdListeners+i), "listener"))
+	}
+	w := &runtime.Workers{Count: count, Index: index, Listeners: lns, LeaderPID: os.Getppid(), Region: func(int) (*shm.Region, error) {
+		if len(regions) == 0 {
+			return nil, errors.New("a follower does not reload")
+		}
+		r := regions[0]
+		regions = regions[1:]
+		return r, nil
+	}}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	signal.Ignore(syscall.SIGUSR2, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	eng, err := runtime.New(runtime.Config{Graph: res.Graph, Vars: store, Log: logger, Workers: w})
+	if err != nil {
+		return &exitError{1, prefix + err.Error()}
+	}
+	if err := eng.Start(); err != nil {
+		return &exitError{1, prefix + err.Error()}
+	}
+	closeAll(lns) // the engine has its own copies
+	gone := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.NewFile(fdLifeline, "lifeline"))
+		close(gone)
+	}()
+	select {
+	case s := <-sig:
+		if s == syscall.SIGUSR1 {
+			softStop(eng, sig, logger)
+		}
+	case <-gone:
+		logger.Printf("%sthe leader is gone, stopping", prefix)
+	}
+	return eng.Close()
+}
+
+// exits delivers the ends of followers; nil (never) without a leader.
+func (l *leader) exits() <-chan exitNote {
+	if l == nil {
+		return nil
+	}
+	return l.exited
+}
+
+// retireAll asks every follower to stop with sig, without waiting:
+// SIGUSR1 once their connections end, SIGTERM now.
+func (l *leader) retireAll(sig syscall.Signal) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for f := range l.running {
+		f.retire(sig)
+	}
+	l.current = nil
+}
+
+// accepts reports whether a reload may make g the running configuration
+// of these workers: one that needs a single process, or another number
+// of them, needs a restart.
+func (l *leader) accepts(g *rules.Graph) error {
+	if l == nil {
+		return nil
+	}
+	if n, why := workerCount(g); n != l.n {
+		if why == "" {
+			why = fmt.Sprintf("it asks for %d processes", n)
+		}
+		return fmt.Errorf("gohap runs %d worker processes and the new configuration cannot: %s; restart gohap to apply it", l.n, why)
+	}
+	return nil
+}
+
+// close releases the leader's shared memory and sockets.
+func (l *leader) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	closeAll(l.lns)
+	for _, r := range []*shm.Region{l.pending, l.gen} {
+		if r != nil {
+			r.File().Close()
+		}
+	}
+}
