@@ -14,7 +14,21 @@ HA_PORT=$(freeport)
 GO_PORT=$(freeport)
 build_gohap
 
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; } # kB
+# rss PID: resident memory of PID and its descendants (gohap's worker
+# processes), in kB. Pages the processes share (the executable, the
+# shared state) count once per process, as VmRSS counts them.
+rss() {
+    local p t=0
+    for p in $(tree "$1"); do t=$((t + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done
+    echo "$t"
+}
+# pss PID: proportional resident memory of PID and its descendants, in
+# kB: a page shared by k processes counts 1/k in each.
+pss() {
+    local p t=0
+    for p in $(tree "$1"); do t=$((t + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup"))); done
+    echo "$t"
+}
 
 measure() { # name pid port
     local before after
@@ -31,11 +45,12 @@ measure() { # name pid port
     done
     sleep 1
     after=$(rss "$2")
+    pss "$2" > "$out/pss.$1"
     exec 3>&-
     wait "$client" || true
     echo "$after" > "$out/rss.$1"
-    printf '%-8s %d idle connections: VmRSS %7d kB (%d kB before, %.1f kB a connection)\n' \
-        "$1" "$N" "$after" "$before" "$(awk -v a="$after" -v b="$before" -v n="$N" 'BEGIN {print (a-b)/n}')"
+    printf '%-8s %d idle connections: VmRSS %7d kB (%d kB before, %.1f kB a connection), Pss %7d kB, %d process(es)\n' \
+        "$1" "$N" "$after" "$before" "$(awk -v a="$after" -v b="$before" -v n="$N" 'BEGIN {print (a-b)/n}')" "$(cat "$out/pss.$1")" "$(tree "$2" | wc -l)"
 }
 
 FE_PORT=$HA_PORT haproxy -db -f bench/idle.cfg >"$out/haproxy.log" 2>&1 &
@@ -43,4 +58,5 @@ measure haproxy $! "$HA_PORT"
 kill %% 2>/dev/null || true
 FE_PORT=$GO_PORT GOHAP_VARS="$out/vars" "$out/gohap" -q -f bench/idle.cfg >"$out/gohap.log" 2>&1 &
 measure gohap $! "$GO_PORT"
-awk -v a="$(cat "$out/rss.gohap")" -v b="$(cat "$out/rss.haproxy")" 'BEGIN { printf "ratio gohap/haproxy: idle RSS %.2fx\n", a/b }'
+awk -v a="$(cat "$out/rss.gohap")" -v b="$(cat "$out/rss.haproxy")" -v c="$(cat "$out/pss.gohap")" -v d="$(cat "$out/pss.haproxy")" \
+    'BEGIN { printf "ratio gohap/haproxy: idle RSS %.2fx, Pss %.2fx\n", a/b, c/d }'

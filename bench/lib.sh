@@ -70,8 +70,23 @@ start_proxies() {
     done
 }
 
-# cputicks PID: the user+system CPU time of a process, in clock ticks.
-cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# tree PID: PID and its descendants: gohap's worker processes are the
+# leader's children, and their work counts as gohap's.
+tree() {
+    echo "$1"
+    local c
+    for c in $(pgrep -P "$1"); do tree "$c"; done
+}
+
+# cputicks PID: the user+system CPU time of a process and its
+# descendants, in clock ticks.
+cputicks() {
+    local p t=0
+    for p in $(tree "$1"); do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
 
 # The measuring helpers of run.sh and compare.sh, which set CONNS, SECS
 # and URLPATH first.

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"net"
+	"os"
 	"net/netip"
 	"sync"
 	"syscall"
@@ -24,12 +25,19 @@ type parker struct {
 	mu     sync.Mutex // guards the fields below
 	closed bool
 	conns  map[int]*parked // by descriptor
+	// timeouts are the parked connections with a keep-alive deadline,
+	// earliest first (a heap): loop closes them as they run out, so that
+	// an idle connection needs no timer of its own.
+	timeouts parkHeap
 }
 
 // parked is an idle client connection and what is needed to serve it
 // again. It holds a maxconn slot (sem) and a count of Engine.wg, given
 // back when the connection ends.
 type parked struct {
+	// c is the connection; nil once a plain TCP connection was detached
+	// from Go's poller to hold only its descriptor, fd, which then
+	// belongs to the parked connection.
 	c       net.Conn
 	fd      int
 	l       *listener
@@ -37,7 +45,10 @@ type parked struct {
 	feIndex int
 	feName  string
 	nreq    int
-	timer   *time.Timer // the keep-alive timeout; nil: none
+	// deadline is when the keep-alive timeout runs out (UnixNano); 0:
+	// none. at is the connection's place in parker.timeouts, -1: none.
+	deadline int64
+	at       int
 	// more is what only some connections carry across the wait; nil for
 	// most, so that an idle connection stays small.
 	more *parkedMore
@@ -114,7 +125,7 @@ func (s *session) park(deadline time.Time) bool {
 	if s.in.rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
 		return false
 	}
-	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq}
+	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq, at: -1}
 	if s.txn.Track.Any() || s.txn.HasSessVars() || s.lg.on ||
 		s.src != addrPort(s.c.RemoteAddr()) || s.dst != addrPort(s.c.LocalAddr()) {
 		pc.more = &parkedMore{src: s.src, dst: s.dst}
@@ -122,24 +133,74 @@ func (s *session) park(deadline time.Time) bool {
 			pc.more.logStart = s.lg.start
 		}
 	}
+	if _, plain := s.c.(*net.TCPConn); plain {
+		// Keep the socket, not Go's connection around it: its poller
+		// entry, addresses and buffers are most of what an idle
+		// connection would cost. resume wraps it again.
+		own, err := dupCloexec(fd)
+		if err != nil {
+			return false
+		}
+		pc.fd = own
+	}
+	// The counters go with the connection: the loop resumes it only
+	// once add released p.mu.
+	if m := pc.more; m != nil {
+		m.track, s.txn.Track = s.txn.Track, rules.Trackers{}
+		s.txn.SwapSess(&m.sess)
+	}
+	if !p.add(pc, deadline) {
+		if m := pc.more; m != nil {
+			s.txn.Track, m.track = m.track, rules.Trackers{}
+			s.txn.SwapSess(&m.sess)
+		}
+		if pc.fd != fd {
+			syscall.Close(pc.fd)
+		}
+		return false
+	}
+	return true
+}
+
+// dupCloexec returns a copy of descriptor fd, closed on exec.
+func dupCloexec(fd int) (int, error) {
+	n, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(n), nil
+}
+
+// poke wakes loop, to look at closed and the deadlines again.
+func (p *parker) poke() {
+	one := [8]byte{1}
+	syscall.Write(p.wake, one[:])
+}
+
+// add puts pc in the set, with its session's tracked counters and
+// variables, and its keep-alive deadline (zero: none); it reports false
+// when pc cannot be parked.
+func (p *parker) add(pc *parked, deadline time.Time) bool {
+	s := pc.c
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return false
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
-	if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(pc.fd)}
+	if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, pc.fd, &ev) != nil {
 		return false
 	}
-	// The counters go with the connection: the loop resumes it only once
-	// p.mu is released.
-	if m := pc.more; m != nil {
-		m.track, s.txn.Track = s.txn.Track, rules.Trackers{}
-		s.txn.SwapSess(&m.sess)
-	}
-	p.conns[fd] = pc
+	p.conns[pc.fd] = pc
 	if !deadline.IsZero() {
-		pc.timer = time.AfterFunc(time.Until(deadline), func() { p.expire(pc) })
+		pc.deadline = deadline.UnixNano()
+		if p.timeouts.push(pc) {
+			p.poke() // earlier than loop's wait
+		}
+	}
+	if _, plain := s.(*net.TCPConn); plain {
+		s.Close() // the socket lives on in pc.fd
+		pc.c = nil
 	}
 	return true
 }
@@ -153,6 +214,7 @@ func (p *parker) take(pc *parked) bool {
 		return false
 	}
 	delete(p.conns, pc.fd)
+	p.timeouts.remove(pc)
 	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
 	return true
 }
@@ -167,7 +229,11 @@ func (p *parker) expire(pc *parked) {
 // end closes pc and gives back its slot, its sticky counters and its
 // count of Engine.wg.
 func (p *parker) end(pc *parked) {
-	pc.c.Close()
+	if pc.c != nil {
+		pc.c.Close()
+	} else {
+		syscall.Close(pc.fd)
+	}
 	if pc.more != nil {
 		pc.more.track.End()
 	}
@@ -177,12 +243,13 @@ func (p *parker) end(pc *parked) {
 	p.e.wg.Done()
 }
 
-// loop resumes the connections that become readable, until close.
+// loop resumes the connections that become readable and closes those
+// whose keep-alive timeout ran out, until close.
 func (p *parker) loop() {
 	defer p.e.wg.Done()
 	var events [128]syscall.EpollEvent
 	for {
-		n, err := syscall.EpollWait(p.epfd, events[:], -1)
+		n, err := syscall.EpollWait(p.epfd, events[:], p.expireDue())
 		if err == syscall.EINTR {
 			continue
 		}
@@ -196,6 +263,8 @@ func (p *parker) loop() {
 		for i := range n {
 			fd := int(events[i].Fd)
 			if fd == p.wake {
+				var b [8]byte
+				syscall.Read(p.wake, b[:])
 				p.mu.Lock()
 				closed := p.closed
 				p.mu.Unlock()
@@ -212,10 +281,29 @@ func (p *parker) loop() {
 			if pc == nil || !p.take(pc) {
 				continue
 			}
-			if pc.timer != nil {
-				pc.timer.Stop()
-			}
 			go p.resume(pc)
+		}
+	}
+}
+
+// expireDue closes the connections whose keep-alive timeout ran out and
+// returns how long, in ms, loop may wait for the next: -1 for ever.
+func (p *parker) expireDue() int {
+	for {
+		p.mu.Lock()
+		pc := p.timeouts.first()
+		if pc == nil {
+			p.mu.Unlock()
+			return -1
+		}
+		left := pc.deadline - time.Now().UnixNano()
+		if left > 0 {
+			p.mu.Unlock()
+			return int((left + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+		}
+		p.mu.Unlock()
+		if p.take(pc) {
+			p.end(pc)
 		}
 	}
 }
@@ -223,7 +311,20 @@ func (p *parker) loop() {
 // resume serves pc again on a new session.
 func (p *parker) resume(pc *parked) {
 	e := p.e
-	s := e.newSession(pc.c, pc.feIndex, pc.feName)
+	c := pc.c
+	if c == nil {
+		f := os.NewFile(uintptr(pc.fd), "")
+		var err error
+		c, err = net.FileConn(f)
+		f.Close()
+		if err != nil {
+			pc.fd = -1 // closed with f
+			p.endDetached(pc)
+			return
+		}
+		pc.c = c
+	}
+	s := e.newSession(c, pc.feIndex, pc.feName)
 	s.nreq, s.ln, s.sem = pc.nreq, pc.l, pc.sem
 	s.accepted = true
 	if m := pc.more; m != nil {
@@ -242,6 +343,17 @@ func (p *parker) resume(pc *parked) {
 	pc.l.run(s, pc.sem)
 }
 
+// endDetached ends pc, whose socket is already closed.
+func (p *parker) endDetached(pc *parked) {
+	if pc.more != nil {
+		pc.more.track.End()
+	}
+	if pc.sem != nil {
+		<-pc.sem
+	}
+	p.e.wg.Done()
+}
+
 // close ends every parked connection and stops loop.
 func (p *parker) close() {
 	p.mu.Lock()
@@ -256,12 +368,78 @@ func (p *parker) close() {
 		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	}
 	p.mu.Unlock()
-	one := [8]byte{1}
-	syscall.Write(p.wake, one[:])
+	p.timeouts = nil
+	p.poke()
 	for _, pc := range conns {
-		if pc.timer != nil {
-			pc.timer.Stop()
-		}
 		p.end(pc)
+	}
+}
+
+// parkHeap orders parked connections by deadline, earliest first.
+type parkHeap []*parked
+
+func (h parkHeap) first() *parked {
+	if len(h) == 0 {
+		return nil
+	}
+	return h[0]
+}
+
+// push adds pc; it reports whether pc became the earliest.
+func (h *parkHeap) push(pc *parked) bool {
+	pc.at = len(*h)
+	*h = append(*h, pc)
+	h.up(pc.at)
+	return pc.at == 0
+}
+
+// remove takes pc out, if it is in.
+func (h *parkHeap) remove(pc *parked) {
+	i := pc.at
+	if i < 0 || i >= len(*h) || (*h)[i] != pc {
+		return
+	}
+	last := len(*h) - 1
+	h.swap(i, last)
+	(*h)[last] = nil
+	*h = (*h)[:last]
+	pc.at = -1
+	if i < last {
+		h.down(i)
+		h.up(i)
+	}
+}
+
+func (h parkHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].at, h[j].at = i, j
+}
+
+func (h parkHeap) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if h[parent].deadline <= h[i].deadline {
+			return
+		}
+		h.swap(i, parent)
+		i = parent
+	}
+}
+
+func (h parkHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && h[r].deadline < h[l].deadline {
+			m = r
+		}
+		if h[i].deadline <= h[m].deadline {
+			return
+		}
+		h.swap(i, m)
+		i = m
 	}
 }

@@ -62,10 +62,18 @@ backend app
 	addr := e.Addrs("fe")[0].String()
 	// New connections each time: the connection's counter counts each
 	// of its requests, and the entry outlives the connection.
+	// Each response's bytes count when its stream ends, just before gohap
+	// closes the connection: the client waits for that close.
 	for i, want := range []int{200, 200, 429, 429} {
-		if code, _ := status(t, addr, "/"); code != want {
+		c := dial(t, addr)
+		c.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if _, code, _ := c.response("GET"); code != want {
 			t.Errorf("request %d: %d, want %d", i+1, code, want)
 		}
+		if _, err := io.Copy(io.Discard, c.br); err != nil {
+			t.Fatal(err)
+		}
+		c.c.Close()
 	}
 }
 
