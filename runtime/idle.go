@@ -2,8 +2,8 @@ package runtime
 
 import (
 	"net"
-	"os"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
 	"time"
