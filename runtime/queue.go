@@ -89,7 +89,7 @@ func (s *session) take(bs *backendState) *serverState {
 	}
 	s.lbKey = bs.key(s, req)
 	var w chan struct{}
-	var timeout <-chan time.Time
+	var timeout, poll <-chan time.Time
 	for {
 		if srv := bs.pick(s.lbKey, nil); srv != nil {
 			if srv.acquire() {
@@ -114,9 +114,19 @@ func (s *session) take(bs *backendState) *serverState {
 				defer t.Stop()
 				timeout = t.C
 			}
+			if s.e.workers.shared() {
+				// Another process frees slots without waking this
+				// one's queue: look again every millisecond.
+				t := time.NewTicker(queuePoll)
+				defer t.Stop()
+				poll = t.C
+			}
 			continue // a slot may have freed before we were queued
 		}
 		select {
+		case <-poll:
+			bs.leave(w)
+			bs.enqueue(w, true) // keep our place while we try
 		case <-w:
 			bs.enqueue(w, true) // keep our place while we try
 		case <-timeout:
@@ -128,6 +138,10 @@ func (s *session) take(bs *backendState) *serverState {
 		}
 	}
 }
+
+// queuePoll is how often a request queued in one of several worker
+// processes looks for a slot another process freed.
+const queuePoll = time.Millisecond
 
 // moveSlot moves the slot taken on from to to, when a redispatch
 // connected to another server, and returns to.

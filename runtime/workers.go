@@ -52,6 +52,9 @@ type procLive struct {
 
 func (w *Workers) follower() bool { return w != nil && w.Index > 0 }
 
+// shared reports whether other processes serve the same configuration.
+func (w *Workers) shared() bool { return w != nil && w.Count > 1 }
+
 func (w *Workers) index() int {
 	if w == nil {
 		return 0
@@ -128,7 +131,7 @@ func (w *Workers) listen(i int) (net.Listener, error) {
 // is one core.
 func (e *Engine) acceptTurn() {
 	w := e.workers
-	if w == nil || w.Count < 2 {
+	if !w.shared() {
 		return
 	}
 	p := e.proc
@@ -195,10 +198,7 @@ func Shareable(g *rules.Graph) error {
 	}
 	for _, be := range g.Backends {
 		for _, s := range be.Servers {
-			switch {
-			case s.MaxConn > 0:
-				return one("server "+be.Name+"/"+s.Name+": maxconn", "its queue")
-			case s.ShutdownOnDown:
+			if s.ShutdownOnDown {
 				return one("server "+be.Name+"/"+s.Name+": on-marked-down shutdown-sessions", "the connections it closes")
 			}
 		}
