@@ -236,13 +236,6 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	if err := eng.Start(); err != nil {
 		return &exitError{1, "gohap: " + err.Error()}
 	}
-	if lead != nil {
-		if err := lead.startAll(eng); err != nil {
-			lead.stopAll(stopWait)
-			eng.Close()
-			return &exitError{1, "gohap: " + err.Error()}
-		}
-	}
 	cliSrv := api.New(api.Config{Engine: eng, Vars: store, Name: "gohap", Version: version, Log: logger})
 	if err := cliSrv.Apply(res.Graph.Global); err != nil {
 		eng.Close()
@@ -259,6 +252,13 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 			return &exitError{1, "gohap: cannot write pid file: " + err.Error()}
 		}
 		defer os.Remove(pidfile)
+	}
+	if lead != nil {
+		if err := lead.startAll(eng); err != nil {
+			lead.stopAll(stopWait)
+			eng.Close()
+			return &exitError{1, "gohap: " + err.Error()}
+		}
 	}
 	procs := ""
 	if lead != nil {

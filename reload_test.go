@@ -29,8 +29,12 @@ func TestReloadSignal(t *testing.T) {
 	}
 	write(site("one"))
 	cmd, logs := startGohap(t, cfgPath, fe, []string{"GOHAP_VARS=" + filepath.Join(dir, "vars")})
+	// A new connection each time: with worker processes, a connection an
+	// old follower holds gets its next answer from the old configuration,
+	// as from haproxy's old process after a reload.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	get := func() string {
-		resp, err := http.Get("http://" + fe + "/")
+		resp, err := client.Get("http://" + fe + "/")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -73,12 +73,13 @@ type leader struct {
 	lns     []*os.File  // the running configuration's sockets
 	current []*follower // serving the running configuration
 	running map[*follower]bool
-	exited  chan exitNote // followers that ended
+	eng     *runtime.Engine // the leader's, once started (startAll)
+	exited  chan exitNote   // followers that ended
 }
 
 // follower is one follower process.
 type follower struct {
-	index    int
+	slot     int // its place in the shared state (runtime.Workers.Index)
 	proc     *os.Process
 	lifeline *os.File // write end: the follower stops when it closes
 	started  time.Time
@@ -142,26 +143,70 @@ func (l *leader) startAll(eng *runtime.Engine) error {
 	}
 	closeAll(l.lns)
 	l.lns = lns
+	l.eng = eng
 	old := l.current
 	l.current = nil
 	var errs []error
-	for i := 1; i < l.n; i++ {
-		f, err := l.spawn(i)
+	var slots []int
+	for range l.n - 1 {
+		f, err := l.spawn()
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		l.current = append(l.current, f)
+		slots = append(slots, f.slot)
 	}
+	// The previous followers accept until the new ones do; once they
+	// stopped, every new connection gets the new configuration.
+	l.mu.Unlock()
+	awaitWorkers(eng, slots, true)
+	l.mu.Lock()
+	var retired []int
 	for _, f := range old {
 		f.retire(syscall.SIGUSR1)
+		retired = append(retired, f.slot)
 	}
+	l.mu.Unlock()
+	awaitWorkers(eng, retired, false)
+	l.mu.Lock()
 	return errors.Join(errs...)
 }
 
-// spawn starts follower i of the running configuration. Called with l.mu
+// awaitWorkers waits, for at most followerWait, until the followers in
+// slots accept connections (accept true) or stopped accepting.
+func awaitWorkers(eng *runtime.Engine, slots []int, accept bool) {
+	for deadline := time.Now().Add(followerWait); !eng.WorkersAccept(slots, accept) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// followerWait bounds how long a reload waits for followers to start
+// accepting, or to stop.
+const followerWait = 3 * time.Second
+
+// freeSlot returns a slot no running follower holds. Called with l.mu
 // held.
-func (l *leader) spawn(i int) (*follower, error) {
+func (l *leader) freeSlot() (int, error) {
+	used := make(map[int]bool, len(l.running))
+	for f := range l.running {
+		used[f.slot] = true
+	}
+	for i := 1; i < runtime.MaxWorkers; i++ {
+		if !used[i] {
+			return i, nil
+		}
+	}
+	return 0, errors.New("too many worker processes still finishing earlier configurations")
+}
+
+// spawn starts a follower of the running configuration. Called with
+// l.mu held.
+func (l *leader) spawn() (*follower, error) {
+	i, err := l.freeSlot()
+	if err != nil {
+		return nil, err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -190,7 +235,7 @@ func (l *leader) spawn(i int) (*follower, error) {
 		w.Close()
 		return nil, err
 	}
-	f := &follower{index: i, proc: p, lifeline: w, started: time.Now()}
+	f := &follower{slot: i, proc: p, lifeline: w, started: time.Now()}
 	l.running[f] = true
 	go func() {
 		st, err := p.Wait()
@@ -224,15 +269,14 @@ func (f *follower) retire(sig syscall.Signal) {
 // exit handles a follower's end: one that was not asked to stop is
 // started again, at most once a second.
 func (l *leader) exit(n exitNote) {
-	n.f.lifeline.Close()
+	l.gone(n.f)
 	l.mu.Lock()
-	delete(l.running, n.f)
 	retired := n.f.retired
 	l.mu.Unlock()
 	if retired {
 		return
 	}
-	l.log.Printf("worker %d (pid %d) exited unexpectedly: %v; starting it again", n.f.index, n.f.proc.Pid, describeExit(n.err))
+	l.log.Printf("worker %d (pid %d) exited unexpectedly: %v; starting another", n.f.slot, n.f.proc.Pid, describeExit(n.err))
 	if d := time.Second - time.Since(n.f.started); d > 0 {
 		time.Sleep(d)
 	}
@@ -241,7 +285,7 @@ func (l *leader) exit(n exitNote) {
 	if n.f.retired { // stopped while it waited
 		return
 	}
-	f, err := l.spawn(n.f.index)
+	f, err := l.spawn()
 	for i, c := range l.current {
 		if c == n.f {
 			if err != nil {
@@ -252,6 +296,17 @@ func (l *leader) exit(n exitNote) {
 			}
 			break
 		}
+	}
+}
+
+// gone forgets f, which exited, and frees its slot.
+func (l *leader) gone(f *follower) {
+	f.lifeline.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.running, f)
+	if l.eng != nil {
+		l.eng.WorkerGone(f.slot)
 	}
 }
 
@@ -284,10 +339,7 @@ func (l *leader) waitAll(deadline <-chan time.Time, sig <-chan os.Signal) {
 		}
 		select {
 		case n := <-l.exited:
-			n.f.lifeline.Close()
-			l.mu.Lock()
-			delete(l.running, n.f)
-			l.mu.Unlock()
+			l.gone(n.f)
 		case s := <-sig:
 			if s == syscall.SIGINT || s == syscall.SIGTERM {
 				l.retireAll(syscall.SIGTERM)
@@ -305,7 +357,7 @@ func closeAll(fs []*os.File) {
 	}
 }
 
-// parseWorker reads the hidden --worker flag: "INDEX/COUNT/LISTENERS",
+// parseWorker reads the hidden --worker flag: "SLOT/COUNT/LISTENERS",
 // the last being how many listening sockets the follower inherits.
 func parseWorker(s string) (index, count, lns int, err error) {
 	var n [3]int
@@ -319,7 +371,7 @@ func parseWorker(s string) (index, count, lns int, err error) {
 		}
 	}
 	index, count, lns = n[0], n[1], n[2]
-	if len(parts) != len(n) || err != nil || index < 1 || index >= count || count > runtime.MaxWorkers || lns < 0 {
+	if len(parts) != len(n) || err != nil || index < 1 || index >= runtime.MaxWorkers || count < 2 || count > runtime.MaxWorkers || lns < 0 {
 		return 0, 0, 0, fmt.Errorf("bad --worker %q", s)
 	}
 	return index, count, lns, nil

@@ -163,6 +163,8 @@ func (c *checker) run(ctx context.Context) {
 		select {
 		case <-c.e.done:
 			return
+		case <-ctx.Done():
+			return
 		case <-t.C:
 		}
 		if c.s.paused() {
@@ -172,6 +174,10 @@ func (c *checker) run(ctx context.Context) {
 		r := c.check(ctx)
 		select {
 		case <-c.e.done:
+			return
+		case <-ctx.Done():
+			// A reload stopped this configuration's checks: the check
+			// was cut short, which says nothing about the server.
 			return
 		default:
 		}

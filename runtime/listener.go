@@ -52,6 +52,7 @@ func (l *listener) serve() {
 		sem = make(chan struct{}, maxConn)
 	}
 	backoff := 5 * time.Millisecond
+	l.e.awaitFollowers()
 	for {
 		if sem != nil {
 			select {

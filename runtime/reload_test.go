@@ -1,12 +1,15 @@
 package runtime
 
 import (
+	"fmt"
+	"log"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"gohap/internal/syncbuf"
 	"gohap/runtime/rules"
 )
 
@@ -93,5 +96,49 @@ func TestReloadBindFailureChangesNothing(t *testing.T) {
 	}
 	if _, body := dial(t, addr).get("/"); body != "1" {
 		t.Errorf("after a failed reload: body %q, want the old backend's 1", body)
+	}
+}
+
+// TestReloadStopsOldChecks: a reload stops the old configuration's
+// checks without a verdict. A check it cut short once marked the server
+// down in the old state (which requests still in flight use) and logged
+// it, and the old check loops went on failing until the engine closed.
+func TestReloadStopsOldChecks(t *testing.T) {
+	srv := okServer(t)
+	cfg := fmt.Sprintf(testDefaults+`frontend fe
+    bind 127.0.0.1:0
+    default_backend be
+backend be
+    server s1 %s check inter 10ms
+`, srv.addr())
+	var logs syncbuf.Buffer
+	res, err := compileString(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{Graph: res.Graph, Log: log.New(&logs, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	time.Sleep(50 * time.Millisecond) // a few checks
+	old := e.gen.Load()
+	again, err := compileString(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(again.Graph); err != nil {
+		t.Fatal(err)
+	}
+	// Long enough for the old loops to fail "fall" checks in a row.
+	time.Sleep(200 * time.Millisecond)
+	if !old.backends[0].servers[0].up.Load() {
+		t.Error("the reload marked the old configuration's server down")
+	}
+	if strings.Contains(logs.String(), "DOWN") {
+		t.Errorf("logs after reload:\n%s", logs.String())
 	}
 }

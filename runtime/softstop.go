@@ -15,6 +15,7 @@ func (e *Engine) SoftStop() {
 		l.ln.Close()
 	}
 	e.listeners = nil
+	e.workers.stopped(e.proc)
 	park := e.park
 	e.mu.Unlock()
 	if park != nil {

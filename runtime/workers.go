@@ -23,7 +23,10 @@ const MaxWorkers = 64
 // memory. The leader (Index 0) runs the health checks and sets the
 // state up; followers only serve.
 type Workers struct {
-	// Count is how many processes serve; Index is this one's.
+	// Count is how many processes serve. Index is this process's slot
+	// in the shared state: 0 for the leader, 1 to MaxWorkers-1 for a
+	// follower, unique among the processes that run at once (a reload's
+	// followers start while the previous ones finish).
 	Count, Index int
 	// Region returns shared memory of size bytes: first for the state of
 	// the whole proxy (at New), then for each configuration's (New, and
@@ -44,8 +47,8 @@ type procLive struct {
 	// runs, for %rt, across reloads as haproxy's global counter.
 	reqCount atomic.Uint64
 	actconn  atomic.Int64 // connections being served (%ac)
-	// conns are the connections each worker serves, for the accept
-	// balance; alive marks the workers that accept.
+	// conns are the connections each worker serves, by slot, for the
+	// accept balance; alive marks the workers that accept.
 	conns [MaxWorkers]atomic.Int64
 	alive [MaxWorkers]atomic.Bool
 }
@@ -68,8 +71,8 @@ func (w *Workers) procState() (*procLive, error) {
 	if w == nil {
 		return new(procLive), nil
 	}
-	if w.Count < 1 || w.Count > MaxWorkers || w.Index < 0 || w.Index >= w.Count {
-		return nil, fmt.Errorf("runtime: worker %d of %d: want 1 to %d workers", w.Index, w.Count, MaxWorkers)
+	if w.Count < 1 || w.Count > MaxWorkers || w.Index < 0 || w.Index >= MaxWorkers {
+		return nil, fmt.Errorf("runtime: worker slot %d of %d workers: want 1 to %d workers, slots below that", w.Index, w.Count, MaxWorkers)
 	}
 	size := shm.Sizer()
 	shm.Alloc[procLive](size)
@@ -99,10 +102,61 @@ func (w *Workers) seal(r *shm.Region) error {
 // started marks this worker as accepting.
 func (w *Workers) started(p *procLive) {
 	if w != nil {
-		p.conns[w.Index].Store(0)
 		p.alive[w.Index].Store(true)
 	}
 }
+
+// WorkerGone clears the slot of a follower that exited: its connections
+// ended with it, counted or not.
+func (e *Engine) WorkerGone(slot int) {
+	if slot > 0 && slot < MaxWorkers {
+		e.proc.alive[slot].Store(false)
+		e.proc.conns[slot].Store(0)
+	}
+}
+
+// WorkersAccept reports whether the followers in slots all accept
+// connections (want true), or all stopped accepting (want false).
+func (e *Engine) WorkersAccept(slots []int, want bool) bool {
+	for _, i := range slots {
+		if i > 0 && i < MaxWorkers && e.proc.alive[i].Load() != want {
+			return false
+		}
+	}
+	return true
+}
+
+// awaitFollowers holds the leader's first accepts until its followers
+// accept too, for at most followerWait: connections wait in the backlog
+// meanwhile, and the first ones are spread over every process instead
+// of all going to the leader, which started first.
+func (e *Engine) awaitFollowers() {
+	w := e.workers
+	if !w.shared() || w.follower() {
+		return
+	}
+	deadline := time.Now().Add(followerWait)
+	for time.Now().Before(deadline) {
+		up := 0
+		for i := 1; i < MaxWorkers; i++ {
+			if e.proc.alive[i].Load() {
+				up++
+			}
+		}
+		if up >= w.Count-1 {
+			return
+		}
+		select {
+		case <-e.done:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// followerWait bounds how long the leader waits for its followers before
+// it accepts alone.
+const followerWait = 3 * time.Second
 
 // stopped marks this worker as no longer accepting.
 func (w *Workers) stopped(p *procLive) {
@@ -136,7 +190,7 @@ func (e *Engine) acceptTurn() {
 	}
 	p := e.proc
 	mine := p.conns[w.Index].Load()
-	for i := range w.Count {
+	for i := range MaxWorkers {
 		if i != w.Index && p.alive[i].Load() && p.conns[i].Load()+1 < mine {
 			time.Sleep(acceptYield)
 			return
