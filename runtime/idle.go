@@ -38,6 +38,9 @@ type parked struct {
 	feName  string
 	nreq    int
 	timer   *time.Timer // the keep-alive timeout; nil: none
+	// ctr are the counters of the frontend, in the generation the
+	// connection was parked under, whose idle count holds it.
+	ctr *counters
 	// more is what only some connections carry across the wait; nil for
 	// most, so that an idle connection stays small.
 	more *parkedMore
@@ -137,6 +140,10 @@ func (s *session) park(deadline time.Time) bool {
 		m.track, s.txn.Track = s.txn.Track, rules.Trackers{}
 		s.txn.SwapSess(&m.sess)
 	}
+	if c := s.e.gen.Load().feCounters(s.feIndex); c != nil {
+		pc.ctr = c
+		c.idle.Add(1)
+	}
 	p.conns[fd] = pc
 	if !deadline.IsZero() {
 		pc.timer = time.AfterFunc(time.Until(deadline), func() { p.expire(pc) })
@@ -168,6 +175,7 @@ func (p *parker) expire(pc *parked) {
 // count of Engine.wg.
 func (p *parker) end(pc *parked) {
 	pc.c.Close()
+	pc.unpark()
 	if pc.more != nil {
 		pc.more.track.End()
 	}
@@ -239,7 +247,16 @@ func (p *parker) resume(pc *parked) {
 		p.end(pc)
 		return
 	}
+	pc.unpark() // counted as served now
 	pc.l.run(s, pc.sem)
+}
+
+// unpark takes pc out of its frontend's count of idle connections.
+func (pc *parked) unpark() {
+	if c := pc.ctr; c != nil {
+		c.idle.Add(-1)
+		pc.ctr = nil
+	}
 }
 
 // close ends every parked connection and stops loop.

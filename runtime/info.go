@@ -22,7 +22,7 @@ type Info struct {
 func (e *Engine) Info() Info {
 	gen := e.gen.Load()
 	in := Info{Start: e.start, Threads: goruntime.GOMAXPROCS(0), MaxConn: gen.g.Global.MaxConn, Stopping: e.stopping.Load()}
-	for _, n := range e.frontendConns(len(gen.g.Frontends)) {
+	for _, n := range frontendConns(gen) {
 		in.CurrConns += n
 	}
 	for _, c := range gen.frontends {
