@@ -3,7 +3,6 @@ package runtime
 import (
 	"bytes"
 	"net/url"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -172,7 +171,7 @@ func (e *Engine) promProcess(w *promWriter, gen *generation) {
 		name, typ, help string
 		v               int64
 	}{
-		{"haproxy_process_nbthread", "gauge", "Threads running the proxy (GOMAXPROCS)", int64(goruntime.GOMAXPROCS(0))},
+		{"haproxy_process_nbthread", "gauge", "Threads running the proxy (GOMAXPROCS, or worker processes)", int64(e.workers.threads())},
 		{"haproxy_process_nbproc", "gauge", "Worker processes (always 1)", 1},
 		{"haproxy_process_relative_process_id", "gauge", "This worker's number (always 1)", 1},
 		{"haproxy_process_uptime_seconds", "gauge", "Seconds since the configuration started", int64(time.Since(gen.start) / time.Second)},

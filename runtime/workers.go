@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	goruntime "runtime"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,9 @@ type procLive struct {
 	// balance; alive marks the workers that accept.
 	conns [MaxWorkers]atomic.Int64
 	alive [MaxWorkers]atomic.Bool
+	// start is when the leader built its engine (Unix nanoseconds): the
+	// proxy's start, which every worker reports.
+	start atomic.Int64
 }
 
 func (w *Workers) follower() bool { return w != nil && w.Index > 0 }
@@ -82,6 +86,15 @@ func (w *Workers) procState() (*procLive, error) {
 		*p = procLive{}
 	}
 	return p, nil
+}
+
+// threads is how many threads run the proxy, as haproxy counts them: a
+// worker process stands for one.
+func (w *Workers) threads() int {
+	if w == nil {
+		return goruntime.GOMAXPROCS(0)
+	}
+	return w.Count
 }
 
 // seal ends the layout of r: the leader records it, a follower checks it

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,6 +104,9 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 // follower's statistics page, as one haproxy process shows those of all
 // its threads.
 func TestWorkersShareConnCounts(t *testing.T) {
+	// Each worker process runs one Go processor; the proxy's thread count
+	// is the workers'.
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(1))
 	leader, follower := workerPair(t, testDefaults+`frontend fe
     bind 127.0.0.1:0
     stats enable
@@ -139,6 +143,7 @@ func TestWorkersShareConnCounts(t *testing.T) {
 	for _, want := range []string{
 		"\nhaproxy_frontend_current_sessions{proxy=\"fe\"} 4\n",
 		"\nhaproxy_process_current_connections 4\n",
+		"\nhaproxy_process_nbthread 2\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("leader's metrics lack %q", strings.TrimSpace(want))
@@ -157,6 +162,24 @@ func TestWorkersShareConnCounts(t *testing.T) {
 		_, body := statsGet(t, fAddr, "/stats;csv", "")
 		return strings.Contains(body, "\nfe,FRONTEND,,,6,"), body
 	})
+	if in := follower.Info(); in.Threads != 2 {
+		t.Errorf("follower's threads: %d, want 2", in.Threads)
+	}
+}
+
+// TestWorkersShareStart: a follower reports the leader's start as the
+// proxy's, and the configuration's.
+func TestWorkersShareStart(t *testing.T) {
+	leader, follower := workerPair(t, testDefaults+`frontend fe
+    bind 127.0.0.1:0
+    http-request return status 200 content-type text/plain string ok
+`)
+	if l, f := leader.Info().Start, follower.Info().Start; !l.Equal(f) || l.IsZero() {
+		t.Errorf("start: leader %v, follower %v", l, f)
+	}
+	if l, f := leader.gen.Load().start, follower.gen.Load().start; !l.Equal(f) {
+		t.Errorf("configuration start: leader %v, follower %v", l, f)
+	}
 }
 
 // TestConnCountAcrossReload: a connection counts in the configuration
