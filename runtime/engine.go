@@ -345,6 +345,7 @@ func (e *Engine) bindAll(gen *generation, old []*listener) ([]binding, error) {
 	for fi, fe := range gen.g.Frontends {
 		for _, b := range fe.Binds {
 			cfg := &listenCfg{feIndex: fi, feName: fe.Name, acceptProxy: b.AcceptProxy, tls: b.TLS}
+			e.shareTickets(b.TLS)
 			key := bindKey(b)
 			if l := free[key]; l != nil && !taken[l] {
 				taken[l] = true

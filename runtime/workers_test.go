@@ -2,7 +2,10 @@ package runtime
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	goruntime "runtime"
@@ -179,6 +182,56 @@ func TestWorkersShareStart(t *testing.T) {
 	}
 	if l, f := leader.gen.Load().start, follower.gen.Load().start; !l.Equal(f) {
 		t.Errorf("configuration start: leader %v, follower %v", l, f)
+	}
+}
+
+// TestWorkersShareTicketKeys: a TLS session made with one worker resumes
+// on the other, as on any two threads of haproxy: they share the key
+// that encrypts session tickets. no-tls-tickets turns tickets off.
+func TestWorkersShareTicketKeys(t *testing.T) {
+	cert, x := writeCert(t, t.TempDir(), "a.example")
+	pool := x509.NewCertPool()
+	pool.AddCert(x)
+	for _, tc := range []struct {
+		name    string
+		version uint16
+		bind    string
+		resume  bool
+	}{
+		{"TLS 1.3", tls.VersionTLS13, "", true},
+		{"TLS 1.2", tls.VersionTLS12, "", true},
+		{"no-tls-tickets", tls.VersionTLS12, " no-tls-tickets", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader, follower := workerPair(t, testDefaults+`frontend fe
+    bind 127.0.0.1:0 ssl crt `+cert+tc.bind+`
+    http-request return status 200 content-type text/plain string ok
+`)
+			cfg := &tls.Config{ServerName: "a.example", RootCAs: pool, MaxVersion: tc.version,
+				ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+			get := func(e *Engine) bool {
+				c, err := tls.Dial("tcp", e.Addrs("fe")[0].String(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				// The response also brings TLS 1.3's ticket.
+				fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+				if _, err := io.ReadAll(c); err != nil {
+					t.Fatal(err)
+				}
+				return c.ConnectionState().DidResume
+			}
+			if get(leader) {
+				t.Fatal("the first connection resumed")
+			}
+			if got := get(follower); got != tc.resume {
+				t.Errorf("resumed on the follower: %v, want %v", got, tc.resume)
+			}
+			if got := get(leader); got != tc.resume {
+				t.Errorf("resumed on the leader again: %v, want %v", got, tc.resume)
+			}
+		})
 	}
 }
 
