@@ -10,6 +10,9 @@ type counters struct {
 	sessions atomic.Int64 // connections (frontend) or requests given to it (backend, server)
 	requests atomic.Int64 // HTTP requests
 	cur      atomic.Int64 // connections being served (frontend), for %fc
+	// idle are the frontend's keep-alive connections parked between two
+	// requests (parker): with cur, the connections open on it.
+	idle     atomic.Int64
 	resp     [6]atomic.Int64
 	logLines atomic.Int64 // lines logged (a frontend's %lc)
 }

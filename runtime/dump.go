@@ -6,7 +6,7 @@ import "fmt"
 // in haproxy's words, as haproxy does on SIGHUP.
 func (e *Engine) DumpState() {
 	gen := e.gen.Load()
-	feConns := e.frontendConns(len(gen.g.Frontends))
+	feConns := frontendConns(gen)
 	e.log.Printf("SIGHUP received, dumping servers states.")
 	for _, p := range proxiesInOrder(gen) {
 		var feAct, beAct, pend, feTot, beTot int64

@@ -83,7 +83,7 @@ type generation struct {
 	sessRates []rules.SessionRate
 	// region holds the shared part of the state; nil: process memory.
 	region *shm.Region
-	start  time.Time // when the generation was built
+	start  time.Time // when the generation was built (by the leader)
 	// stopChecks ends the generation's health checks; nil before they
 	// start.
 	stopChecks context.CancelFunc
@@ -128,6 +128,13 @@ func (e *Engine) newGeneration(g *rules.Graph) (*generation, error) {
 // buildGeneration builds the live state of g, its shared part in r.
 func buildGeneration(g *rules.Graph, r *shm.Region, follower bool) (*generation, error) {
 	gen := &generation{g: g, start: time.Now(), sessRates: make([]rules.SessionRate, len(g.Frontends))}
+	// The configuration started when the leader built it.
+	start := shm.Alloc[atomic.Int64](r)
+	if follower {
+		gen.start = time.Unix(0, start.Load())
+	} else {
+		start.Store(gen.start.UnixNano())
+	}
 	for range g.Frontends {
 		gen.frontends = append(gen.frontends, shm.Alloc[counters](r))
 	}
@@ -216,6 +223,11 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.proc = proc
+	if e.workers.follower() {
+		e.start = time.Unix(0, proc.start.Load())
+	} else {
+		proc.start.Store(e.start.UnixNano())
+	}
 	gen, err := e.newGeneration(cfg.Graph)
 	if err != nil {
 		return nil, err
@@ -333,6 +345,7 @@ func (e *Engine) bindAll(gen *generation, old []*listener) ([]binding, error) {
 	for fi, fe := range gen.g.Frontends {
 		for _, b := range fe.Binds {
 			cfg := &listenCfg{feIndex: fi, feName: fe.Name, acceptProxy: b.AcceptProxy, tls: b.TLS}
+			e.shareTickets(b.TLS)
 			key := bindKey(b)
 			if l := free[key]; l != nil && !taken[l] {
 				taken[l] = true

@@ -184,6 +184,13 @@ func (s *session) serveOne(gen *generation, fe *rules.Frontend) bool {
 	s.feCtr, s.beCtr, s.srvCtr = gen.feCounters(s.feIndex), nil, nil
 	if s.feCtr != nil {
 		s.feCtr.requests.Add(1)
+		if c := s.feConnCtr; c != nil && c != s.feCtr {
+			// The connection came under an earlier configuration: it
+			// counts in the frontend of the one it now serves.
+			c.cur.Add(-1)
+			s.feCtr.cur.Add(1)
+			s.feConnCtr = s.feCtr
+		}
 	}
 	if fe.Mode != rules.ModeHTTP {
 		// A "mode tcp" frontend upgraded to HTTP by its backend: the

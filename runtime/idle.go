@@ -49,6 +49,9 @@ type parked struct {
 	// none. at is the connection's place in parker.timeouts, -1: none.
 	deadline int64
 	at       int
+	// ctr are the counters of the frontend, in the generation the
+	// connection was parked under, whose idle count holds it.
+	ctr *counters
 	// more is what only some connections carry across the wait; nil for
 	// most, so that an idle connection stays small.
 	more *parkedMore
@@ -191,6 +194,10 @@ func (p *parker) add(pc *parked, deadline time.Time) bool {
 	if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, pc.fd, &ev) != nil {
 		return false
 	}
+	if c := p.e.gen.Load().feCounters(pc.feIndex); c != nil {
+		pc.ctr = c
+		c.idle.Add(1)
+	}
 	p.conns[pc.fd] = pc
 	if !deadline.IsZero() {
 		pc.deadline = deadline.UnixNano()
@@ -234,6 +241,7 @@ func (p *parker) end(pc *parked) {
 	} else {
 		syscall.Close(pc.fd)
 	}
+	pc.unpark()
 	if pc.more != nil {
 		pc.more.track.End()
 	}
@@ -340,11 +348,13 @@ func (p *parker) resume(pc *parked) {
 		p.end(pc)
 		return
 	}
+	pc.unpark() // counted as served now
 	pc.l.run(s, pc.sem)
 }
 
 // endDetached ends pc, whose socket is already closed.
 func (p *parker) endDetached(pc *parked) {
+	pc.unpark()
 	if pc.more != nil {
 		pc.more.track.End()
 	}
@@ -352,6 +362,14 @@ func (p *parker) endDetached(pc *parked) {
 		<-pc.sem
 	}
 	p.e.wg.Done()
+}
+
+// unpark takes pc out of its frontend's count of idle connections.
+func (pc *parked) unpark() {
+	if c := pc.ctr; c != nil {
+		c.idle.Add(-1)
+		pc.ctr = nil
+	}
 }
 
 // close ends every parked connection and stops loop.
@@ -367,8 +385,8 @@ func (p *parker) close() {
 	for fd := range conns {
 		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	}
-	p.mu.Unlock()
 	p.timeouts = nil
+	p.mu.Unlock()
 	p.poke()
 	for _, pc := range conns {
 		p.end(pc)

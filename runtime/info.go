@@ -1,15 +1,12 @@
 package runtime
 
-import (
-	goruntime "runtime"
-	"time"
-)
+import "time"
 
 // Info is what the process can say about itself, for the runtime API's
 // "show info": only what gohap tracks.
 type Info struct {
-	Start     time.Time // when the engine was built
-	Threads   int       // GOMAXPROCS
+	Start     time.Time // when the engine was built: the leader's, in worker processes
+	Threads   int       // GOMAXPROCS, or the worker processes' count
 	MaxConn   int       // global maxconn; 0: no limit
 	CurrConns int64     // client connections open now
 	CumConns  int64     // client connections accepted since the last (re)load
@@ -21,8 +18,8 @@ type Info struct {
 // Info returns the process information now.
 func (e *Engine) Info() Info {
 	gen := e.gen.Load()
-	in := Info{Start: e.start, Threads: goruntime.GOMAXPROCS(0), MaxConn: gen.g.Global.MaxConn, Stopping: e.stopping.Load()}
-	for _, n := range e.frontendConns(len(gen.g.Frontends)) {
+	in := Info{Start: e.start, Threads: e.workers.threads(), MaxConn: gen.g.Global.MaxConn, Stopping: e.stopping.Load()}
+	for _, n := range frontendConns(gen) {
 		in.CurrConns += n
 	}
 	for _, c := range gen.frontends {

@@ -3,7 +3,6 @@ package runtime
 import (
 	"bytes"
 	"net/url"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -162,11 +161,9 @@ func (s *session) servePromex(gen *generation, fe *rules.Frontend, be *rules.Bac
 
 // promProcess writes the global scope.
 func (e *Engine) promProcess(w *promWriter, gen *generation) {
-	e.mu.Lock()
-	cur := int64(len(e.conns))
-	e.mu.Unlock()
-	var conns, reqs int64
+	var cur, conns, reqs int64
 	for _, c := range gen.frontends {
+		cur += c.cur.Load() + c.idle.Load()
 		conns += c.sessions.Load()
 		reqs += c.requests.Load()
 	}
@@ -174,7 +171,7 @@ func (e *Engine) promProcess(w *promWriter, gen *generation) {
 		name, typ, help string
 		v               int64
 	}{
-		{"haproxy_process_nbthread", "gauge", "Threads running the proxy (GOMAXPROCS)", int64(goruntime.GOMAXPROCS(0))},
+		{"haproxy_process_nbthread", "gauge", "Threads running the proxy (GOMAXPROCS, or worker processes)", int64(e.workers.threads())},
 		{"haproxy_process_nbproc", "gauge", "Worker processes (always 1)", 1},
 		{"haproxy_process_relative_process_id", "gauge", "This worker's number (always 1)", 1},
 		{"haproxy_process_uptime_seconds", "gauge", "Seconds since the configuration started", int64(time.Since(gen.start) / time.Second)},
@@ -194,27 +191,17 @@ func (e *Engine) promProcess(w *promWriter, gen *generation) {
 	}
 }
 
-// frontendConns counts the open client connections of each of the n
-// frontends, by index: those being served and those parked idle.
-func (e *Engine) frontendConns(n int) []int64 {
-	cur := make([]int64, n)
-	count := func(i int) {
-		if i >= 0 && i < n {
-			cur[i]++
-		}
-	}
-	e.mu.Lock()
-	for s := range e.conns {
-		count(s.feIndex)
-	}
-	p := e.park
-	e.mu.Unlock()
-	if p != nil {
-		p.mu.Lock()
-		for _, pc := range p.conns {
-			count(pc.feIndex)
-		}
-		p.mu.Unlock()
+// frontendConns counts the open client connections of each of gen's
+// frontends, by index: those being served and those parked idle, by
+// every worker process that serves gen. A connection counts in the
+// generation it last served a request or was parked idle under: those
+// an earlier configuration still holds (a tcp session, a connection
+// idle since, a follower the reload retired) count in that one's, as
+// haproxy's old process keeps its own after a reload.
+func frontendConns(gen *generation) []int64 {
+	cur := make([]int64, len(gen.frontends))
+	for i, c := range gen.frontends {
+		cur[i] = c.cur.Load() + c.idle.Load()
 	}
 	return cur
 }
@@ -222,7 +209,7 @@ func (e *Engine) frontendConns(n int) []int64 {
 // promFrontends writes the frontend scope.
 func (e *Engine) promFrontends(w *promWriter, gen *generation) {
 	fes := gen.g.Frontends
-	cur := e.frontendConns(len(fes))
+	cur := frontendConns(gen)
 	gauge := func(name, help string, v func(i int, fe *rules.Frontend) int64) {
 		if !w.family(name, "gauge", help) {
 			return

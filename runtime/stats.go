@@ -42,12 +42,14 @@ func (r statsRow) csv(b *bytes.Buffer) {
 // its backend row.
 func statsRows(gen *generation, st *rules.Stats) []statsRow {
 	var rows []statsRow
+	feConns := frontendConns(gen)
 	for _, p := range proxiesInOrder(gen) {
 		if p.fe >= 0 {
 			fe := gen.g.Frontends[p.fe]
 			if st.Shows(fe.Name) {
-				rows = append(rows, statsRow{"pxname": fe.Name, "svname": "FRONTEND", "status": "OPEN",
-					"pid": "1", "iid": strconv.Itoa(p.fe + 1), "sid": "0", "type": "0", "mode": fe.Mode.String()})
+				rows = append(rows, statsRow{"pxname": fe.Name, "svname": "FRONTEND",
+					"scur": strconv.FormatInt(feConns[p.fe], 10), "stot": strconv.FormatInt(gen.frontends[p.fe].sessions.Load(), 10),
+					"status": "OPEN", "pid": "1", "iid": strconv.Itoa(p.fe + 1), "sid": "0", "type": "0", "mode": fe.Mode.String()})
 			}
 		}
 		if p.be != nil && st.Shows(p.be.Name) {

@@ -1,10 +1,13 @@
 package runtime
 
 import (
+	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	goruntime "runtime"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +54,14 @@ type procLive struct {
 	// accept balance; alive marks the workers that accept.
 	conns [MaxWorkers]atomic.Int64
 	alive [MaxWorkers]atomic.Bool
+	// start is when the leader built its engine (Unix nanoseconds): the
+	// proxy's start, which every worker reports.
+	start atomic.Int64
+	// ticketKey encrypts and decrypts the TLS session tickets of every
+	// worker, as haproxy's threads share one key: a client resumes its
+	// session on whichever worker takes its next connection. The leader
+	// draws it before it starts the followers, which only read it.
+	ticketKey [32]byte
 }
 
 func (w *Workers) follower() bool { return w != nil && w.Index > 0 }
@@ -86,8 +97,30 @@ func (w *Workers) procState() (*procLive, error) {
 	}
 	if !w.follower() {
 		*p = procLive{}
+		if _, err := rand.Read(p.ticketKey[:]); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
+}
+
+// threads is how many threads run the proxy, as haproxy counts them: a
+// worker process stands for one.
+func (w *Workers) threads() int {
+	if w == nil {
+		return goruntime.GOMAXPROCS(0)
+	}
+	return w.Count
+}
+
+// shareTickets makes cfg, a bind line's TLS configuration, encrypt its
+// session tickets with the key every worker shares, unless the line
+// turned tickets off.
+func (e *Engine) shareTickets(cfg *tls.Config) {
+	if e.workers == nil || cfg == nil || cfg.SessionTicketsDisabled {
+		return
+	}
+	cfg.SetSessionTicketKeys([][32]byte{e.proc.ticketKey})
 }
 
 // seal ends the layout of r: the leader records it, a follower checks it

@@ -1,17 +1,303 @@
 package runtime
 
 import (
-	"errors"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	goruntime "runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"gohap/runtime/rules"
 	"gohap/shm"
 )
+
+// workerPair runs src in two engines that share their state as gohap's
+// leader and a follower do, over regions in process memory. Each accepts
+// on sockets of its own (the follower's Listeners are not the leader's),
+// so that a test knows which process serves a connection.
+func workerPair(t *testing.T, src string) (leader, follower *Engine) {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		regions []*shm.Region
+	)
+	lw := &Workers{Count: 2, Index: 0, Region: func(size int) (*shm.Region, error) {
+		r := shm.HeapRegion(size)
+		mu.Lock()
+		regions = append(regions, r)
+		mu.Unlock()
+		return r, nil
+	}}
+	leader = newWorker(t, src, lw)
+	lns, err := leader.ListenerFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeFiles(lns)
+	var own []*os.File
+	for range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := ln.(*net.TCPListener).File()
+		ln.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		own = append(own, f)
+	}
+	next := 0
+	fw := &Workers{Count: 2, Index: 1, Listeners: own, Region: func(int) (*shm.Region, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= len(regions) {
+			return nil, fmt.Errorf("the leader made %d regions", len(regions))
+		}
+		next++
+		return regions[next-1].Attach(), nil
+	}}
+	follower = newWorker(t, src, fw)
+	closeFiles(own)
+	return leader, follower
+}
+
+// newWorker compiles src and starts it as worker w.
+func newWorker(t *testing.T, src string, w *Workers) *Engine {
+	t.Helper()
+	res, err := compileString(src) // each process reads the configuration itself
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{Graph: res.Graph, Workers: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// eventually polls cond until it holds, for up to two seconds.
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var ok bool
+		if ok, got = cond(); ok {
+			return
+		}
+	}
+	t.Fatalf("%s: %s", what, got)
+}
+
+// TestWorkersShareConnCounts: the connections a follower holds open, idle
+// or waiting for their first request, show in the leader's "show info",
+// "show stat" and Prometheus figures, and the leader's on the
+// follower's statistics page, as one haproxy process shows those of all
+// its threads.
+func TestWorkersShareConnCounts(t *testing.T) {
+	// Each worker process runs one Go processor; the proxy's thread count
+	// is the workers'.
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(1))
+	leader, follower := workerPair(t, testDefaults+`frontend fe
+    bind 127.0.0.1:0
+    stats enable
+    stats uri /stats
+    http-request use-service prometheus-exporter if { path /metrics }
+    http-request return status 200 content-type text/plain string ok if { path / }
+`)
+	fAddr := follower.Addrs("fe")[0].String()
+	lAddr := leader.Addrs("fe")[0].String()
+
+	// Three connections to the follower: two idle after a request, one
+	// that has sent nothing yet.
+	for i := range 3 {
+		c := dial(t, fAddr)
+		t.Cleanup(func() { c.c.Close() })
+		if i < 2 {
+			c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if _, code, _ := c.response("GET"); code != 200 {
+				t.Fatalf("request %d: %d", i, code)
+			}
+		}
+	}
+	eventually(t, "leader's show info", func() (bool, string) {
+		in := leader.Info()
+		return in.CurrConns == 3, fmt.Sprintf("CurrConns %d, want 3", in.CurrConns)
+	})
+	var b bytes.Buffer
+	leader.WriteStats(&b)
+	if !strings.Contains(b.String(), "\nfe,FRONTEND,,,3,,,3,") {
+		t.Errorf("leader's show stat, want scur 3 stot 3:\n%s", b.String())
+	}
+	// The scrape's own connection makes four.
+	_, body := statsGet(t, lAddr, "/metrics", "")
+	for _, want := range []string{
+		"\nhaproxy_frontend_current_sessions{proxy=\"fe\"} 4\n",
+		"\nhaproxy_process_current_connections 4\n",
+		"\nhaproxy_process_nbthread 2\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("leader's metrics lack %q", strings.TrimSpace(want))
+		}
+	}
+
+	// Two more held by the leader show on the follower's page, with the
+	// page's own connection and the three before.
+	for range 2 {
+		c := dial(t, lAddr)
+		t.Cleanup(func() { c.c.Close() })
+		c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.response("GET")
+	}
+	eventually(t, "follower's stats page", func() (bool, string) {
+		_, body := statsGet(t, fAddr, "/stats;csv", "")
+		return strings.Contains(body, "\nfe,FRONTEND,,,6,"), body
+	})
+	if in := follower.Info(); in.Threads != 2 {
+		t.Errorf("follower's threads: %d, want 2", in.Threads)
+	}
+}
+
+// TestWorkersShareStart: a follower reports the leader's start as the
+// proxy's, and the configuration's.
+func TestWorkersShareStart(t *testing.T) {
+	leader, follower := workerPair(t, testDefaults+`frontend fe
+    bind 127.0.0.1:0
+    http-request return status 200 content-type text/plain string ok
+`)
+	if l, f := leader.Info().Start, follower.Info().Start; !l.Equal(f) || l.IsZero() {
+		t.Errorf("start: leader %v, follower %v", l, f)
+	}
+	if l, f := leader.gen.Load().start, follower.gen.Load().start; !l.Equal(f) {
+		t.Errorf("configuration start: leader %v, follower %v", l, f)
+	}
+}
+
+// TestWorkersShareTicketKeys: a TLS session made with one worker resumes
+// on the other, as on any two threads of haproxy: they share the key
+// that encrypts session tickets. no-tls-tickets turns tickets off.
+func TestWorkersShareTicketKeys(t *testing.T) {
+	cert, x := writeCert(t, t.TempDir(), "a.example")
+	pool := x509.NewCertPool()
+	pool.AddCert(x)
+	for _, tc := range []struct {
+		name    string
+		version uint16
+		bind    string
+		resume  bool
+	}{
+		{"TLS 1.3", tls.VersionTLS13, "", true},
+		{"TLS 1.2", tls.VersionTLS12, "", true},
+		{"no-tls-tickets", tls.VersionTLS12, " no-tls-tickets", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader, follower := workerPair(t, testDefaults+`frontend fe
+    bind 127.0.0.1:0 ssl crt `+cert+tc.bind+`
+    http-request return status 200 content-type text/plain string ok
+`)
+			cfg := &tls.Config{ServerName: "a.example", RootCAs: pool, MaxVersion: tc.version,
+				ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+			get := func(e *Engine) bool {
+				c, err := tls.Dial("tcp", e.Addrs("fe")[0].String(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				// The response also brings TLS 1.3's ticket.
+				fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+				if _, err := io.ReadAll(c); err != nil {
+					t.Fatal(err)
+				}
+				return c.ConnectionState().DidResume
+			}
+			if get(leader) {
+				t.Fatal("the first connection resumed")
+			}
+			if got := get(follower); got != tc.resume {
+				t.Errorf("resumed on the follower: %v, want %v", got, tc.resume)
+			}
+			if got := get(leader); got != tc.resume {
+				t.Errorf("resumed on the leader again: %v, want %v", got, tc.resume)
+			}
+		})
+	}
+}
+
+// TestConnCountAcrossReload: a connection counts in the configuration
+// it serves a request under, or was parked idle under, and leaves no
+// count behind when it closes.
+func TestConnCountAcrossReload(t *testing.T) {
+	var (
+		eng  atomic.Pointer[Engine]
+		seen atomic.Int64 // open connections of the running configuration, seen from the request
+	)
+	ok := newRawServer(t, func(string, []byte) string {
+		if e := eng.Load(); e != nil {
+			seen.Store(frontendConns(e.gen.Load())[0])
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	})
+	a := newGraph(rules.ModeHTTP)
+	a.backend("b", ok.addr())
+	e, addr, _ := start(t, a)
+	eng.Store(e)
+	old := e.gen.Load()
+	counts := func() string {
+		o, n := old.frontends[0], e.gen.Load().frontends[0]
+		return fmt.Sprintf("old %d served + %d idle, new %d+%d", o.cur.Load(), o.idle.Load(), n.cur.Load(), n.idle.Load())
+	}
+
+	// Two connections idle after a request, one waiting for its first.
+	moved, idle, fresh := dial(t, addr), dial(t, addr), dial(t, addr)
+	moved.get("/")
+	idle.get("/")
+	eventually(t, "before the reload", func() (bool, string) {
+		return old.frontends[0].idle.Load() == 2 && old.frontends[0].cur.Load() == 1, counts()
+	})
+
+	b := newGraph(rules.ModeHTTP)
+	b.fe.Binds = []rules.Bind{{Network: "tcp", Addr: addr, FD: -1}}
+	b.backend("b", ok.addr())
+	if err := e.Reload(b.g); err != nil {
+		t.Fatal(err)
+	}
+	next := e.gen.Load()
+	// The connection that waited across the reload moves to the new
+	// configuration with its request; the one idle moves when it wakes.
+	fresh.get("/")
+	if n := seen.Load(); n != 1 {
+		t.Errorf("during the first request after the reload: %d open, want 1 (%s)", n, counts())
+	}
+	moved.get("/")
+	if n := seen.Load(); n != 2 {
+		t.Errorf("during the second request after the reload: %d open, want 2 (%s)", n, counts())
+	}
+	eventually(t, "after the requests", func() (bool, string) {
+		return frontendConns(old)[0] == 1 && frontendConns(next)[0] == 2, counts()
+	})
+	if in := e.Info(); in.CurrConns != 2 {
+		t.Errorf("show info: CurrConns %d, want 2", in.CurrConns)
+	}
+	for _, c := range []*client{moved, idle, fresh} {
+		c.c.Close()
+	}
+	eventually(t, "closed", func() (bool, string) {
+		o, n := old.frontends[0], next.frontends[0]
+		return o.cur.Load() == 0 && o.idle.Load() == 0 && n.cur.Load() == 0 && n.idle.Load() == 0, counts()
+	})
+}
 
 // TestShareable lists what keeps a configuration in one process, and
 // checks that the plain maintenance scenario runs in workers.
@@ -72,70 +358,6 @@ func TestConnLimitSplit(t *testing.T) {
 	}
 }
 
-// startWorkers runs src as two worker engines over one shared state, as
-// gohap's leader and its follower: the follower lays out the leader's
-// regions again and accepts on the leader's sockets, or, with own, on
-// sockets of its own (one per bind, on port 0), so that a test can tell
-// which process a connection goes to.
-func startWorkers(t *testing.T, src string, own bool) (leader, follower *Engine) {
-	t.Helper()
-	var regions []*shm.Region
-	lw := &Workers{Count: 2, Index: 0, Region: func(size int) (*shm.Region, error) {
-		r := shm.HeapRegion(size)
-		regions = append(regions, r)
-		return r, nil
-	}}
-	leader = startConfigWith(t, src, lw)
-	lns, err := leader.ListenerFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if own {
-		for i := range lns {
-			lns[i].Close()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			lns[i], err = ln.(*net.TCPListener).File()
-			ln.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	t.Cleanup(func() { closeFiles(lns) })
-	given := 0
-	fw := &Workers{Count: 2, Index: 1, Listeners: lns, LeaderPID: os.Getpid(), Region: func(int) (*shm.Region, error) {
-		if given == len(regions) {
-			return nil, errors.New("no more regions")
-		}
-		given++
-		return regions[given-1].Attach(), nil
-	}}
-	follower = startConfigWith(t, src, fw)
-	return leader, follower
-}
-
-// startConfigWith compiles src and starts an engine on it as worker w.
-func startConfigWith(t *testing.T, src string, w *Workers) *Engine {
-	t.Helper()
-	res, err := compileString(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(Config{Graph: res.Graph, Workers: w})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		e.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
-
 // TestQueueAcrossWorkers queues a request in the follower behind a slot
 // the leader holds: when the leader's request ends, the follower's gets
 // the slot, though nothing in its own process freed it.
@@ -148,13 +370,13 @@ func TestQueueAcrossWorkers(t *testing.T) {
 		}
 		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	})
-	leader, follower := startWorkers(t, fmt.Sprintf(testDefaults+`frontend fe
+	leader, follower := workerPair(t, fmt.Sprintf(testDefaults+`frontend fe
     bind 127.0.0.1:0
     default_backend be
 backend be
     timeout queue 5s
     server s1 %s maxconn 1
-`, srv.addr()), true)
+`, srv.addr()))
 	first := make(chan int, 1)
 	go func() {
 		code, _ := status(t, leader.Addrs("fe")[0].String(), "/first")
