@@ -25,8 +25,9 @@ var (
 )
 
 // newBalancer returns b's balancer, its positions in r (nil: process
-// memory) so that worker processes take turns as one.
-func newBalancer(a rules.Algo, b *backendState, r *shm.Region) Balancer {
+// memory) so that workers w (nil: this process alone) take turns as one;
+// follower: another process set them up.
+func newBalancer(a rules.Algo, b *backendState, r *shm.Region, w *Workers, follower bool) Balancer {
 	switch a {
 	case rules.AlgoLeastConn:
 		return &leastConn{next: shm.Alloc[atomic.Uint64](r)}
@@ -39,7 +40,7 @@ func newBalancer(a rules.Algo, b *backendState, r *shm.Region) Balancer {
 	case rules.AlgoRandom:
 		return random{draws: max(b.cfg.RandomDraws, 1)}
 	}
-	return newRoundRobin(b)
+	return newRoundRobin(b, r, w, follower)
 }
 
 func weight(s *serverState) int {
