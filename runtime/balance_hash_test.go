@@ -105,7 +105,7 @@ func hashPool(algo rules.Algo, hc rules.Hash, weights ...int) *backendState {
 	for i, w := range weights {
 		be.Servers = append(be.Servers, &rules.Server{Name: "s" + itoa(i+1), Index: i, ID: i + 1, Backend: be, Weight: w})
 	}
-	return newBackendState(be, nil, false)
+	return newBackendState(be, nil, nil, false)
 }
 
 // spread returns the server each of n keys goes to.

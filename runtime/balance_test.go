@@ -19,7 +19,7 @@ func pool(algo rules.Algo, weights []int, backups int) *backendState {
 		n := len(be.Servers)
 		be.Servers = append(be.Servers, &rules.Server{Name: "k" + itoa(i), Index: n, ID: n + 1, Backend: be, Weight: 1, Backup: true})
 	}
-	return newBackendState(be, nil, false)
+	return newBackendState(be, nil, nil, false)
 }
 
 // srcKey is the hashing key of a client at address ip.
@@ -163,7 +163,7 @@ func TestRandomDraws(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		be.Servers = append(be.Servers, &rules.Server{Name: "a" + itoa(i), Index: i, Backend: be, Weight: 1})
 	}
-	bs := newBackendState(be, nil, false)
+	bs := newBackendState(be, nil, nil, false)
 	bs.active[0].cur.Store(100)
 	loaded := 0
 	for i := 0; i < 400; i++ {

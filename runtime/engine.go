@@ -104,17 +104,17 @@ type generation struct {
 // out, and fails if its own configuration lays it out otherwise.
 func (e *Engine) newGeneration(g *rules.Graph) (*generation, error) {
 	if e.workers == nil {
-		return buildGeneration(g, nil, false)
+		return buildGeneration(g, nil, nil, false)
 	}
 	size := shm.Sizer()
-	if _, err := buildGeneration(g, size, false); err != nil {
+	if _, err := buildGeneration(g, size, e.workers, false); err != nil {
 		return nil, err
 	}
 	r, err := e.workers.Region(size.Size())
 	if err != nil {
 		return nil, err
 	}
-	gen, err := buildGeneration(g, r, e.workers.follower())
+	gen, err := buildGeneration(g, r, e.workers, e.workers.follower())
 	if err == nil {
 		err = e.workers.seal(r)
 	}
@@ -125,8 +125,9 @@ func (e *Engine) newGeneration(g *rules.Graph) (*generation, error) {
 	return gen, nil
 }
 
-// buildGeneration builds the live state of g, its shared part in r.
-func buildGeneration(g *rules.Graph, r *shm.Region, follower bool) (*generation, error) {
+// buildGeneration builds the live state of g, its shared part in r, for
+// workers w (nil: this process alone).
+func buildGeneration(g *rules.Graph, r *shm.Region, w *Workers, follower bool) (*generation, error) {
 	gen := &generation{g: g, start: time.Now(), sessRates: make([]rules.SessionRate, len(g.Frontends))}
 	// The configuration started when the leader built it.
 	start := shm.Alloc[atomic.Int64](r)
@@ -142,7 +143,7 @@ func buildGeneration(g *rules.Graph, r *shm.Region, follower bool) (*generation,
 		if b.Index != i {
 			return nil, fmt.Errorf("runtime: backend %s has index %d, want %d", b.Name, b.Index, i)
 		}
-		gen.backends = append(gen.backends, newBackendState(b, r, follower))
+		gen.backends = append(gen.backends, newBackendState(b, r, w, follower))
 	}
 	return gen, nil
 }

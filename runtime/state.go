@@ -155,8 +155,9 @@ type backendState struct {
 }
 
 // newBackendState builds the state of b, its shared part in r (nil:
-// process memory); follower: another process set it up.
-func newBackendState(b *rules.Backend, r *shm.Region, follower bool) *backendState {
+// process memory) for workers w (nil: this process alone); follower:
+// another process set it up.
+func newBackendState(b *rules.Backend, r *shm.Region, w *Workers, follower bool) *backendState {
 	bs := &backendState{cfg: b, ctr: shm.Alloc[counters](r)}
 	for _, s := range b.Servers {
 		ss := newServerState(s, bs, r, follower)
@@ -167,7 +168,7 @@ func newBackendState(b *rules.Backend, r *shm.Region, follower bool) *backendSta
 			bs.active = append(bs.active, ss)
 		}
 	}
-	bs.bal = newBalancer(b.Balance, bs, r)
+	bs.bal = newBalancer(b.Balance, bs, r, w, follower)
 	return bs
 }
 
