@@ -67,12 +67,15 @@ func namedServers(t *testing.T, n int) []string {
 }
 
 // workerEngines starts count engines on src as the workers of one proxy
-// over one shared region: a leader, then followers, each with a
-// listening socket of its own so that a test chooses which one serves.
+// over one shared region: a leader, then followers. Each process reads
+// the configuration itself, and each follower has listening sockets of
+// its own (one per bind, on port 0) so that a test chooses which engine
+// serves a connection.
 func workerEngines(t *testing.T, src string, count int) []*Engine {
 	t.Helper()
 	chain := &regionChain{}
 	var engs []*Engine
+	binds := 0
 	for i := range count {
 		res, err := compileString(src)
 		if err != nil {
@@ -80,17 +83,20 @@ func workerEngines(t *testing.T, src string, count int) []*Engine {
 		}
 		w := &Workers{Count: count, Index: i, Region: chain.leader}
 		if i > 0 {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
+			w.Region, w.LeaderPID = chain.follower, os.Getpid()
+			for range binds {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				f, err := ln.(*net.TCPListener).File()
+				ln.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { f.Close() })
+				w.Listeners = append(w.Listeners, f)
 			}
-			f, err := ln.(*net.TCPListener).File()
-			ln.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { f.Close() })
-			w.Region, w.Listeners = chain.follower, []*os.File{f}
 		}
 		e, err := New(Config{Graph: res.Graph, Workers: w})
 		if err != nil {
@@ -100,6 +106,14 @@ func workerEngines(t *testing.T, src string, count int) []*Engine {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { e.Close() })
+		if i == 0 {
+			lns, err := e.ListenerFiles()
+			if err != nil {
+				t.Fatal(err)
+			}
+			binds = len(lns)
+			closeFiles(lns)
+		}
 		engs = append(engs, e)
 	}
 	return engs

@@ -6,86 +6,21 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
-	"os"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"gohap/runtime/rules"
-	"gohap/shm"
 )
 
-// workerPair runs src in two engines that share their state as gohap's
-// leader and a follower do, over regions in process memory. Each accepts
-// on sockets of its own (the follower's Listeners are not the leader's),
-// so that a test knows which process serves a connection.
+// workerPair runs src as a leader and a follower sharing their state
+// (workerEngines).
 func workerPair(t *testing.T, src string) (leader, follower *Engine) {
 	t.Helper()
-	var (
-		mu      sync.Mutex
-		regions []*shm.Region
-	)
-	lw := &Workers{Count: 2, Index: 0, Region: func(size int) (*shm.Region, error) {
-		r := shm.HeapRegion(size)
-		mu.Lock()
-		regions = append(regions, r)
-		mu.Unlock()
-		return r, nil
-	}}
-	leader = newWorker(t, src, lw)
-	lns, err := leader.ListenerFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	closeFiles(lns)
-	var own []*os.File
-	for range lns {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := ln.(*net.TCPListener).File()
-		ln.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		own = append(own, f)
-	}
-	next := 0
-	fw := &Workers{Count: 2, Index: 1, Listeners: own, Region: func(int) (*shm.Region, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if next >= len(regions) {
-			return nil, fmt.Errorf("the leader made %d regions", len(regions))
-		}
-		next++
-		return regions[next-1].Attach(), nil
-	}}
-	follower = newWorker(t, src, fw)
-	closeFiles(own)
-	return leader, follower
-}
-
-// newWorker compiles src and starts it as worker w.
-func newWorker(t *testing.T, src string, w *Workers) *Engine {
-	t.Helper()
-	res, err := compileString(src) // each process reads the configuration itself
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(Config{Graph: res.Graph, Workers: w})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
+	engs := workerEngines(t, src, 2)
+	return engs[0], engs[1]
 }
 
 // eventually polls cond until it holds, for up to two seconds.
