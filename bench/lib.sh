@@ -98,7 +98,8 @@ measure() { # name port round -> appends "rps p50 p99 cpu_us_per_req" to $out/re
     local r pid t0 t1
     pid=PID_$1; pid=${!pid}
     t0=$(cputicks "$pid")
-    r=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$2$URLPATH")
+    # CLOSE=1: a new connection for every request.
+    r=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency ${CLOSE:+-H "Connection: close"} "http://127.0.0.1:$2$URLPATH")
     t1=$(cputicks "$pid")
     local rps p50 p99 n cpu
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$r")
