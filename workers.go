@@ -402,7 +402,10 @@ func (l *leader) exits() <-chan exitNote {
 }
 
 // retireAll asks every follower to stop with sig, without waiting:
-// SIGUSR1 once their connections end, SIGTERM now.
+// SIGUSR1 once their connections end, SIGTERM now. The leader's copies
+// of the listening sockets close, so that once every process closed its
+// own the addresses refuse connections, as haproxy's stopping listeners
+// do, instead of queueing them where no process accepts.
 func (l *leader) retireAll(sig syscall.Signal) {
 	if l == nil {
 		return
@@ -413,6 +416,8 @@ func (l *leader) retireAll(sig syscall.Signal) {
 		f.retire(sig)
 	}
 	l.current = nil
+	closeAll(l.lns)
+	l.lns = nil
 }
 
 // accepts reports whether a reload may make g the running configuration

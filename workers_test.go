@@ -673,6 +673,56 @@ func TestWorkersReload(t *testing.T) {
 	}
 }
 
+// TestWorkersSoftStop: SIGUSR1 stops every process once its connections
+// ended: a request each process serves still gets its answer.
+func TestWorkersSoftStop(t *testing.T) {
+	g := newGohapProc(t)
+	be := newHTTPBackend(t, "a")
+	g.write(proxiedSite(g, be, "one"))
+	g.start()
+	f := g.oneFollower(0)
+	slow := g.inFlight(be, g.leader(), f)
+	g.cmd.Process.Signal(syscall.SIGUSR1)
+	g.waitLog("stopping softly", 1)
+	// New connections are refused once the leader closed its sockets,
+	// which the follower shares.
+	until(t, "the frontend to refuse connections", func() bool {
+		c, err := net.DialTimeout("tcp", g.fe, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	select {
+	case <-g.done:
+		t.Fatalf("the leader exited while it served a request: %v", g.err)
+	default:
+	}
+	if !isFollower(f) {
+		t.Fatalf("the follower exited while it served a request")
+	}
+	be.letGo()
+	for _, c := range slow {
+		if resp, body, err := c.recv(); err != nil || resp.StatusCode != 200 || body != "backend a" {
+			t.Errorf("a request in flight at SIGUSR1 on %d: %v %q %v", c.pid, resp, body, err)
+		}
+	}
+	select {
+	case <-g.done:
+		if g.err != nil {
+			t.Errorf("exit after SIGUSR1: %v", g.err)
+		}
+	case <-time.After(workerWait):
+		t.Fatalf("gohap still runs after SIGUSR1 and its connections ended")
+	}
+	if alive(f) {
+		t.Errorf("the follower %d outlived its leader's soft stop", f)
+	}
+	if strings.Contains(g.logs.String(), "unexpectedly") {
+		t.Errorf("the leader took the follower's soft stop for a crash")
+	}
+}
+
 // TestWorkersRequestCounter: %rt numbers the requests of every process
 // without a duplicate, and %pid and the syslog header show the leader's
 // pid whichever process logs.
