@@ -283,8 +283,11 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 		case syscall.SIGUSR1:
 			logger.Printf("received %s, stopping softly", s)
 			lead.retireAll(syscall.SIGUSR1)
-			softStop(eng, sig, logger)
-			lead.waitAll(nil, sig)
+			if softStop(eng, sig, logger) {
+				lead.waitAll(nil, sig)
+			} else {
+				lead.stopAll(stopWait)
+			}
 			return eng.Close()
 		}
 		logger.Printf("received %s, stopping", s)
@@ -306,8 +309,8 @@ func setThreads(n int) {
 }
 
 // softStop waits for eng's soft stop to end, or for SIGINT or SIGTERM
-// to cut it short.
-func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) {
+// to cut it short; it reports whether the soft stop ended.
+func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) bool {
 	done := make(chan struct{})
 	go func() {
 		eng.SoftStop()
@@ -316,11 +319,11 @@ func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) {
 	for {
 		select {
 		case <-done:
-			return
+			return true
 		case s := <-sig:
 			if s == syscall.SIGINT || s == syscall.SIGTERM {
 				logger.Printf("received %s, stopping", s)
-				return
+				return false
 			}
 		}
 	}

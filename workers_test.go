@@ -723,6 +723,33 @@ func TestWorkersSoftStop(t *testing.T) {
 	}
 }
 
+// TestWorkersStop: SIGTERM stops every process at once, requests in
+// flight or not, and cuts a soft stop short.
+func TestWorkersStop(t *testing.T) {
+	for _, soft := range []bool{false, true} {
+		t.Run(fmt.Sprintf("soft=%v", soft), func(t *testing.T) {
+			g := newGohapProc(t)
+			be := newHTTPBackend(t, "a")
+			g.write(proxiedSite(g, be, "one"))
+			g.start()
+			f := g.oneFollower(0)
+			g.inFlight(be, g.leader(), f)
+			if soft {
+				g.cmd.Process.Signal(syscall.SIGUSR1)
+				g.waitLog("stopping softly", 1)
+			}
+			g.cmd.Process.Signal(syscall.SIGTERM)
+			// The backend holds the requests for a minute.
+			select {
+			case <-g.done:
+			case <-time.After(workerWait):
+				t.Fatalf("gohap still runs %v after SIGTERM", workerWait)
+			}
+			until(t, "the follower to exit", func() bool { return !alive(f) })
+		})
+	}
+}
+
 // TestWorkersRequestCounter: %rt numbers the requests of every process
 // without a duplicate, and %pid and the syslog header show the leader's
 // pid whichever process logs.
