@@ -143,7 +143,7 @@ func mainAction(ctx *cli.Context, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if ctx.IsSet("worker") {
-		return serveFollower(ctx, files, stderr)
+		return serveFollower(ctx, stderr)
 	}
 	return serve(ctx, files, stderr)
 }
@@ -202,7 +202,7 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	}
 	defer store.Close()
 	logger := log.New(stderr, "", log.LstdFlags)
-	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, ctx.Bool("q"))})
+	res, conf, err := loadConfig(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, ctx.Bool("q"))})
 	if err != nil {
 		printConfigError(stderr, err)
 		return &exitError{1, ""}
@@ -237,7 +237,7 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 		return &exitError{1, "gohap: " + err.Error()}
 	}
 	if lead != nil {
-		if err := lead.startAll(eng); err != nil {
+		if err := lead.startAll(eng, conf); err != nil {
 			lead.stopAll(stopWait)
 			eng.Close()
 			return &exitError{1, "gohap: " + err.Error()}
@@ -333,7 +333,7 @@ func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) boo
 // them the running configuration; SIGUSR2 asks for it, as it asks
 // haproxy's master. A configuration with errors changes nothing.
 func reload(eng *runtime.Engine, cliSrv *api.Server, lead *leader, files []string, store *shm.Store, stderr io.Writer, logger *log.Logger, quiet bool) {
-	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, quiet)})
+	res, conf, err := loadConfig(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, quiet)})
 	if err != nil {
 		printConfigError(stderr, err)
 		logger.Printf("reload failed: the configuration has errors; still running the previous one")
@@ -349,7 +349,7 @@ func reload(eng *runtime.Engine, cliSrv *api.Server, lead *leader, files []strin
 		return
 	}
 	if lead != nil {
-		if err := lead.startAll(eng); err != nil {
+		if err := lead.startAll(eng, conf); err != nil {
 			logger.Printf("reload: %v", err)
 		}
 	} else {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"os"
 	"os/signal"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"gohap/parser"
 	"gohap/runtime"
@@ -37,6 +41,7 @@ import (
 const (
 	fdProcState = 3 + iota
 	fdGenState
+	fdConfig   // the configuration files the leader read (configFiles)
 	fdLifeline // read end of a pipe the leader holds open
 	fdListeners
 )
@@ -71,6 +76,7 @@ type leader struct {
 	gen     *shm.Region // state of the running configuration
 	pending *shm.Region // a reload's, until it runs
 	lns     []*os.File  // the running configuration's sockets
+	conf    *os.File    // the running configuration's files (configFiles)
 	current []*follower // serving the running configuration
 	running map[*follower]bool
 	exited  chan exitNote // followers that ended
@@ -123,15 +129,25 @@ func (l *leader) region(size int) (*shm.Region, error) {
 	return r, nil
 }
 
-// startAll starts the followers of the configuration eng now runs, and
-// asks the previous ones to stop once their connections end.
-func (l *leader) startAll(eng *runtime.Engine) error {
+// startAll starts the followers of the configuration eng now runs, read
+// from conf, and asks the previous ones to stop once their connections
+// end.
+func (l *leader) startAll(eng *runtime.Engine, conf *configFiles) error {
+	cf, err := conf.file()
+	if err != nil {
+		return err
+	}
 	lns, err := eng.ListenerFiles()
 	if err != nil {
+		cf.Close()
 		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.conf != nil {
+		l.conf.Close()
+	}
+	l.conf = cf
 	if l.pending != nil {
 		if l.gen != nil {
 			// Its mapping stays: requests of the old configuration may
@@ -171,7 +187,7 @@ func (l *leader) spawn(i int) (*follower, error) {
 	// the listening sockets, whose flags the leader shares, in blocking
 	// mode, and the leader's own accepts would then block its threads.
 	fds := []uintptr{0, 1, 2}
-	for _, f := range append([]*os.File{l.proc.File(), l.gen.File(), r}, l.lns...) {
+	for _, f := range append([]*os.File{l.proc.File(), l.gen.File(), l.conf, r}, l.lns...) {
 		fd, err := rawFD(f)
 		if err != nil {
 			w.Close()
@@ -325,10 +341,10 @@ func parseWorker(s string) (index, count, lns int, err error) {
 	return index, count, lns, nil
 }
 
-// serveFollower is a follower process: it loads the configuration as the
-// leader did, finds the leader's shared state and sockets, and serves
-// until the leader asks it to stop or goes away.
-func serveFollower(ctx *cli.Context, files []string, stderr io.Writer) error {
+// serveFollower is a follower process: it compiles the configuration
+// files the leader read, finds the leader's shared state and sockets,
+// and serves until the leader asks it to stop or goes away.
+func serveFollower(ctx *cli.Context, stderr io.Writer) error {
 	index, count, nlns, err := parseWorker(ctx.String("worker"))
 	if err != nil {
 		return &exitError{1, "gohap: " + err.Error()}
@@ -341,9 +357,13 @@ func serveFollower(ctx *cli.Context, files []string, stderr io.Writer) error {
 	}
 	defer store.Close()
 	logger := log.New(stderr, "", log.LstdFlags)
-	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve})
+	conf, err := readConfigFiles(os.NewFile(fdConfig, "gohap-config"))
 	if err != nil {
-		return &exitError{1, prefix + "the configuration changed since the leader read it: " + err.Error()}
+		return &exitError{1, prefix + err.Error()}
+	}
+	res, err := parser.LoadFiles(conf.Files, parser.Config{Options: parseOptions(), Var: store.Resolve, ReadFile: conf.replay})
+	if err != nil {
+		return &exitError{1, prefix + "the leader's configuration does not load here: " + err.Error()}
 	}
 	var regions []*shm.Region
 	for _, fd := range []int{fdProcState, fdGenState} {
@@ -441,9 +461,95 @@ func (l *leader) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	closeAll(l.lns)
+	if l.conf != nil {
+		l.conf.Close()
+	}
 	for _, r := range []*shm.Region{l.pending, l.gen} {
 		if r != nil {
 			r.File().Close()
 		}
 	}
+}
+
+// configFiles are the files a load of the configuration read: the
+// leader hands them to its followers, which compile what the leader
+// compiled even when the files changed on disk since (a follower starts
+// after the leader read them, and again after a crash).
+type configFiles struct {
+	Files []string          // the configuration files, directories expanded
+	Data  map[string][]byte // every file read, by the name it was read by
+	mu    sync.Mutex
+}
+
+// loadConfig loads the configuration paths as parser.Load does, and
+// records the files it reads.
+func loadConfig(paths []string, cfg parser.Config) (*parser.Result, *configFiles, error) {
+	files, err := parser.ExpandPaths(paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &configFiles{Files: files, Data: map[string][]byte{}}
+	cfg.ReadFile = c.read
+	res, err := parser.LoadFiles(files, cfg)
+	return res, c, err
+}
+
+func (c *configFiles) read(name string) ([]byte, error) {
+	b, err := os.ReadFile(name)
+	if err == nil {
+		c.mu.Lock()
+		c.Data[name] = b
+		c.mu.Unlock()
+	}
+	return b, err
+}
+
+// replay is read in a follower: a file the leader could not read is
+// missing.
+func (c *configFiles) replay(name string) ([]byte, error) {
+	b, ok := c.Data[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return b, nil
+}
+
+// file writes c to an anonymous file for the followers.
+func (c *configFiles) file() (*os.File, error) {
+	var buf bytes.Buffer
+	c.mu.Lock()
+	err := gob.NewEncoder(&buf).Encode(c)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("cannot pass the configuration to the worker processes: %w", err)
+	}
+	fd, err := unix.MemfdCreate("gohap-config", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("cannot pass the configuration to the worker processes: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "gohap-config")
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot pass the configuration to the worker processes: %w", err)
+	}
+	return f, nil
+}
+
+// readConfigFiles reads the leader's configFiles from f. It reads at
+// offsets: the followers share f's position.
+func readConfigFiles(f *os.File) (*configFiles, error) {
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the leader's configuration: %w", err)
+	}
+	b := make([]byte, st.Size())
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return nil, fmt.Errorf("cannot read the leader's configuration: %w", err)
+	}
+	c := &configFiles{}
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(c); err != nil {
+		return nil, fmt.Errorf("cannot read the leader's configuration: %w", err)
+	}
+	return c, nil
 }

@@ -508,13 +508,16 @@ func simpleSite(g *gohapProc, gen string) string {
 }
 
 // TestWorkersFollowerKilled: a follower killed with SIGKILL is logged
-// and started again, and serves; the leader serves meanwhile.
+// and started again, and serves the leader's configuration, not what the
+// file holds by then; the leader serves meanwhile.
 func TestWorkersFollowerKilled(t *testing.T) {
 	g := newGohapProc(t)
 	g.write(simpleSite(g, "one"))
 	g.start()
 	first := g.oneFollower(0)
 	g.spread(1, "/")
+	// An edit not reloaded yet.
+	g.write(simpleSite(g, "two"))
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -530,10 +533,11 @@ func TestWorkersFollowerKilled(t *testing.T) {
 	if second == first {
 		t.Fatalf("no new follower")
 	}
-	// Both the leader and the new follower serve.
+	// Both the leader and the new follower serve the running
+	// configuration.
 	for _, c := range g.spread(2, "/") {
-		if resp, body := c.mustGet(t, "/"); resp.StatusCode != 200 || body != "ok" {
-			t.Fatalf("connection on %d: %d %q", c.pid, resp.StatusCode, body)
+		if resp, body := c.mustGet(t, "/"); resp.StatusCode != 200 || body != "ok" || resp.Header.Get("X-Gen") != "one" {
+			t.Fatalf("connection on %d (leader %d): %d %q, X-Gen %q, want one", c.pid, g.leader(), resp.StatusCode, body, resp.Header.Get("X-Gen"))
 		}
 	}
 }
@@ -747,6 +751,45 @@ func TestWorkersStop(t *testing.T) {
 			}
 			until(t, "the follower to exit", func() bool { return !alive(f) })
 		})
+	}
+}
+
+// TestWorkersOneProcess: a configuration with a stick table runs in one
+// process and says why; a reload of a two-process gohap to such a
+// configuration is refused, and the running one goes on serving on both
+// processes.
+func TestWorkersOneProcess(t *testing.T) {
+	stick := func(g *gohapProc, gen string) string {
+		return simpleSite(g, gen) + "    stick-table type ip size 1k expire 1m\n    http-request track-sc0 src\n"
+	}
+	g := newGohapProc(t)
+	g.write(stick(g, "one"))
+	g.start()
+	g.waitLog("running in one process: stick-table web keeps its entries in one process", 1)
+	if fs := g.followers(); len(fs) != 0 {
+		t.Errorf("followers %v of a single-process configuration", fs)
+	}
+	if resp, _ := g.dial().mustGet(t, "/"); resp.StatusCode != 200 || resp.Header.Get("X-Gen") != "one" {
+		t.Errorf("single process: %d, X-Gen %q", resp.StatusCode, resp.Header.Get("X-Gen"))
+	}
+
+	g2 := newGohapProc(t)
+	g2.write(simpleSite(g2, "one"))
+	g2.start()
+	f := g2.oneFollower(0)
+	g2.write(stick(g2, "two"))
+	g2.cmd.Process.Signal(syscall.SIGUSR2)
+	g2.waitLog("reload failed", 1)
+	if !strings.Contains(g2.logs.String(), "stick-table web") {
+		t.Errorf("the refused reload does not say why")
+	}
+	for _, c := range g2.spread(2, "/") {
+		if resp, _ := c.mustGet(t, "/"); resp.Header.Get("X-Gen") != "one" {
+			t.Errorf("after a refused reload, a connection on %d (leader %d, follower %d): X-Gen %q, want one", c.pid, g2.leader(), f, resp.Header.Get("X-Gen"))
+		}
+	}
+	if fs := g2.followers(); !slices.Equal(fs, []int{f}) {
+		t.Errorf("followers %v after a refused reload, want [%d]", fs, f)
 	}
 }
 
