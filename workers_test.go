@@ -273,6 +273,23 @@ func servedBy(c net.Conn, pids []int) int {
 	return 0
 }
 
+// listens reports whether process pid holds the listening socket of
+// port.
+func listens(pid int, port string) bool {
+	inode := tcpInode(port, "0")
+	if inode == "" {
+		return false
+	}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && l == "socket:["+inode+"]" {
+			return true
+		}
+	}
+	return false
+}
+
 // tcpInode finds in /proc/net/tcp the inode of the IPv4 socket with
 // these local and remote ports.
 func tcpInode(lport, rport string) string {
@@ -642,6 +659,10 @@ func TestWorkersReload(t *testing.T) {
 	if !isFollower(old) {
 		t.Errorf("the old follower %d exited while it served a request", old)
 	}
+	// Until it handles its SIGUSR1 the old follower may accept a
+	// connection, as haproxy's old workers do until theirs.
+	_, port, _ := net.SplitHostPort(g.fe)
+	until(t, "the old follower to close its listening socket", func() bool { return !listens(old, port) })
 	for _, c := range g.spreadOver(2, "/", []int{g.leader(), fresh}) {
 		if resp, _ := c.mustGet(t, "/"); resp.Header.Get("X-Gen") != "two" {
 			t.Errorf("after the reload, a new connection on %d: X-Gen %q, want two", c.pid, resp.Header.Get("X-Gen"))
@@ -790,6 +811,18 @@ func TestWorkersOneProcess(t *testing.T) {
 	}
 	if fs := g2.followers(); !slices.Equal(fs, []int{f}) {
 		t.Errorf("followers %v after a refused reload, want [%d]", fs, f)
+	}
+	// Nor does a reload to another number of processes.
+	g2.write(strings.Replace(simpleSite(g2, "three"), "nbthread 2", "nbthread 3", 1))
+	g2.cmd.Process.Signal(syscall.SIGUSR2)
+	g2.waitLog("reload failed", 2)
+	if !strings.Contains(g2.logs.String(), "it asks for 3 processes") {
+		t.Errorf("the refused reload does not say why")
+	}
+	for _, c := range g2.spread(1, "/") {
+		if resp, _ := c.mustGet(t, "/"); resp.Header.Get("X-Gen") != "one" {
+			t.Errorf("after a refused reload to 3 processes, a connection on %d: X-Gen %q, want one", c.pid, resp.Header.Get("X-Gen"))
+		}
 	}
 }
 
