@@ -143,7 +143,7 @@ func mainAction(ctx *cli.Context, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if ctx.IsSet("worker") {
-		return serveFollower(ctx, files, stderr)
+		return serveFollower(ctx, stderr)
 	}
 	return serve(ctx, files, stderr)
 }
@@ -202,7 +202,7 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	}
 	defer store.Close()
 	logger := log.New(stderr, "", log.LstdFlags)
-	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, ctx.Bool("q"))})
+	res, conf, err := loadConfig(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, ctx.Bool("q"))})
 	if err != nil {
 		printConfigError(stderr, err)
 		return &exitError{1, ""}
@@ -254,7 +254,7 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 		defer os.Remove(pidfile)
 	}
 	if lead != nil {
-		if err := lead.startAll(eng); err != nil {
+		if err := lead.startAll(eng, conf); err != nil {
 			lead.stopAll(stopWait)
 			eng.Close()
 			return &exitError{1, "gohap: " + err.Error()}
@@ -283,8 +283,11 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 		case syscall.SIGUSR1:
 			logger.Printf("received %s, stopping softly", s)
 			lead.retireAll(syscall.SIGUSR1)
-			softStop(eng, sig, logger)
-			lead.waitAll(nil, sig)
+			if softStop(eng, sig, logger) {
+				lead.waitAll(nil, sig)
+			} else {
+				lead.stopAll(stopWait)
+			}
 			return eng.Close()
 		}
 		logger.Printf("received %s, stopping", s)
@@ -306,8 +309,8 @@ func setThreads(n int) {
 }
 
 // softStop waits for eng's soft stop to end, or for SIGINT or SIGTERM
-// to cut it short.
-func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) {
+// to cut it short; it reports whether the soft stop ended.
+func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) bool {
 	done := make(chan struct{})
 	go func() {
 		eng.SoftStop()
@@ -316,11 +319,11 @@ func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) {
 	for {
 		select {
 		case <-done:
-			return
+			return true
 		case s := <-sig:
 			if s == syscall.SIGINT || s == syscall.SIGTERM {
 				logger.Printf("received %s, stopping", s)
-				return
+				return false
 			}
 		}
 	}
@@ -330,7 +333,7 @@ func softStop(eng *runtime.Engine, sig <-chan os.Signal, logger *log.Logger) {
 // them the running configuration; SIGUSR2 asks for it, as it asks
 // haproxy's master. A configuration with errors changes nothing.
 func reload(eng *runtime.Engine, cliSrv *api.Server, lead *leader, files []string, store *shm.Store, stderr io.Writer, logger *log.Logger, quiet bool) {
-	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, quiet)})
+	res, conf, err := loadConfig(files, parser.Config{Options: parseOptions(), Var: store.Resolve, Log: quietLog(logger, quiet)})
 	if err != nil {
 		printConfigError(stderr, err)
 		logger.Printf("reload failed: the configuration has errors; still running the previous one")
@@ -346,7 +349,7 @@ func reload(eng *runtime.Engine, cliSrv *api.Server, lead *leader, files []strin
 		return
 	}
 	if lead != nil {
-		if err := lead.startAll(eng); err != nil {
+		if err := lead.startAll(eng, conf); err != nil {
 			logger.Printf("reload: %v", err)
 		}
 	} else {

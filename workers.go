@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +19,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"gohap/parser"
 	"gohap/runtime"
@@ -37,6 +42,7 @@ import (
 const (
 	fdProcState = 3 + iota
 	fdGenState
+	fdConfig   // the configuration files the leader read (configFiles)
 	fdLifeline // read end of a pipe the leader holds open
 	fdListeners
 )
@@ -71,10 +77,13 @@ type leader struct {
 	gen     *shm.Region // state of the running configuration
 	pending *shm.Region // a reload's, until it runs
 	lns     []*os.File  // the running configuration's sockets
+	conf    *os.File    // the running configuration's files (configFiles)
 	current []*follower // serving the running configuration
 	running map[*follower]bool
-	eng     *runtime.Engine // the leader's, once started (startAll)
-	exited  chan exitNote   // followers that ended
+	// stopping: gohap stops, and a follower that dies is not replaced.
+	stopping bool
+	eng      *runtime.Engine // the leader's, once started (startAll)
+	exited   chan exitNote   // followers that ended
 }
 
 // follower is one follower process.
@@ -124,15 +133,25 @@ func (l *leader) region(size int) (*shm.Region, error) {
 	return r, nil
 }
 
-// startAll starts the followers of the configuration eng now runs, and
-// asks the previous ones to stop once their connections end.
-func (l *leader) startAll(eng *runtime.Engine) error {
+// startAll starts the followers of the configuration eng now runs, read
+// from conf, and asks the previous ones to stop once their connections
+// end.
+func (l *leader) startAll(eng *runtime.Engine, conf *configFiles) error {
+	cf, err := conf.file()
+	if err != nil {
+		return err
+	}
 	lns, err := eng.ListenerFiles()
 	if err != nil {
+		cf.Close()
 		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.conf != nil {
+		l.conf.Close()
+	}
+	l.conf = cf
 	if l.pending != nil {
 		if l.gen != nil {
 			// Its mapping stays: requests of the old configuration may
@@ -216,7 +235,7 @@ func (l *leader) spawn() (*follower, error) {
 	// the listening sockets, whose flags the leader shares, in blocking
 	// mode, and the leader's own accepts would then block its threads.
 	fds := []uintptr{0, 1, 2}
-	for _, f := range append([]*os.File{l.proc.File(), l.gen.File(), r}, l.lns...) {
+	for _, f := range append([]*os.File{l.proc.File(), l.gen.File(), l.conf, r}, l.lns...) {
 		fd, err := rawFD(f)
 		if err != nil {
 			w.Close()
@@ -271,32 +290,31 @@ func (f *follower) retire(sig syscall.Signal) {
 func (l *leader) exit(n exitNote) {
 	l.gone(n.f)
 	l.mu.Lock()
-	retired := n.f.retired
-	l.mu.Unlock()
-	if retired {
+	defer l.mu.Unlock()
+	if n.f.retired || l.stopping {
 		return
 	}
 	l.log.Printf("worker %d (pid %d) exited unexpectedly: %v; starting another", n.f.slot, n.f.proc.Pid, describeExit(n.err))
-	if d := time.Second - time.Since(n.f.started); d > 0 {
-		time.Sleep(d)
-	}
+	// Off the signal loop, which must not sleep.
+	time.AfterFunc(max(time.Second-time.Since(n.f.started), 0), func() { l.replace(n.f) })
+}
+
+// replace starts a follower in the place of dead, unless gohap is
+// stopping or a reload replaced the followers meanwhile.
+func (l *leader) replace(dead *follower) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if n.f.retired { // stopped while it waited
+	i := slices.Index(l.current, dead)
+	if l.stopping || i < 0 {
 		return
 	}
 	f, err := l.spawn()
-	for i, c := range l.current {
-		if c == n.f {
-			if err != nil {
-				l.log.Printf("%v", err)
-				l.current = append(l.current[:i], l.current[i+1:]...)
-			} else {
-				l.current[i] = f
-			}
-			break
-		}
+	if err != nil {
+		l.log.Printf("%v", err)
+		l.current = slices.Delete(l.current, i, i+1)
+		return
 	}
+	l.current[i] = f
 }
 
 // gone forgets f, which exited, and frees its slot.
@@ -377,10 +395,10 @@ func parseWorker(s string) (index, count, lns int, err error) {
 	return index, count, lns, nil
 }
 
-// serveFollower is a follower process: it loads the configuration as the
-// leader did, finds the leader's shared state and sockets, and serves
-// until the leader asks it to stop or goes away.
-func serveFollower(ctx *cli.Context, files []string, stderr io.Writer) error {
+// serveFollower is a follower process: it compiles the configuration
+// files the leader read, finds the leader's shared state and sockets,
+// and serves until the leader asks it to stop or goes away.
+func serveFollower(ctx *cli.Context, stderr io.Writer) error {
 	index, count, nlns, err := parseWorker(ctx.String("worker"))
 	if err != nil {
 		return &exitError{1, "gohap: " + err.Error()}
@@ -393,9 +411,13 @@ func serveFollower(ctx *cli.Context, files []string, stderr io.Writer) error {
 	}
 	defer store.Close()
 	logger := log.New(stderr, "", log.LstdFlags)
-	res, err := parser.Load(files, parser.Config{Options: parseOptions(), Var: store.Resolve})
+	conf, err := readConfigFiles(os.NewFile(fdConfig, "gohap-config"))
 	if err != nil {
-		return &exitError{1, prefix + "the configuration changed since the leader read it: " + err.Error()}
+		return &exitError{1, prefix + err.Error()}
+	}
+	res, err := parser.LoadFiles(conf.Files, parser.Config{Options: parseOptions(), Var: store.Resolve, ReadFile: conf.replay})
+	if err != nil {
+		return &exitError{1, prefix + "the leader's configuration does not load here: " + err.Error()}
 	}
 	var regions []*shm.Region
 	for _, fd := range []int{fdProcState, fdGenState} {
@@ -454,17 +476,23 @@ func (l *leader) exits() <-chan exitNote {
 }
 
 // retireAll asks every follower to stop with sig, without waiting:
-// SIGUSR1 once their connections end, SIGTERM now.
+// SIGUSR1 once their connections end, SIGTERM now. The leader's copies
+// of the listening sockets close, so that once every process closed its
+// own the addresses refuse connections, as haproxy's stopping listeners
+// do, instead of queueing them where no process accepts.
 func (l *leader) retireAll(sig syscall.Signal) {
 	if l == nil {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.stopping = true
 	for f := range l.running {
 		f.retire(sig)
 	}
 	l.current = nil
+	closeAll(l.lns)
+	l.lns = nil
 }
 
 // accepts reports whether a reload may make g the running configuration
@@ -488,9 +516,95 @@ func (l *leader) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	closeAll(l.lns)
+	if l.conf != nil {
+		l.conf.Close()
+	}
 	for _, r := range []*shm.Region{l.pending, l.gen} {
 		if r != nil {
 			r.File().Close()
 		}
 	}
+}
+
+// configFiles are the files a load of the configuration read: the
+// leader hands them to its followers, which compile what the leader
+// compiled even when the files changed on disk since (a follower starts
+// after the leader read them, and again after a crash).
+type configFiles struct {
+	Files []string          // the configuration files, directories expanded
+	Data  map[string][]byte // every file read, by the name it was read by
+	mu    sync.Mutex
+}
+
+// loadConfig loads the configuration paths as parser.Load does, and
+// records the files it reads.
+func loadConfig(paths []string, cfg parser.Config) (*parser.Result, *configFiles, error) {
+	files, err := parser.ExpandPaths(paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &configFiles{Files: files, Data: map[string][]byte{}}
+	cfg.ReadFile = c.read
+	res, err := parser.LoadFiles(files, cfg)
+	return res, c, err
+}
+
+func (c *configFiles) read(name string) ([]byte, error) {
+	b, err := os.ReadFile(name)
+	if err == nil {
+		c.mu.Lock()
+		c.Data[name] = b
+		c.mu.Unlock()
+	}
+	return b, err
+}
+
+// replay is read in a follower: a file the leader could not read is
+// missing.
+func (c *configFiles) replay(name string) ([]byte, error) {
+	b, ok := c.Data[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return b, nil
+}
+
+// file writes c to an anonymous file for the followers.
+func (c *configFiles) file() (*os.File, error) {
+	var buf bytes.Buffer
+	c.mu.Lock()
+	err := gob.NewEncoder(&buf).Encode(c)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("cannot pass the configuration to the worker processes: %w", err)
+	}
+	fd, err := unix.MemfdCreate("gohap-config", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("cannot pass the configuration to the worker processes: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "gohap-config")
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot pass the configuration to the worker processes: %w", err)
+	}
+	return f, nil
+}
+
+// readConfigFiles reads the leader's configFiles from f. It reads at
+// offsets: the followers share f's position.
+func readConfigFiles(f *os.File) (*configFiles, error) {
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the leader's configuration: %w", err)
+	}
+	b := make([]byte, st.Size())
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return nil, fmt.Errorf("cannot read the leader's configuration: %w", err)
+	}
+	c := &configFiles{}
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(c); err != nil {
+		return nil, fmt.Errorf("cannot read the leader's configuration: %w", err)
+	}
+	return c, nil
 }

@@ -43,11 +43,21 @@ func Load(paths []string, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return LoadFiles(files, cfg)
+}
+
+// LoadFiles is Load of configuration files that are not directories
+// (ExpandPaths' result), read with cfg.ReadFile as the files they name.
+func LoadFiles(files []string, cfg Config) (*Result, error) {
+	readFile := cfg.ReadFile
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
 	var parsed []*Parsed
 	var errs ErrorList
 	opt := cfg.Options
 	for _, name := range files {
-		src, err := os.ReadFile(name)
+		src, err := readFile(name)
 		if err != nil {
 			return nil, fmt.Errorf("cannot open configuration file %s: %w", name, err)
 		}
