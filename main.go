@@ -230,7 +230,9 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 	}
 	// Signals are caught before the listeners open: a SIGUSR2 sent as soon
 	// as gohap accepts must reload it, not kill it.
-	sig := make(chan os.Signal, 1)
+	// Room for a few: a reload holds the loop while its followers start,
+	// and a SIGTERM sent meanwhile must not be dropped.
+	sig := make(chan os.Signal, 8)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
 	defer signal.Stop(sig)
 	if err := eng.Start(); err != nil {

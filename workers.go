@@ -55,7 +55,9 @@ func workerCount(g *rules.Graph) (n int, why string) {
 	if n <= 0 {
 		n = goruntime.NumCPU()
 	}
-	n = min(n, runtime.MaxWorkers)
+	// A reload's followers start next to the ones they replace: room
+	// for both in the shared state's slots.
+	n = min(n, runtime.MaxWorkers/2)
 	if n <= 1 {
 		return 1, ""
 	}
@@ -82,6 +84,9 @@ type leader struct {
 	running map[*follower]bool
 	// stopping: gohap stops, and a follower that dies is not replaced.
 	stopping bool
+	// failures counts the followers in a row that died soon after they
+	// started, for the delay before the next.
+	failures int
 	eng      *runtime.Engine // the leader's, once started (startAll)
 	exited   chan exitNote   // followers that ended
 }
@@ -294,10 +299,22 @@ func (l *leader) exit(n exitNote) {
 	if n.f.retired || l.stopping {
 		return
 	}
-	l.log.Printf("worker %d (pid %d) exited unexpectedly: %v; starting another", n.f.slot, n.f.proc.Pid, describeExit(n.err))
+	// A follower that keeps dying soon after it starts is started again
+	// less and less often: 1 s, 2 s, 4 s... up to a minute.
+	if time.Since(n.f.started) < restartReset {
+		l.failures = min(l.failures+1, 6)
+	} else {
+		l.failures = 0
+	}
+	delay := time.Duration(1<<max(l.failures-1, 0)) * time.Second
+	l.log.Printf("worker %d (pid %d) exited unexpectedly: %v; starting another in %v", n.f.slot, n.f.proc.Pid, describeExit(n.err), delay)
 	// Off the signal loop, which must not sleep.
-	time.AfterFunc(max(time.Second-time.Since(n.f.started), 0), func() { l.replace(n.f) })
+	time.AfterFunc(delay, func() { l.replace(n.f) })
 }
+
+// restartReset is how long a follower must live for its restarts to
+// start again from the shortest delay.
+const restartReset = 10 * time.Second
 
 // replace starts a follower in the place of dead, unless gohap is
 // stopping or a reload replaced the followers meanwhile.

@@ -144,7 +144,9 @@ func (r *rrSchedule) init(set []*serverState, static bool, reg *shm.Region, w *W
 	r.set, r.static, r.last = set, static, -1
 	count := 1
 	if w != nil {
-		count, r.self = w.Count, w.Index
+		// Records for every slot: a reload's followers take slots above
+		// Count while the ones they replace finish.
+		count, r.self = MaxWorkers, w.Index
 	}
 	r.ctr = shm.Alloc[atomic.Uint64](reg)
 	r.recs = make([]rrRec, 2*count)

@@ -124,9 +124,7 @@ func (s *session) take(bs *backendState) *serverState {
 			continue // a slot may have freed before we were queued
 		}
 		select {
-		case <-poll:
-			bs.leave(w)
-			bs.enqueue(w, true) // keep our place while we try
+		case <-poll: // still queued, in place: try again
 		case <-w:
 			bs.enqueue(w, true) // keep our place while we try
 		case <-timeout:

@@ -177,7 +177,6 @@ func (s *session) startTxn(gen *generation) *rules.Txn {
 	t.Reset()
 	t.Src, t.Dst, t.Vars, t.State = s.src, s.dst, s.e.vars, gen
 	t.ReqCounter = s.e.proc.reqCount.Add(1) - 1
-	t.PID = s.e.pid
 	t.TLS = s.tls != nil
 	t.UseVarTable(&gen.g.VarTable)
 	return t

@@ -158,6 +158,7 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 		s.hop.buf = make([]byte, 0, 512)
 	}
 	s.reset(c)
+	s.txn.PID = e.pid // also for a connection that logs without a request
 	s.in.flush = s.out
 	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
 	s.ln, s.sem, s.parked, s.accepted, s.upBackend = nil, nil, false, false, nil

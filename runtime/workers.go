@@ -144,7 +144,7 @@ func (w *Workers) started(p *procLive) {
 func (e *Engine) WorkerGone(slot int) {
 	if slot > 0 && slot < MaxWorkers {
 		e.proc.alive[slot].Store(false)
-		e.proc.conns[slot].Store(0)
+		e.proc.actconn.Add(-e.proc.conns[slot].Swap(0))
 	}
 }
 

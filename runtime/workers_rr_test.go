@@ -73,15 +73,27 @@ func namedServers(t *testing.T, n int) []string {
 // serves a connection.
 func workerEngines(t *testing.T, src string, count int) []*Engine {
 	t.Helper()
+	slots := make([]int, count)
+	for i := range slots {
+		slots[i] = i
+	}
+	return workerEnginesAt(t, src, slots)
+}
+
+// workerEnginesAt is workerEngines with the followers in the given slots
+// (slots[0] is the leader's, 0): a reload's followers take slots above
+// the count of processes.
+func workerEnginesAt(t *testing.T, src string, slots []int) []*Engine {
+	t.Helper()
 	chain := &regionChain{}
 	var engs []*Engine
 	binds := 0
-	for i := range count {
+	for i, slot := range slots {
 		res, err := compileString(src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := &Workers{Count: count, Index: i, Region: chain.leader}
+		w := &Workers{Count: len(slots), Index: slot, Region: chain.leader}
 		if i > 0 {
 			w.Region, w.LeaderPID = chain.follower, os.Getpid()
 			for range binds {
@@ -205,6 +217,10 @@ func TestWorkersRoundRobinOneOrder(t *testing.T) {
 			if got := runScript(t, workerEngines(t, src, 2), steps, who); got != want {
 				t.Errorf("%s, %s: two workers serve\n%s\nwant\n%s", algo, name, got, want)
 			}
+		}
+		// A reload's follower, in a slot above the number of processes.
+		if got := runScript(t, workerEnginesAt(t, src, []int{0, MaxWorkers - 1}), steps, func(k int) int { return k % 2 }); got != want {
+			t.Errorf("%s, follower in slot %d: two workers serve\n%s\nwant\n%s", algo, MaxWorkers-1, got, want)
 		}
 	}
 }
