@@ -24,6 +24,7 @@ func (s *serverState) acquire() bool {
 			return false
 		}
 		if s.cur.CompareAndSwap(n, n+1) {
+			s.held[s.slot].Add(1)
 			return true
 		}
 	}
@@ -33,6 +34,7 @@ func (s *serverState) acquire() bool {
 // request of the backend try again.
 func (s *serverState) release() {
 	s.cur.Add(-1)
+	s.held[s.slot].Add(-1)
 	if s.be.queued.Load() > 0 {
 		s.be.wake()
 	}
@@ -146,6 +148,7 @@ const queuePoll = time.Millisecond
 func moveSlot(from, to *serverState) *serverState {
 	if from != to {
 		to.cur.Add(1)
+		to.held[to.slot].Add(1)
 		from.release()
 	}
 	return to

@@ -19,6 +19,8 @@ type serverState struct {
 	be  *backendState
 	// serverLive is the state every worker process of the proxy shares.
 	*serverLive
+	// slot is this process's place in serverLive.held.
+	slot int
 	// name is cfg.Name as bytes, for http-send-name-header.
 	name []byte
 	// active are the server's open connections, tracked only for
@@ -61,6 +63,9 @@ type serverLive struct {
 	ctr    counters
 	// srcPort is the last port taken from a "source" port range.
 	srcPort atomic.Uint32
+	// held are the connections each worker process (by slot) holds of
+	// cur: when a follower dies, the leader takes its share back.
+	held [MaxWorkers]atomic.Int32
 }
 
 // newServerState builds the state of s, its shared part in r (nil:
@@ -161,6 +166,7 @@ func newBackendState(b *rules.Backend, r *shm.Region, w *Workers, follower bool)
 	bs := &backendState{cfg: b, ctr: shm.Alloc[counters](r)}
 	for _, s := range b.Servers {
 		ss := newServerState(s, bs, r, follower)
+		ss.slot = w.index()
 		bs.servers = append(bs.servers, ss)
 		if s.Backup {
 			bs.backup = append(bs.backup, ss)

@@ -141,10 +141,20 @@ func (w *Workers) started(p *procLive) {
 
 // WorkerGone clears the slot of a follower that exited: its connections
 // ended with it, counted or not.
+//
+// Its server connections leave the running configuration's counts (those
+// of an older one stay: its followers are retired and its counts end with
+// it), so that a server at its maxconn does not stay full.
 func (e *Engine) WorkerGone(slot int) {
-	if slot > 0 && slot < MaxWorkers {
-		e.proc.alive[slot].Store(false)
-		e.proc.actconn.Add(-e.proc.conns[slot].Swap(0))
+	if slot <= 0 || slot >= MaxWorkers {
+		return
+	}
+	e.proc.alive[slot].Store(false)
+	e.proc.actconn.Add(-e.proc.conns[slot].Swap(0))
+	for _, bs := range e.gen.Load().backends {
+		for _, s := range bs.servers {
+			s.cur.Add(-int64(s.held[slot].Swap(0)))
+		}
 	}
 }
 

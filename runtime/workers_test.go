@@ -339,3 +339,41 @@ backend be
 		t.Fatalf("queued request in the other process: %d, want 200", code)
 	}
 }
+
+// TestWorkerGoneGivesSlotsBack: the connections a follower held on a
+// server at its maxconn leave the shared count when the follower dies
+// (here: when the leader is told so), and the server takes requests again.
+func TestWorkerGoneGivesSlotsBack(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var hits atomic.Int32
+	srv := newRawServer(t, func(string, []byte) string {
+		if hits.Add(1) == 1 {
+			<-release
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	})
+	leader, follower := workerPair(t, fmt.Sprintf(testDefaults+`frontend fe
+    bind 127.0.0.1:0
+    default_backend be
+backend be
+    timeout queue 100ms
+    server s1 %s maxconn 1
+`, srv.addr()))
+	held := dial(t, follower.Addrs("fe")[0].String())
+	held.send("GET /held HTTP/1.1\r\nHost: x\r\n\r\n")
+	s1 := leader.gen.Load().backends[0].servers[0]
+	for s1.cur.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if code, _ := status(t, leader.Addrs("fe")[0].String(), "/queued"); code != 503 {
+		t.Fatalf("server full: %d, want 503 after timeout queue", code)
+	}
+	leader.WorkerGone(1)
+	if n := s1.cur.Load(); n != 0 {
+		t.Fatalf("server connections after the follower died: %d, want 0", n)
+	}
+	if code, _ := status(t, leader.Addrs("fe")[0].String(), "/after"); code != 200 {
+		t.Fatalf("after the follower died: %d, want 200", code)
+	}
+}
