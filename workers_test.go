@@ -811,32 +811,28 @@ func TestWorkersOneProcess(t *testing.T) {
 	g2.write(simpleSite(g2, "one"))
 	g2.start()
 	f := g2.oneFollower(0)
-	g2.write(stick(g2, "two"))
-	g2.cmd.Process.Signal(syscall.SIGUSR2)
-	g2.waitLog("reload failed", 1)
-	if !strings.Contains(g2.logs.String(), "stick-table web") {
-		t.Errorf("the refused reload does not say why")
-	}
-	for _, c := range g2.spread(2, "/") {
-		if resp, _ := c.mustGet(t, "/"); resp.Header.Get("X-Gen") != "one" {
-			t.Errorf("after a refused reload, a connection on %d (leader %d, follower %d): X-Gen %q, want one", c.pid, g2.leader(), f, resp.Header.Get("X-Gen"))
+	// refused reloads cfg (the n-th reload) and checks that both processes
+	// go on with the first configuration and say why not.
+	refused := func(n int, cfg, why string) {
+		t.Helper()
+		g2.write(cfg)
+		g2.cmd.Process.Signal(syscall.SIGUSR2)
+		g2.waitLog("reload failed", n)
+		if !strings.Contains(g2.logs.String(), why) {
+			t.Errorf("the refused reload does not say %q", why)
+		}
+		for _, c := range g2.spread(1, "/") {
+			if resp, _ := c.mustGet(t, "/"); resp.Header.Get("X-Gen") != "one" {
+				t.Errorf("after a refused reload (%s), a connection on %d (leader %d, follower %d): X-Gen %q, want one", why, c.pid, g2.leader(), f, resp.Header.Get("X-Gen"))
+			}
+		}
+		if fs := g2.followers(); !slices.Equal(fs, []int{f}) {
+			t.Errorf("followers %v after a refused reload, want [%d]", fs, f)
 		}
 	}
-	if fs := g2.followers(); !slices.Equal(fs, []int{f}) {
-		t.Errorf("followers %v after a refused reload, want [%d]", fs, f)
-	}
+	refused(1, stick(g2, "two"), "stick-table web")
 	// Nor does a reload to another number of processes.
-	g2.write(strings.Replace(simpleSite(g2, "three"), "nbthread 2", "nbthread 3", 1))
-	g2.cmd.Process.Signal(syscall.SIGUSR2)
-	g2.waitLog("reload failed", 2)
-	if !strings.Contains(g2.logs.String(), "it asks for 3 processes") {
-		t.Errorf("the refused reload does not say why")
-	}
-	for _, c := range g2.spread(1, "/") {
-		if resp, _ := c.mustGet(t, "/"); resp.Header.Get("X-Gen") != "one" {
-			t.Errorf("after a refused reload to 3 processes, a connection on %d: X-Gen %q, want one", c.pid, resp.Header.Get("X-Gen"))
-		}
-	}
+	refused(2, strings.Replace(simpleSite(g2, "three"), "nbthread 2", "nbthread 3", 1), "it asks for 3 processes")
 }
 
 // TestWorkersRequestCounter: %rt numbers the requests of every process

@@ -241,14 +241,7 @@ func (p *parker) end(pc *parked) {
 	} else {
 		syscall.Close(pc.fd)
 	}
-	pc.unpark()
-	if pc.more != nil {
-		pc.more.track.End()
-	}
-	if pc.sem != nil {
-		<-pc.sem
-	}
-	p.e.wg.Done()
+	p.endDetached(pc)
 }
 
 // loop resumes the connections that become readable and closes those
@@ -352,7 +345,8 @@ func (p *parker) resume(pc *parked) {
 	pc.l.run(s, pc.sem)
 }
 
-// endDetached ends pc, whose socket is already closed.
+// endDetached ends pc, whose socket is already closed: it gives back
+// the slot, the sticky counters and the count of Engine.wg.
 func (p *parker) endDetached(pc *parked) {
 	pc.unpark()
 	if pc.more != nil {

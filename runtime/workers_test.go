@@ -297,21 +297,7 @@ func TestConnLimitSplit(t *testing.T) {
 // the leader holds: when the leader's request ends, the follower's gets
 // the slot, though nothing in its own process freed it.
 func TestQueueAcrossWorkers(t *testing.T) {
-	release := make(chan struct{})
-	var hits atomic.Int32
-	srv := newRawServer(t, func(string, []byte) string {
-		if hits.Add(1) == 1 {
-			<-release
-		}
-		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-	})
-	leader, follower := workerPair(t, fmt.Sprintf(testDefaults+`frontend fe
-    bind 127.0.0.1:0
-    default_backend be
-backend be
-    timeout queue 5s
-    server s1 %s maxconn 1
-`, srv.addr()))
+	leader, follower, release := maxconnPair(t, "5s")
 	first := make(chan int, 1)
 	go func() {
 		code, _ := status(t, leader.Addrs("fe")[0].String(), "/first")
@@ -344,22 +330,8 @@ backend be
 // server at its maxconn leave the shared count when the follower dies
 // (here: when the leader is told so), and the server takes requests again.
 func TestWorkerGoneGivesSlotsBack(t *testing.T) {
-	release := make(chan struct{})
+	leader, follower, release := maxconnPair(t, "100ms")
 	defer close(release)
-	var hits atomic.Int32
-	srv := newRawServer(t, func(string, []byte) string {
-		if hits.Add(1) == 1 {
-			<-release
-		}
-		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-	})
-	leader, follower := workerPair(t, fmt.Sprintf(testDefaults+`frontend fe
-    bind 127.0.0.1:0
-    default_backend be
-backend be
-    timeout queue 100ms
-    server s1 %s maxconn 1
-`, srv.addr()))
 	held := dial(t, follower.Addrs("fe")[0].String())
 	held.send("GET /held HTTP/1.1\r\nHost: x\r\n\r\n")
 	s1 := leader.gen.Load().backends[0].servers[0]
@@ -376,4 +348,26 @@ backend be
 	if code, _ := status(t, leader.Addrs("fe")[0].String(), "/after"); code != 200 {
 		t.Fatalf("after the follower died: %d, want 200", code)
 	}
+}
+
+// maxconnPair runs a leader and a follower in front of one server of
+// maxconn 1, with timeout queue queue; the server holds its first request
+// until release closes.
+func maxconnPair(t *testing.T, queue string) (leader, follower *Engine, release chan struct{}) {
+	release = make(chan struct{})
+	var hits atomic.Int32
+	srv := newRawServer(t, func(string, []byte) string {
+		if hits.Add(1) == 1 {
+			<-release
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	})
+	leader, follower = workerPair(t, fmt.Sprintf(testDefaults+`frontend fe
+    bind 127.0.0.1:0
+    default_backend be
+backend be
+    timeout queue %s
+    server s1 %s maxconn 1
+`, queue, srv.addr()))
+	return leader, follower, release
 }
