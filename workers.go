@@ -300,7 +300,7 @@ func (l *leader) exit(n exitNote) {
 		return
 	}
 	// A follower that keeps dying soon after it starts is started again
-	// less and less often: 1 s, 2 s, 4 s... up to a minute.
+	// less and less often: 1 s, 2 s, 4 s... up to 32 s.
 	if time.Since(n.f.started) < restartReset {
 		l.failures = min(l.failures+1, 6)
 	} else {
