@@ -50,21 +50,7 @@ backend kill
 backend keep
     server s %s check inter 50ms fall 1
 `, kill.Addr(), keep.Addr()))
-	tunnel := func(fe string) net.Conn {
-		c, err := net.Dial("tcp", e.Addrs(fe)[0].String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.Write([]byte("ping"))
-		buf := make([]byte, 4)
-		c.SetReadDeadline(time.Now().Add(2 * time.Second))
-		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
-			t.Fatalf("%s: echo %q %v", fe, buf, err)
-		}
-		return c
-	}
-	ck, cp := tunnel("kill"), tunnel("keep")
+	ck, cp := echoTunnel(t, e, "kill"), echoTunnel(t, e, "keep")
 	kill.Close()
 	keep.Close()
 	waitUp(t, e, 0, 0, false)
@@ -79,4 +65,22 @@ backend keep
 	if _, err := io.ReadFull(cp, buf); err != nil || string(buf) != "pong" {
 		t.Errorf("without the option the tunnel must live on: %q %v", buf, err)
 	}
+}
+
+// echoTunnel opens a tunnel through e's frontend fe to an echo server,
+// checked with one ping.
+func echoTunnel(t *testing.T, e *Engine, fe string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", e.Addrs(fe)[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.Write([]byte("ping"))
+	buf := make([]byte, 4)
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("%s: echo %q %v", fe, buf, err)
+	}
+	return c
 }

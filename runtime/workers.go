@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
@@ -295,13 +296,6 @@ func Shareable(g *rules.Graph) error {
 			return one("frontend "+fe.Name+": rate-limit sessions", "its rate")
 		}
 	}
-	for _, be := range g.Backends {
-		for _, s := range be.Servers {
-			if s.ShutdownOnDown {
-				return one("server "+be.Name+"/"+s.Name+": on-marked-down shutdown-sessions", "the connections it closes")
-			}
-		}
-	}
 	return nil
 }
 
@@ -314,3 +308,54 @@ func (w *Workers) connLimit(max int) int {
 	}
 	return (max + w.Count - 1) / w.Count
 }
+
+// watchDown is a follower's part of "on-marked-down shutdown-sessions":
+// the leader's checks mark a server down in the shared state, and each
+// process closes its own connections to it. A follower looks every
+// downPoll (a server down and up again between two looks, which takes
+// rise checks, keeps its connections there).
+func (e *Engine) watchDown(gen *generation) {
+	var watched []*serverState
+	for _, bs := range gen.backends {
+		for _, ss := range bs.servers {
+			if ss.cfg.ShutdownOnDown {
+				watched = append(watched, ss)
+			}
+		}
+	}
+	if len(watched) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	gen.stopChecks = cancel
+	wasUp := make([]bool, len(watched))
+	for i, s := range watched {
+		wasUp[i] = s.up.Load()
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		t := time.NewTicker(downPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-e.done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for i, s := range watched {
+				up := s.up.Load()
+				if wasUp[i] && !up {
+					s.shutdownSessions()
+				}
+				wasUp[i] = up
+			}
+		}
+	}()
+}
+
+// downPoll is how often a follower looks for servers the leader marked
+// down.
+const downPoll = 10 * time.Millisecond
