@@ -80,7 +80,7 @@ type generation struct {
 	frontends []*counters     // by position in g.Frontends
 	// sessRates are the frontends' rates of new connections, for
 	// "rate-limit sessions", by position in g.Frontends.
-	sessRates []rules.SessionRate
+	sessRates []*rules.SessionRate
 	// region holds the shared part of the state; nil: process memory.
 	region *shm.Region
 	start  time.Time // when the generation was built (by the leader)
@@ -128,7 +128,7 @@ func (e *Engine) newGeneration(g *rules.Graph) (*generation, error) {
 // buildGeneration builds the live state of g, its shared part in r, for
 // workers w (nil: this process alone).
 func buildGeneration(g *rules.Graph, r *shm.Region, w *Workers, follower bool) (*generation, error) {
-	gen := &generation{g: g, start: time.Now(), sessRates: make([]rules.SessionRate, len(g.Frontends))}
+	gen := &generation{g: g, start: time.Now()}
 	// The configuration started when the leader built it.
 	start := shm.Alloc[atomic.Int64](r)
 	if follower {
@@ -138,6 +138,7 @@ func buildGeneration(g *rules.Graph, r *shm.Region, w *Workers, follower bool) (
 	}
 	for range g.Frontends {
 		gen.frontends = append(gen.frontends, shm.Alloc[counters](r))
+		gen.sessRates = append(gen.sessRates, shm.Alloc[rules.SessionRate](r))
 	}
 	for i, b := range g.Backends {
 		if b.Index != i {

@@ -93,7 +93,13 @@ func (l *listener) serve() {
 		}
 		if gen := l.e.gen.Load(); lc.feIndex < len(gen.frontends) {
 			gen.frontends[lc.feIndex].sessions.Add(1)
-			gen.sessRates[lc.feIndex].Add(time.Now().UnixMilli())
+			if !l.admit(gen, lc) {
+				c.Close()
+				if sem != nil {
+					<-sem
+				}
+				return
+			}
 		}
 		s := l.e.newSession(c, lc.feIndex, lc.feName)
 		s.ln, s.sem = l, sem
@@ -125,6 +131,33 @@ func (l *listener) waitRate() bool {
 			return true
 		}
 		wait := gen.sessRates[lc.feIndex].Wait(time.Now().UnixMilli(), uint32(fe.RateLimitSessions))
+		if wait == 0 {
+			return true
+		}
+		t := time.NewTimer(time.Duration(wait) * time.Millisecond)
+		select {
+		case <-l.e.done:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// admit counts the connection just accepted in its frontend's session
+// rate. Under "rate-limit sessions" the check and the count are one step,
+// as other worker processes count in the same rate: a connection over the
+// limit waits here, as it would have waited in the backlog, until the
+// rate lets it in. It reports false when the engine stops.
+func (l *listener) admit(gen *generation, lc *listenCfg) bool {
+	rate := gen.sessRates[lc.feIndex]
+	fe := gen.frontend(lc.feIndex, lc.feName)
+	if fe == nil || fe.RateLimitSessions == 0 {
+		rate.Add(time.Now().UnixMilli())
+		return true
+	}
+	for {
+		wait := rate.Admit(time.Now().UnixMilli(), uint32(fe.RateLimitSessions))
 		if wait == 0 {
 			return true
 		}

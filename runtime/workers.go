@@ -291,11 +291,6 @@ func Shareable(g *rules.Graph) error {
 	case len(g.Extensions) > 0:
 		return one("lua-load", "its scripts' state")
 	}
-	for _, fe := range g.Frontends {
-		if fe.RateLimitSessions > 0 {
-			return one("frontend "+fe.Name+": rate-limit sessions", "its rate")
-		}
-	}
 	return nil
 }
 

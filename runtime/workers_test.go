@@ -263,7 +263,7 @@ func TestShareable(t *testing.T) {
     default_backend be
 backend be
     server s1 127.0.0.1:1
-`, "rate-limit sessions keeps its rate"},
+`, ""},
 	} {
 		res, err := compileString(tc.cfg)
 		if err != nil {

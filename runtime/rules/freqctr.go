@@ -1,6 +1,11 @@
 package rules
 
-import "sync"
+import (
+	"os"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+)
 
 // freqCtr counts events over a sliding period the way HAProxy's frequency
 // counters do: it keeps the events of the current period and of the one
@@ -64,18 +69,42 @@ func (f *freqCtr) window(now, p int64) (curr, past, remain uint64) {
 
 // SessionRate is the rate of a frontend's new sessions over one second,
 // which "rate-limit sessions" bounds (haproxy's fe_sess_per_sec). Safe for
-// concurrent use; the zero value has seen no session. Times are in
+// concurrent use, also by several processes sharing it in shared memory
+// (it holds no pointer); the zero value has seen no session. Times are in
 // milliseconds of a clock far from zero (Unix time).
 type SessionRate struct {
-	mu sync.Mutex
-	f  freqCtr
+	// lock is 0, or the pid of the process that holds it: a process that
+	// died holding it (it is held for a few instructions) is found out
+	// and the lock taken over.
+	lock atomic.Int32
+	f    freqCtr
 }
 
 // Add counts a new session at now.
 func (r *SessionRate) Add(now int64) {
-	r.mu.Lock()
+	r.acquire()
 	r.f.add(now, 1000, 1)
-	r.mu.Unlock()
+	r.lock.Store(0)
+}
+
+// acquire takes r's lock, spinning: it is held for a few instructions.
+func (r *SessionRate) acquire() {
+	me := int32(os.Getpid())
+	for spins := 0; ; spins++ {
+		holder := r.lock.Load()
+		if holder == 0 && r.lock.CompareAndSwap(0, me) {
+			return
+		}
+		if spins < 100 {
+			continue
+		}
+		// Held for long: the holder may have died in there.
+		if holder != 0 && holder != me && syscall.Kill(int(holder), 0) == syscall.ESRCH && r.lock.CompareAndSwap(holder, me) {
+			return
+		}
+		runtime.Gosched()
+		spins = 0
+	}
 }
 
 // Wait returns how long, in ms, to wait at now before accepting another
@@ -84,9 +113,28 @@ func (r *SessionRate) Add(now int64) {
 // the window, weighted as rate reads them, stay below freq; the wait is
 // the time until they do.
 func (r *SessionRate) Wait(now int64, freq uint32) int64 {
-	r.mu.Lock()
+	r.acquire()
+	defer r.lock.Store(0)
+	return r.wait(now, freq)
+}
+
+// Admit counts a new session at now if a limit of freq per second lets
+// it in, and returns 0; else it counts nothing and returns how long, in
+// ms, to wait before asking again. The check and the count are one step,
+// so that processes sharing r never let more in than the limit.
+func (r *SessionRate) Admit(now int64, freq uint32) int64 {
+	r.acquire()
+	defer r.lock.Store(0)
+	wait := r.wait(now, freq)
+	if wait == 0 {
+		r.f.add(now, 1000, 1)
+	}
+	return wait
+}
+
+// wait is Wait with the lock held.
+func (r *SessionRate) wait(now int64, freq uint32) int64 {
 	curr, past, remain := r.f.window(now, 1000)
-	r.mu.Unlock()
 	limit := uint64(freq) * 1000
 	switch {
 	case freq == 0 || past*remain+curr*1000 < limit:

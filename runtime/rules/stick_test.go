@@ -2,6 +2,7 @@ package rules
 
 import (
 	"net/netip"
+	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
@@ -334,5 +335,32 @@ func TestSessionRateWait(t *testing.T) {
 	// 10×950 + 1×1000 = 10500 ms·sessions: in 51 ms, 10×899 + 1000 < 10000.
 	if w := r.Wait(now+1050, 10); w != 51 {
 		t.Fatalf("after one more: wait %d, want 51", w)
+	}
+}
+
+// TestSessionRateDeadHolder: a process that died holding a shared rate's
+// lock does not block the others: the lock is taken over.
+func TestSessionRateDeadHolder(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip(err)
+	}
+	var r SessionRate
+	r.lock.Store(int32(cmd.ProcessState.Pid())) // gone now
+	done := make(chan struct{})
+	go func() {
+		r.Add(5000)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Add is stuck behind the lock of a dead process")
+	}
+	if w := r.Admit(5001, 1); w == 0 {
+		t.Errorf("Admit let a second session in under a limit of 1 a second")
+	}
+	if w := r.Admit(5001, 2); w != 0 {
+		t.Errorf("Admit refused a second session under a limit of 2 a second: wait %d", w)
 	}
 }
