@@ -92,7 +92,7 @@ func newChecker(e *Engine, s *serverState) *checker {
 // are not checked in the same instant. Called with e.mu held.
 func (e *Engine) startChecks(gen *generation) {
 	if e.workers.follower() {
-		e.watchDown(gen) // the leader checks for every worker
+		e.followLeader(gen) // the leader checks for every worker
 		return
 	}
 	var cs []*checker

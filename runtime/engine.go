@@ -83,7 +83,9 @@ type generation struct {
 	sessRates []*rules.SessionRate
 	// region holds the shared part of the state; nil: process memory.
 	region *shm.Region
-	start  time.Time // when the generation was built (by the leader)
+	// follower: the state is the leader's, which this process follows.
+	follower bool
+	start    time.Time // when the generation was built (by the leader)
 	// stopChecks ends the generation's health checks; nil before they
 	// start.
 	stopChecks context.CancelFunc
@@ -128,7 +130,7 @@ func (e *Engine) newGeneration(g *rules.Graph) (*generation, error) {
 // buildGeneration builds the live state of g, its shared part in r, for
 // workers w (nil: this process alone).
 func buildGeneration(g *rules.Graph, r *shm.Region, w *Workers, follower bool) (*generation, error) {
-	gen := &generation{g: g, start: time.Now()}
+	gen := &generation{g: g, start: time.Now(), follower: follower}
 	// The configuration started when the leader built it.
 	start := shm.Alloc[atomic.Int64](r)
 	if follower {

@@ -89,6 +89,9 @@ type srvRecord struct {
 // servers of gen use, until the engine closes or gen.stopResolvers;
 // called by Start and Reload with e.mu held.
 func (e *Engine) startResolvers(gen *generation) error {
+	if gen.follower {
+		return nil // the leader resolves for every worker
+	}
 	loops := map[*rules.Resolvers]*resolverLoop{}
 	var order []*resolverLoop
 	for _, bs := range gen.backends {
@@ -355,6 +358,12 @@ func (l *resolverLoop) setIP(ss *serverState, ip netip.Addr, port uint16, name s
 // is in maintenance), with the checks' address and the dynamic cookie
 // that go with it.
 func (s *serverState) setAddr(addr string, none bool) {
+	s.useAddr(addr, none)
+	s.addr.store(addr, none) // for the followers, when workers serve
+}
+
+// useAddr is setAddr in this process only.
+func (s *serverState) useAddr(addr string, none bool) {
 	if none {
 		la := *s.live.Load()
 		la.none = true
@@ -535,6 +544,9 @@ func (l *resolverLoop) receive(id uint16, name dnsmessage.Name, t dnsmessage.Typ
 // their "init-addr" methods (default "last,libc"; gohap keeps no state
 // file, so "last" finds nothing). SRV servers start without one.
 func initAddrs(gen *generation) error {
+	if gen.follower {
+		return nil // it takes the leader's (followLeader)
+	}
 	for _, bs := range gen.backends {
 		for _, ss := range bs.servers {
 			if err := ss.initAddr(); err != nil {

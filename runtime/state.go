@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"net/netip"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 
@@ -66,6 +68,55 @@ type serverLive struct {
 	// held are the connections each worker process (by slot) holds of
 	// cur: when a follower dies, the leader takes its share back.
 	held [MaxWorkers]atomic.Int32
+	// addr is the address DNS gave the server in the leader, which the
+	// followers take.
+	addr sharedAddr
+}
+
+// sharedAddr is an address one process writes and others read: a
+// sequence number, odd while it is written, around the address in
+// words.
+type sharedAddr struct {
+	seq  atomic.Uint32
+	none atomic.Bool
+	n    atomic.Uint32
+	w    [8]atomic.Uint64 // up to 64 bytes: IPv6 address and port fit
+}
+
+// store writes addr; one writer at a time (the leader's resolvers).
+func (a *sharedAddr) store(addr string, none bool) {
+	if len(addr) > 8*len(a.w) {
+		return // not an address
+	}
+	a.seq.Add(1)
+	var b [64]byte
+	copy(b[:], addr)
+	for i := range a.w {
+		a.w[i].Store(binary.LittleEndian.Uint64(b[8*i:]))
+	}
+	a.n.Store(uint32(len(addr)))
+	a.none.Store(none)
+	a.seq.Add(1)
+}
+
+// load returns the address and its sequence number; seq 0: never
+// written.
+func (a *sharedAddr) load() (addr string, none bool, seq uint32) {
+	for {
+		seq = a.seq.Load()
+		if seq&1 != 0 {
+			goruntime.Gosched()
+			continue
+		}
+		var b [64]byte
+		for i := range a.w {
+			binary.LittleEndian.PutUint64(b[8*i:], a.w[i].Load())
+		}
+		n, none := a.n.Load(), a.none.Load()
+		if a.seq.Load() == seq && n <= uint32(len(b)) {
+			return string(b[:n]), none, seq
+		}
+	}
 }
 
 // newServerState builds the state of s, its shared part in r (nil:

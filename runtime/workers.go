@@ -286,8 +286,6 @@ func Shareable(g *rules.Graph) error {
 	switch {
 	case len(g.Tables) > 0:
 		return one("stick-table "+g.Tables[0].Name, "its entries")
-	case len(g.Resolvers) > 0:
-		return one("resolvers "+g.Resolvers[0].Name, "the addresses it resolves")
 	case len(g.Extensions) > 0:
 		return one("lua-load", "its scripts' state")
 	}
@@ -304,29 +302,44 @@ func (w *Workers) connLimit(max int) int {
 	return (max + w.Count - 1) / w.Count
 }
 
-// watchDown is a follower's part of "on-marked-down shutdown-sessions":
-// the leader's checks mark a server down in the shared state, and each
-// process closes its own connections to it. A follower looks every
-// downPoll (a server down and up again between two looks, which takes
-// rise checks, keeps its connections there).
-func (e *Engine) watchDown(gen *generation) {
-	var watched []*serverState
+// followLeader keeps a follower in step with what the leader's checks
+// and resolvers decide, beyond what it reads from the shared state on
+// each request: it takes the addresses DNS gave servers, and with
+// "on-marked-down shutdown-sessions" it closes its own connections to a
+// server marked down. It looks every downPoll (a server down and up
+// again between two looks, which takes rise checks, keeps its
+// connections).
+func (e *Engine) followLeader(gen *generation) {
+	var watched, named []*serverState
 	for _, bs := range gen.backends {
 		for _, ss := range bs.servers {
 			if ss.cfg.ShutdownOnDown {
 				watched = append(watched, ss)
 			}
+			if ss.cfg.Resolvers != nil || ss.cfg.SRVName != "" {
+				named = append(named, ss)
+			}
 		}
 	}
-	if len(watched) == 0 {
+	if len(watched) == 0 && len(named) == 0 {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	gen.stopChecks = cancel
 	wasUp := make([]bool, len(watched))
 	for i, s := range watched {
 		wasUp[i] = s.up.Load()
 	}
+	seen := make([]uint32, len(named))
+	follow := func() {
+		for i, s := range named {
+			if addr, none, seq := s.addr.load(); seq != seen[i] {
+				s.useAddr(addr, none)
+				seen[i] = seq
+			}
+		}
+	}
+	follow() // the leader set them before it started this follower
+	ctx, cancel := context.WithCancel(context.Background())
+	gen.stopChecks = cancel
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -340,6 +353,7 @@ func (e *Engine) watchDown(gen *generation) {
 				return
 			case <-t.C:
 			}
+			follow()
 			for i, s := range watched {
 				up := s.up.Load()
 				if wasUp[i] && !up {
@@ -351,6 +365,6 @@ func (e *Engine) watchDown(gen *generation) {
 	}()
 }
 
-// downPoll is how often a follower looks for servers the leader marked
-// down.
+// downPoll is how often a follower looks for what the leader's checks
+// and resolvers changed.
 const downPoll = 10 * time.Millisecond

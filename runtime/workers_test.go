@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	goruntime "runtime"
 	"strings"
 	"sync/atomic"
@@ -408,5 +409,50 @@ backend keep
 	cp.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if _, err := io.ReadFull(cp, buf); err != nil || string(buf) != "pong" {
 		t.Errorf("without the option the tunnel must live on: %q %v", buf, err)
+	}
+}
+
+// TestResolversAcrossWorkers: the leader resolves a server's name, and
+// the follower sends its requests to the address the leader got, follows
+// a change, and puts the server in maintenance when the name vanishes.
+func TestResolversAcrossWorkers(t *testing.T) {
+	dns := newDNSServer(t)
+	okSrv := okServer(t)
+	_, port, _ := net.SplitHostPort(okSrv.addr())
+	leader, follower := workerPair(t, fmt.Sprintf(testDefaults+`resolvers r
+    nameserver ns %s
+    timeout resolve 5ms
+    timeout retry 200ms
+    hold valid 5ms
+    hold nx 5ms
+    hold obsolete 5ms
+    hold other 5ms
+    hold refused 5ms
+    hold timeout 5ms
+frontend fe
+    bind 127.0.0.1:0
+    default_backend b
+backend b
+    server s app.test:%s resolvers r resolve-prefer ipv4 init-addr none
+`, dns.addr(), port))
+	ls := leader.gen.Load().backends[0].servers[0]
+	fs := follower.gen.Load().backends[0].servers[0]
+	faddr := follower.Addrs("fe")[0].String()
+	if st, _ := status(t, faddr, "/"); st != 503 {
+		t.Fatalf("no address yet: status %d, want 503", st)
+	}
+	dns.setA("app.test", "127.0.0.2")
+	waitFor(t, func() bool { return fs.live.Load().addr == "127.0.0.2:"+port })
+	dns.setA("app.test", "127.0.0.1")
+	waitFor(t, func() bool { return fs.live.Load().addr == "127.0.0.1:"+port && fs.running() })
+	if st, _ := status(t, faddr, "/"); st != 200 {
+		t.Fatalf("resolved by the leader: the follower answers %d, want 200", st)
+	}
+	dns.mu.Lock()
+	delete(dns.a, "app.test")
+	dns.mu.Unlock()
+	waitFor(t, func() bool { return ls.live.Load().none && fs.live.Load().none })
+	if st, _ := status(t, faddr, "/"); st != 503 {
+		t.Fatalf("name gone: status %d, want 503", st)
 	}
 }
