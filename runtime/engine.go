@@ -289,7 +289,7 @@ func (e *Engine) startExtensions(gen *generation) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	gen.stopExt = cancel
 	for _, x := range gen.g.Extensions {
-		if err := x.Start(ctx, e.log, gen); err != nil {
+		if err := x.Start(ctx, e.log, gen, !e.workers.follower()); err != nil {
 			e.stopExtensions(gen)
 			return err
 		}

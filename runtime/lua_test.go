@@ -464,3 +464,37 @@ backend b
 		t.Errorf("missing %q in\n%s", want, body)
 	}
 }
+
+// TestLuaTasksInLeaderOnly: with worker processes, each runs the
+// register_init functions (its own Lua states need what they set up), and
+// only the leader runs the tasks, which haproxy runs once.
+func TestLuaTasksInLeaderOnly(t *testing.T) {
+	dir := t.TempDir()
+	workerPair(t, luaConfig(t, `
+local dir = "`+dir+`"
+local function add(name)
+  local f = io.open(dir .. "/" .. name, "a")
+  f:write("x")
+  f:close()
+end
+core.register_init(function() add("init") end)
+core.register_task(function() add("task") end)
+`, "global\n    lua-load SCRIPT\n"+luaDefaults+"frontend fe\n    bind 127.0.0.1:0\n"))
+	if b, err := os.ReadFile(filepath.Join(dir, "init")); err != nil || string(b) != "xx" {
+		t.Fatalf("init functions ran %q (%v), want once in each of the two processes", b, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if b, _ := os.ReadFile(filepath.Join(dir, "task")); len(b) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the task did not run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // a follower's task would have run by now
+	if b, _ := os.ReadFile(filepath.Join(dir, "task")); string(b) != "x" {
+		t.Fatalf("the task ran %d times, want once", len(b))
+	}
+}

@@ -283,11 +283,8 @@ func Shareable(g *rules.Graph) error {
 	one := func(what, why string) error {
 		return fmt.Errorf("%s keeps %s in one process", what, why)
 	}
-	switch {
-	case len(g.Tables) > 0:
+	if len(g.Tables) > 0 {
 		return one("stick-table "+g.Tables[0].Name, "its entries")
-	case len(g.Extensions) > 0:
-		return one("lua-load", "its scripts' state")
 	}
 	return nil
 }

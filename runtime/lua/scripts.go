@@ -221,7 +221,7 @@ func (s *Scripts) log() *log.Logger {
 
 // Start implements rules.Extension: it runs the register_init functions,
 // then starts each task in a state of its own, until ctx is done.
-func (s *Scripts) Start(ctx context.Context, l *log.Logger, state rules.StateView) error {
+func (s *Scripts) Start(ctx context.Context, l *log.Logger, state rules.StateView, tasks bool) error {
 	s.logger.Store(l)
 	s.state = state
 	if st := s.first; st != nil {
@@ -234,7 +234,7 @@ func (s *Scripts) Start(ctx context.Context, l *log.Logger, state rules.StateVie
 		s.inits = nil
 		s.put(st)
 	}
-	for i := 0; i < s.tasks; i++ {
+	for i := 0; tasks && i < s.tasks; i++ {
 		s.tasksWG.Add(1)
 		go s.runTask(ctx, i)
 	}

@@ -73,10 +73,11 @@ func (BuiltinService) ServeTCP(*Txn, io.ReadWriter) error { return errBuiltin }
 // stops it when the engine closes.
 type Extension interface {
 	// Start runs what must run once before the first connection (Lua's
-	// register_init functions) and starts background work (register_task)
-	// that lasts until ctx is done. It logs to log; state is the live
-	// state of the graph's servers.
-	Start(ctx context.Context, log *log.Logger, state StateView) error
+	// register_init functions) and, with tasks, starts background work
+	// (register_task) that lasts until ctx is done: of several worker
+	// processes only the leader runs it, as haproxy runs a task once.
+	// It logs to log; state is the live state of the graph's servers.
+	Start(ctx context.Context, log *log.Logger, state StateView, tasks bool) error
 	// Wait returns once the background work started by Start ended.
 	Wait()
 }
