@@ -137,6 +137,15 @@ func TestResolversHostname(t *testing.T) {
 	if !ss.live.Load().none {
 		t.Fatal("init-addr none: the server must start without an address")
 	}
+	followName(t, dns, port, addr, ss)
+}
+
+// followName runs a name through its life at dns while the frontend at
+// addr sends its requests to ss, a server named app.test (port port)
+// with init-addr none: no address (503), an address, another one (200),
+// and no name any more (503).
+func followName(t *testing.T, dns *dnsServer, port, addr string, ss *serverState) {
+	t.Helper()
 	if st, _ := status(t, addr, "/"); st != 503 {
 		t.Fatalf("no address yet: status %d, want 503", st)
 	}
