@@ -184,7 +184,9 @@ func (l *leader) startAll(eng *runtime.Engine, conf *configFiles) error {
 	// The previous followers accept until the new ones do; once they
 	// stopped, every new connection gets the new configuration.
 	l.mu.Unlock()
-	awaitWorkers(eng, slots, true)
+	if !awaitWorkers(eng, slots, true) && len(old) > 0 {
+		l.log.Printf("reload: the new worker processes do not all accept after %v; the previous ones stop anyway, and a new one that dies is started again", followerWait)
+	}
 	l.mu.Lock()
 	var retired []int
 	for _, f := range old {
@@ -198,11 +200,16 @@ func (l *leader) startAll(eng *runtime.Engine, conf *configFiles) error {
 }
 
 // awaitWorkers waits, for at most followerWait, until the followers in
-// slots accept connections (accept true) or stopped accepting.
-func awaitWorkers(eng *runtime.Engine, slots []int, accept bool) {
-	for deadline := time.Now().Add(followerWait); !eng.WorkersAccept(slots, accept) && time.Now().Before(deadline); {
+// slots accept connections (accept true) or stopped accepting; it
+// reports whether they did.
+func awaitWorkers(eng *runtime.Engine, slots []int, accept bool) bool {
+	for deadline := time.Now().Add(followerWait); !eng.WorkersAccept(slots, accept); {
+		if time.Now().After(deadline) {
+			return false
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	return true
 }
 
 // followerWait bounds how long a reload waits for followers to start
