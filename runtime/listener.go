@@ -76,10 +76,8 @@ func (l *listener) serve() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			select {
-			case <-l.e.done:
+			if !l.e.pause(backoff) {
 				return
-			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, time.Second)
 			continue
@@ -134,12 +132,8 @@ func (l *listener) waitRate() bool {
 		if wait == 0 {
 			return true
 		}
-		t := time.NewTimer(time.Duration(wait) * time.Millisecond)
-		select {
-		case <-l.e.done:
-			t.Stop()
+		if !l.e.pause(time.Duration(wait) * time.Millisecond) {
 			return false
-		case <-t.C:
 		}
 	}
 }
@@ -161,13 +155,22 @@ func (l *listener) admit(gen *generation, lc *listenCfg) bool {
 		if wait == 0 {
 			return true
 		}
-		t := time.NewTimer(time.Duration(wait) * time.Millisecond)
-		select {
-		case <-l.e.done:
-			t.Stop()
+		if !l.e.pause(time.Duration(wait) * time.Millisecond) {
 			return false
-		case <-t.C:
 		}
+	}
+}
+
+// pause waits d; it reports false, at once, when the engine closes
+// meanwhile.
+func (e *Engine) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-e.done:
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

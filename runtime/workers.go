@@ -190,10 +190,8 @@ func (e *Engine) awaitFollowers() {
 		if up >= w.Count-1 {
 			return
 		}
-		select {
-		case <-e.done:
+		if !e.pause(5 * time.Millisecond) {
 			return
-		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
