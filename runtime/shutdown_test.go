@@ -32,8 +32,17 @@ func echoListener(t *testing.T) net.Listener {
 // then makes their checks fail: the tunnel to the server with
 // "on-marked-down shutdown-sessions" is closed, the other one lives on.
 func TestShutdownSessionsOnDown(t *testing.T) {
+	shutdownOnDown(t, func(cfg string) (serving, checking *Engine) {
+		e := startConfig(t, cfg)
+		return e, e
+	})
+}
+
+// shutdownOnDown runs TestShutdownSessionsOnDown on the engines start
+// builds from cfg: serving holds the tunnels, checking runs the checks.
+func shutdownOnDown(t *testing.T, start func(cfg string) (serving, checking *Engine)) {
 	kill, keep := echoListener(t), echoListener(t)
-	e := startConfig(t, fmt.Sprintf(`
+	e, checker := start(fmt.Sprintf(`
 defaults
     mode tcp
     timeout client 10s
@@ -53,8 +62,8 @@ backend keep
 	ck, cp := echoTunnel(t, e, "kill"), echoTunnel(t, e, "keep")
 	kill.Close()
 	keep.Close()
-	waitUp(t, e, 0, 0, false)
-	waitUp(t, e, 1, 0, false)
+	waitUp(t, checker, 0, 0, false)
+	waitUp(t, checker, 1, 0, false)
 	ck.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if n, err := ck.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("shutdown-sessions: tunnel still open after the server went down (%d, %v)", n, err)

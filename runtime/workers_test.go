@@ -377,39 +377,10 @@ backend be
 // "on-marked-down shutdown-sessions" down, and the follower closes the
 // tunnel it holds to it; a tunnel to a server without the option lives on.
 func TestShutdownSessionsInFollower(t *testing.T) {
-	kill, keep := echoListener(t), echoListener(t)
-	leader, follower := workerPair(t, fmt.Sprintf(`
-defaults
-    mode tcp
-    timeout client 10s
-    timeout server 10s
-    timeout connect 1s
-frontend kill
-    bind 127.0.0.1:0
-    default_backend kill
-frontend keep
-    bind 127.0.0.1:0
-    default_backend keep
-backend kill
-    server s %s check inter 50ms fall 1 on-marked-down shutdown-sessions
-backend keep
-    server s %s check inter 50ms fall 1
-`, kill.Addr(), keep.Addr()))
-	ck, cp := echoTunnel(t, follower, "kill"), echoTunnel(t, follower, "keep")
-	kill.Close()
-	keep.Close()
-	waitUp(t, leader, 0, 0, false)
-	waitUp(t, leader, 1, 0, false)
-	ck.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if n, err := ck.Read(make([]byte, 1)); err != io.EOF {
-		t.Errorf("shutdown-sessions: the follower's tunnel is still open after the leader marked the server down (%d, %v)", n, err)
-	}
-	cp.Write([]byte("pong"))
-	buf := make([]byte, 4)
-	cp.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.ReadFull(cp, buf); err != nil || string(buf) != "pong" {
-		t.Errorf("without the option the tunnel must live on: %q %v", buf, err)
-	}
+	shutdownOnDown(t, func(cfg string) (serving, checking *Engine) {
+		leader, follower := workerPair(t, cfg)
+		return follower, leader
+	})
 }
 
 // TestResolversAcrossWorkers: the leader resolves a server's name, and
