@@ -136,7 +136,8 @@ func (s *session) park(deadline time.Time) bool {
 			pc.more.logStart = s.lg.start
 		}
 	}
-	if _, plain := s.c.(*net.TCPConn); plain {
+	_, detach := s.c.(*net.TCPConn)
+	if detach {
 		// Keep the socket, not Go's connection around it: its poller
 		// entry, addresses and buffers are most of what an idle
 		// connection would cost. resume wraps it again.
@@ -152,12 +153,12 @@ func (s *session) park(deadline time.Time) bool {
 		m.track, s.txn.Track = s.txn.Track, rules.Trackers{}
 		s.txn.SwapSess(&m.sess)
 	}
-	if !p.add(pc, deadline) {
+	if !p.add(pc, deadline, detach) {
 		if m := pc.more; m != nil {
 			s.txn.Track, m.track = m.track, rules.Trackers{}
 			s.txn.SwapSess(&m.sess)
 		}
-		if pc.fd != fd {
+		if detach {
 			syscall.Close(pc.fd)
 		}
 		return false
@@ -180,11 +181,10 @@ func (p *parker) poke() {
 	syscall.Write(p.wake, one[:])
 }
 
-// add puts pc in the set, with its session's tracked counters and
-// variables, and its keep-alive deadline (zero: none); it reports false
-// when pc cannot be parked.
-func (p *parker) add(pc *parked, deadline time.Time) bool {
-	s := pc.c
+// add puts pc in the set, with its keep-alive deadline (zero: none); it
+// reports false when pc cannot be parked. With detach, pc.fd is a copy of
+// the connection's descriptor, and the connection closes once pc is in.
+func (p *parker) add(pc *parked, deadline time.Time, detach bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -205,8 +205,8 @@ func (p *parker) add(pc *parked, deadline time.Time) bool {
 			p.poke() // earlier than loop's wait
 		}
 	}
-	if _, plain := s.(*net.TCPConn); plain {
-		s.Close() // the socket lives on in pc.fd
+	if detach {
+		pc.c.Close() // the socket lives on in pc.fd
 		pc.c = nil
 	}
 	return true
