@@ -90,8 +90,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "L", Usage: "local peer `NAME` (accepted for compatibility)"},
 			&cli.StringSliceFlag{Name: "S", Usage: "set runtime variable `NAME=VALUE` (repeatable), or print NAME, and exit"},
 			&cli.StringFlag{Name: "vars", Value: shm.DefaultPath, EnvVars: []string{"GOHAP_VARS"}, Usage: "variable store `PATH`"},
-			// --worker I/N: this process is worker I of N, started by
-			// the first one (workers.go).
+			// --worker SLOT/N/L: this process is a follower, started by
+			// the leader (workers.go parseWorker).
 			&cli.StringFlag{Name: "worker", Hidden: true},
 		}, debugFlags...),
 		Commands: []*cli.Command{{
@@ -255,15 +255,13 @@ func serve(ctx *cli.Context, files []string, stderr io.Writer) error {
 		}
 		defer os.Remove(pidfile)
 	}
+	procs := ""
 	if lead != nil {
 		if err := lead.startAll(eng, conf); err != nil {
 			lead.stopAll(stopWait)
 			eng.Close()
 			return &exitError{1, "gohap: " + err.Error()}
 		}
-	}
-	procs := ""
-	if lead != nil {
 		procs = fmt.Sprintf(", %d processes", n)
 	}
 	logger.Printf("gohap %s started, %d frontend(s)%s, variables in %s", version, len(res.Graph.Frontends), procs, store.Path())

@@ -184,8 +184,8 @@ func (l *leader) startAll(eng *runtime.Engine, conf *configFiles) error {
 	// The previous followers accept until the new ones do; once they
 	// stopped, every new connection gets the new configuration.
 	l.mu.Unlock()
-	if !awaitWorkers(eng, slots, true) && len(old) > 0 {
-		l.log.Printf("reload: the new worker processes do not all accept after %v; the previous ones stop anyway, and a new one that dies is started again", followerWait)
+	if !eng.AwaitWorkers(slots, true) && len(old) > 0 {
+		l.log.Printf("reload: the new worker processes do not all accept after %v; the previous ones stop anyway, and a new one that dies is started again", runtime.FollowerWait)
 	}
 	l.mu.Lock()
 	var retired []int
@@ -194,27 +194,10 @@ func (l *leader) startAll(eng *runtime.Engine, conf *configFiles) error {
 		retired = append(retired, f.slot)
 	}
 	l.mu.Unlock()
-	awaitWorkers(eng, retired, false)
+	eng.AwaitWorkers(retired, false)
 	l.mu.Lock()
 	return errors.Join(errs...)
 }
-
-// awaitWorkers waits, for at most followerWait, until the followers in
-// slots accept connections (accept true) or stopped accepting; it
-// reports whether they did.
-func awaitWorkers(eng *runtime.Engine, slots []int, accept bool) bool {
-	for deadline := time.Now().Add(followerWait); !eng.WorkersAccept(slots, accept); {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
-}
-
-// followerWait bounds how long a reload waits for followers to start
-// accepting, or to stop.
-const followerWait = 3 * time.Second
 
 // freeSlot returns a slot no running follower holds. Called with l.mu
 // held.
@@ -298,7 +281,7 @@ func (f *follower) retire(sig syscall.Signal) {
 }
 
 // exit handles a follower's end: one that was not asked to stop is
-// started again, at most once a second.
+// started again, after a delay that grows while followers keep dying.
 func (l *leader) exit(n exitNote) {
 	l.gone(n.f)
 	l.mu.Lock()
@@ -402,19 +385,20 @@ func closeAll(fs []*os.File) {
 // parseWorker reads the hidden --worker flag: "SLOT/COUNT/LISTENERS",
 // the last being how many listening sockets the follower inherits.
 func parseWorker(s string) (index, count, lns int, err error) {
-	var n [3]int
+	bad := fmt.Errorf("bad --worker %q", s)
 	parts := strings.Split(s, "/")
-	for i := range n {
-		if len(parts) != len(n) {
-			break
-		}
-		if n[i], err = strconv.Atoi(parts[i]); err != nil {
-			break
+	var n [3]int
+	if len(parts) != len(n) {
+		return 0, 0, 0, bad
+	}
+	for i, p := range parts {
+		if n[i], err = strconv.Atoi(p); err != nil {
+			return 0, 0, 0, bad
 		}
 	}
 	index, count, lns = n[0], n[1], n[2]
-	if len(parts) != len(n) || err != nil || index < 1 || index >= runtime.MaxWorkers || count < 2 || count > runtime.MaxWorkers || lns < 0 {
-		return 0, 0, 0, fmt.Errorf("bad --worker %q", s)
+	if index < 1 || index >= runtime.MaxWorkers || count < 2 || count > runtime.MaxWorkers || lns < 0 {
+		return 0, 0, 0, bad
 	}
 	return index, count, lns, nil
 }
@@ -543,7 +527,7 @@ func (l *leader) close() {
 	if l.conf != nil {
 		l.conf.Close()
 	}
-	for _, r := range []*shm.Region{l.pending, l.gen} {
+	for _, r := range []*shm.Region{l.pending, l.gen, l.proc} {
 		if r != nil {
 			r.File().Close()
 		}

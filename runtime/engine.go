@@ -108,18 +108,9 @@ func (e *Engine) newGeneration(g *rules.Graph) (*generation, error) {
 	if e.workers == nil {
 		return buildGeneration(g, nil, nil, false)
 	}
-	size := shm.Sizer()
-	if _, err := buildGeneration(g, size, e.workers, false); err != nil {
-		return nil, err
-	}
-	r, err := e.workers.Region(size.Size())
-	if err != nil {
-		return nil, err
-	}
-	gen, err := buildGeneration(g, r, e.workers, e.workers.follower())
-	if err == nil {
-		err = e.workers.seal(r)
-	}
+	gen, r, err := layOut(e.workers, func(r *shm.Region, follower bool) (*generation, error) {
+		return buildGeneration(g, r, e.workers, follower)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +270,7 @@ func (e *Engine) Start() error {
 	e.started = true
 	e.startChecks(gen)
 	e.listeners = e.useListeners(plan)
-	e.workers.started(e.proc)
+	e.workers.accepting(e.proc, true)
 	return nil
 }
 
@@ -453,7 +444,7 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	close(e.done)
-	e.workers.stopped(e.proc)
+	e.workers.accepting(e.proc, false)
 	var err error
 	for _, l := range e.listeners {
 		if cerr := l.ln.Close(); cerr != nil && err == nil {

@@ -15,7 +15,7 @@ func (e *Engine) SoftStop() {
 		l.ln.Close()
 	}
 	e.listeners = nil
-	e.workers.stopped(e.proc)
+	e.workers.accepting(e.proc, false)
 	park := e.park
 	e.mu.Unlock()
 	if park != nil {

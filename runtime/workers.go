@@ -86,23 +86,42 @@ func (w *Workers) procState() (*procLive, error) {
 	if w.Count < 1 || w.Count > MaxWorkers || w.Index < 0 || w.Index >= MaxWorkers {
 		return nil, fmt.Errorf("runtime: worker slot %d of %d workers: want 1 to %d workers, slots below that", w.Index, w.Count, MaxWorkers)
 	}
-	size := shm.Sizer()
-	shm.Alloc[procLive](size)
-	r, err := w.Region(size.Size())
+	p, _, err := layOut(w, func(r *shm.Region, _ bool) (*procLive, error) {
+		return shm.Alloc[procLive](r), nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	p := shm.Alloc[procLive](r)
-	if err := w.seal(r); err != nil {
-		return nil, err
-	}
-	if !w.follower() {
-		*p = procLive{}
+	if !w.follower() { // a new region, all zero
 		if _, err := rand.Read(p.ticketKey[:]); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// layOut places what build allocates in a region of w's, of the size it
+// needs: build runs once to measure (what it returns then is dropped),
+// then in the region, which the leader seals and a follower checks
+// against the leader's layout.
+func layOut[T any](w *Workers, build func(r *shm.Region, follower bool) (T, error)) (T, *shm.Region, error) {
+	var none T
+	size := shm.Sizer()
+	if _, err := build(size, false); err != nil {
+		return none, nil, err
+	}
+	r, err := w.Region(size.Size())
+	if err != nil {
+		return none, nil, err
+	}
+	v, err := build(r, w.follower())
+	if err == nil {
+		err = w.seal(r)
+	}
+	if err != nil {
+		return none, nil, err
+	}
+	return v, r, nil
 }
 
 // threads is how many threads run the proxy, as haproxy counts them: a
@@ -133,10 +152,10 @@ func (w *Workers) seal(r *shm.Region) error {
 	return r.Seal()
 }
 
-// started marks this worker as accepting.
-func (w *Workers) started(p *procLive) {
+// accepting records whether this worker accepts connections.
+func (w *Workers) accepting(p *procLive, on bool) {
 	if w != nil {
-		p.alive[w.Index].Store(true)
+		p.alive[w.Index].Store(on)
 	}
 }
 
@@ -159,19 +178,23 @@ func (e *Engine) WorkerGone(slot int) {
 	}
 }
 
-// WorkersAccept reports whether the followers in slots all accept
-// connections (want true), or all stopped accepting (want false).
-func (e *Engine) WorkersAccept(slots []int, want bool) bool {
-	for _, i := range slots {
-		if i > 0 && i < MaxWorkers && e.proc.alive[i].Load() != want {
-			return false
+// AwaitWorkers waits, for at most FollowerWait, until the followers in
+// slots all accept connections (accept true), or all stopped accepting;
+// it reports whether they did. A reload waits for its new followers, then
+// for the old ones to stop.
+func (e *Engine) AwaitWorkers(slots []int, accept bool) bool {
+	return e.waitUntil(func() bool {
+		for _, i := range slots {
+			if i > 0 && i < MaxWorkers && e.proc.alive[i].Load() != accept {
+				return false
+			}
 		}
-	}
-	return true
+		return true
+	})
 }
 
 // awaitFollowers holds the leader's first accepts until its followers
-// accept too, for at most followerWait: connections wait in the backlog
+// accept too, for at most FollowerWait: connections wait in the backlog
 // meanwhile, and the first ones are spread over every process instead
 // of all going to the leader, which started first.
 func (e *Engine) awaitFollowers() {
@@ -179,33 +202,31 @@ func (e *Engine) awaitFollowers() {
 	if !w.shared() || w.follower() {
 		return
 	}
-	deadline := time.Now().Add(followerWait)
-	for time.Now().Before(deadline) {
+	e.waitUntil(func() bool {
 		up := 0
 		for i := 1; i < MaxWorkers; i++ {
 			if e.proc.alive[i].Load() {
 				up++
 			}
 		}
-		if up >= w.Count-1 {
-			return
-		}
-		if !e.pause(5 * time.Millisecond) {
-			return
-		}
-	}
+		return up >= w.Count-1
+	})
 }
 
-// followerWait bounds how long the leader waits for its followers before
-// it accepts alone.
-const followerWait = 3 * time.Second
-
-// stopped marks this worker as no longer accepting.
-func (w *Workers) stopped(p *procLive) {
-	if w != nil {
-		p.alive[w.Index].Store(false)
+// waitUntil looks at done every 5 ms until it holds (true), FollowerWait
+// passed or the engine closes (false).
+func (e *Engine) waitUntil(done func() bool) bool {
+	for deadline := time.Now().Add(FollowerWait); !done(); {
+		if time.Now().After(deadline) || !e.pause(5*time.Millisecond) {
+			return false
+		}
 	}
+	return true
 }
+
+// FollowerWait bounds the waits for followers to start accepting, or to
+// stop: the leader's before it accepts alone, a reload's.
+const FollowerWait = 3 * time.Second
 
 // listen returns the socket of bind number i: the leader's, for a
 // follower; nil for the leader, which binds itself.
