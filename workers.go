@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"encoding/gob"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log"
+	"maps"
 	"os"
 	"os/signal"
 	goruntime "runtime"
@@ -579,23 +579,89 @@ func (c *configFiles) replay(name string) ([]byte, error) {
 
 // file writes c to an anonymous file for the followers.
 func (c *configFiles) file() (*os.File, error) {
-	var buf bytes.Buffer
 	c.mu.Lock()
-	err := gob.NewEncoder(&buf).Encode(c)
+	b := c.encode()
 	c.mu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("cannot pass the configuration to the worker processes: %w", err)
-	}
 	fd, err := unix.MemfdCreate("gohap-config", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("cannot pass the configuration to the worker processes: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "gohap-config")
-	if _, err := f.Write(buf.Bytes()); err != nil {
+	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("cannot pass the configuration to the worker processes: %w", err)
 	}
 	return f, nil
+}
+
+// encode lays c out as counted, length-prefixed strings: the number of
+// Files and their names, then the number of Data entries and each one's
+// name and bytes, in name order.
+func (c *configFiles) encode() []byte {
+	var b []byte
+	field := func(s []byte) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Files)))
+	for _, f := range c.Files {
+		field([]byte(f))
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Data)))
+	for _, name := range slices.Sorted(maps.Keys(c.Data)) {
+		field([]byte(name))
+		field(c.Data[name])
+	}
+	return b
+}
+
+// decodeConfigFiles is encode's inverse.
+func decodeConfigFiles(b []byte) (*configFiles, error) {
+	bad := errors.New("malformed configuration record")
+	count := func() (int, bool) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)) {
+			return 0, false
+		}
+		b = b[k:]
+		return int(n), true
+	}
+	field := func() ([]byte, bool) {
+		n, ok := count()
+		if !ok || n > len(b) {
+			return nil, false
+		}
+		f := b[:n:n]
+		b = b[n:]
+		return f, true
+	}
+	c := &configFiles{Data: map[string][]byte{}}
+	n, ok := count()
+	if !ok {
+		return nil, bad
+	}
+	for range n {
+		f, ok := field()
+		if !ok {
+			return nil, bad
+		}
+		c.Files = append(c.Files, string(f))
+	}
+	if n, ok = count(); !ok {
+		return nil, bad
+	}
+	for range n {
+		name, ok1 := field()
+		data, ok2 := field()
+		if !ok1 || !ok2 {
+			return nil, bad
+		}
+		c.Data[string(name)] = data
+	}
+	if len(b) != 0 {
+		return nil, bad
+	}
+	return c, nil
 }
 
 // readConfigFiles reads the leader's configFiles from f. It reads at
@@ -610,8 +676,8 @@ func readConfigFiles(f *os.File) (*configFiles, error) {
 	if _, err := f.ReadAt(b, 0); err != nil {
 		return nil, fmt.Errorf("cannot read the leader's configuration: %w", err)
 	}
-	c := &configFiles{}
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(c); err != nil {
+	c, err := decodeConfigFiles(b)
+	if err != nil {
 		return nil, fmt.Errorf("cannot read the leader's configuration: %w", err)
 	}
 	return c, nil

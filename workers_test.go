@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -891,5 +892,42 @@ frontend web
 			t.Errorf("log line %q: %%rt logged before", line)
 		}
 		rts[rt] = true
+	}
+}
+
+// The configuration record the leader hands its followers comes back as
+// it went, and a cut or padded record is refused rather than half read.
+func TestConfigFilesRecord(t *testing.T) {
+	c := &configFiles{
+		Files: []string{"/etc/gohap/a.cfg", "/etc/gohap/conf.d/b.cfg"},
+		Data: map[string][]byte{
+			"/etc/gohap/a.cfg":        []byte("global\n    maxconn 10\n"),
+			"/etc/gohap/conf.d/b.cfg": {},
+			"/etc/gohap/errors/503":   []byte("HTTP/1.0 503\r\n\r\nbusy\x00\xff"),
+		},
+	}
+	b := c.encode()
+	got, err := decodeConfigFiles(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Files, c.Files) {
+		t.Errorf("files %q, want %q", got.Files, c.Files)
+	}
+	if len(got.Data) != len(c.Data) {
+		t.Errorf("%d files' data, want %d", len(got.Data), len(c.Data))
+	}
+	for name, want := range c.Data {
+		if g, ok := got.Data[name]; !ok || !bytes.Equal(g, want) {
+			t.Errorf("%s: %q (present %v), want %q", name, g, ok, want)
+		}
+	}
+	for i := range len(b) {
+		if _, err := decodeConfigFiles(b[:i]); err == nil {
+			t.Errorf("a record cut to %d of %d bytes was accepted", i, len(b))
+		}
+	}
+	if _, err := decodeConfigFiles(append(slices.Clip(b), 0)); err == nil {
+		t.Error("a record with a byte too many was accepted")
 	}
 }
