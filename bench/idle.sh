@@ -46,11 +46,12 @@ measure() { # name pid port
     sleep 1
     after=$(rss "$2")
     pss "$2" > "$out/pss.$1"
+    python3 bench/resident.py $(tree "$2") > "$out/uniq.$1"
     exec 3>&-
     wait "$client" || true
     echo "$after" > "$out/rss.$1"
-    printf '%-8s %d idle connections: VmRSS %7d kB (%d kB before, %.1f kB a connection), Pss %7d kB, %d process(es)\n' \
-        "$1" "$N" "$after" "$before" "$(awk -v a="$after" -v b="$before" -v n="$N" 'BEGIN {print (a-b)/n}')" "$(cat "$out/pss.$1")" "$(tree "$2" | wc -l)"
+    printf '%-8s %d idle connections: VmRSS %7d kB (%d kB before, %.1f kB a connection), Pss %7d kB, each page once %7s kB, %d process(es)\n' \
+        "$1" "$N" "$after" "$before" "$(awk -v a="$after" -v b="$before" -v n="$N" 'BEGIN {print (a-b)/n}')" "$(cat "$out/pss.$1")" "$(cat "$out/uniq.$1")" "$(tree "$2" | wc -l)"
 }
 
 FE_PORT=$HA_PORT haproxy -db -f bench/idle.cfg >"$out/haproxy.log" 2>&1 &
@@ -59,4 +60,5 @@ kill %% 2>/dev/null || true
 FE_PORT=$GO_PORT GOHAP_VARS="$out/vars" "$out/gohap" -q -f bench/idle.cfg >"$out/gohap.log" 2>&1 &
 measure gohap $! "$GO_PORT"
 awk -v a="$(cat "$out/rss.gohap")" -v b="$(cat "$out/rss.haproxy")" -v c="$(cat "$out/pss.gohap")" -v d="$(cat "$out/pss.haproxy")" \
-    'BEGIN { printf "ratio gohap/haproxy: idle RSS %.2fx, Pss %.2fx\n", a/b, c/d }'
+    -v e="$(cat "$out/uniq.gohap")" -v f="$(cat "$out/uniq.haproxy")" \
+    'BEGIN { printf "ratio gohap/haproxy: idle RSS %.2fx, Pss %.2fx, each page once %s\n", a/b, c/d, (e+0 && f+0) ? sprintf("%.2fx", e/f) : "unknown" }'

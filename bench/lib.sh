@@ -47,9 +47,14 @@ wait_http() {
 }
 
 # build_gohap [TAGS]: $out/gohap, from GOHAP_BIN (a prebuilt binary to
-# measure) or built from this tree.
+# measure) or built from this tree as README.md builds a release binary,
+# with TAGS added.
 build_gohap() {
-    if [ -n "${GOHAP_BIN:-}" ]; then cp "$GOHAP_BIN" "$out/gohap"; else go build ${1:+-tags "$1"} -o "$out/gohap" .; fi
+    if [ -n "${GOHAP_BIN:-}" ]; then
+        cp "$GOHAP_BIN" "$out/gohap"
+    else
+        CGO_ENABLED=0 go build -trimpath -tags "urfave_cli_no_docs${1:+,$1}" -o "$out/gohap" .
+    fi
 }
 
 # start_proxies [PATH]: haproxy and gohap on bench/bench.cfg, in front of
