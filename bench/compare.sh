@@ -23,7 +23,7 @@ for spec in "${@:4}"; do
 done
 ROUNDS=$1 SECS=$2 CONNS=$3
 shift 3
-URLPATH=/
+URLPATH=${URLPATH:-/} # URLPATH=/files/16k: another path
 . bench/lib.sh
 
 names=(haproxy)

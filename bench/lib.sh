@@ -21,6 +21,11 @@ trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$out/nginx.pid" ] && kill "$(ca
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 export BE_PORT=$(freeport)
+# /files/16k and /files/256k: larger bodies (sendfile) for PATH.
+mkdir -p "$out/files"
+chmod 755 "$out" "$out/files" # nginx's workers run unprivileged
+head -c 16384 /dev/zero | tr '\0' x > "$out/files/16k"
+head -c 262144 /dev/zero | tr '\0' x > "$out/files/256k"
 cat > "$out/nginx.conf" <<NGX
 worker_processes 1;
 pid $out/nginx.pid;
@@ -32,6 +37,7 @@ http {
     server {
         listen 127.0.0.1:$BE_PORT;
         location / { return 200 "hello from nginx\n"; }
+        location /files/ { root $out; }
     }
 }
 NGX
