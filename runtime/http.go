@@ -52,13 +52,17 @@ func (s *session) idleTimeout(fe *rules.Frontend) time.Duration {
 }
 
 // readHead waits for a complete message head in b, skipping empty lines
-// before it, and returns its length.
+// before it, and returns its length. A head must fit in bufSize bytes,
+// whatever b's size, as in HAProxy's buffer.
 func readHead(b *rbuf) (int, error) {
 	for {
 		if n := headReady(b); n >= 0 {
+			if n > bufSize {
+				return 0, errHeadTooBig
+			}
 			return n, nil
 		}
-		if b.buffered() >= len(b.buf) {
+		if b.buffered() >= min(len(b.buf), bufSize) {
 			return 0, errHeadTooBig
 		}
 		if _, err := b.fill(); err != nil {

@@ -386,3 +386,38 @@ func appendInt(b []byte, n int) []byte {
 	}
 	return append(b, byte('0'+n%10))
 }
+
+// The response path's buffers are larger than HAProxy's, but a response
+// head must still fit in HAProxy's buffer: beyond it the client gets a
+// 502, as from haproxy; a body of any size passes whole.
+func TestResponseHeadLimit(t *testing.T) {
+	big := strings.Repeat("b", 24000)
+	srv := newRawServer(t, func(head string, body []byte) string {
+		switch strings.Fields(head)[1] {
+		case "/head20k":
+			return "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 20000) + "\r\nContent-Length: 2\r\n\r\nok"
+		case "/head12k":
+			return "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 12000) + "\r\nContent-Length: 2\r\n\r\nok"
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: " + itoa(len(big)) + "\r\n\r\n" + big
+	})
+	g := newGraph(rules.ModeHTTP)
+	g.backend("be", srv.addr())
+	_, addr, _ := start(t, g)
+	for _, tc := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/head20k", 502, ""},
+		{"/head12k", 200, "ok"},
+		{"/body24k", 200, big},
+	} {
+		c := dial(t, addr)
+		c.send("GET " + tc.path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+		_, st, body := c.response("GET")
+		if st != tc.status || (tc.body != "" && body != tc.body) {
+			t.Errorf("%s: status %d, body of %d bytes; want %d, %d bytes", tc.path, st, len(body), tc.status, len(tc.body))
+		}
+	}
+}

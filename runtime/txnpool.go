@@ -50,13 +50,15 @@ type side struct {
 	out *wbuf
 }
 
-func (sd *side) reset(c net.Conn) {
+// reset readies sd for c, with buffers of inSize and outSize bytes the
+// first time.
+func (sd *side) reset(c net.Conn, inSize, outSize int) {
 	sd.c = c
-	sd.in.reset(c)
+	sd.in.reset(c, inSize)
 	sd.in.flush, sd.in.timeout = nil, 0
 	sd.dw = deadlineWriter{c: c}
 	if sd.out == nil {
-		sd.out = newWbuf(&sd.dw)
+		sd.out = newWbuf(&sd.dw, outSize)
 	} else {
 		sd.out.Reset(&sd.dw)
 	}
@@ -157,7 +159,7 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 		s = &session{e: e, scratch: make([]byte, 0, 256)}
 		s.hop.buf = make([]byte, 0, 512)
 	}
-	s.reset(c)
+	s.reset(c, bufSize, respBufSize)
 	s.txn.PID = e.pid // also for a connection that logs without a request
 	s.in.flush = s.out
 	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
@@ -239,7 +241,7 @@ func (e *Engine) newSrvConn(c net.Conn, st *serverState) *srvConn {
 	if sc == nil {
 		sc = &srvConn{}
 	}
-	sc.reset(c)
+	sc.reset(c, respBufSize, bufSize)
 	sc.s, sc.reused, sc.sni = st, false, sc.sni[:0]
 	if st.cfg.ShutdownOnDown {
 		st.track(sc, c)
