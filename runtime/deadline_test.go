@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,28 @@ func TestSplitHeadRequestTimeout(t *testing.T) {
 	}
 	if !c.closed(5 * time.Second) {
 		t.Error("connection still open after the 408")
+	}
+}
+
+// TestClientTimeoutOnStalledWrite checks that "timeout client" also ends
+// a response the client stopped reading: gohap gives up on the write and
+// closes the connection, so that the client, reading at last, gets less
+// than the body and then the end of the connection.
+func TestClientTimeoutOnStalledWrite(t *testing.T) {
+	const size = 32 << 20 // far more than the sockets' buffers hold
+	body := strings.Repeat("x", size)
+	srv := newRawServer(t, func(string, []byte) string {
+		return "HTTP/1.1 200 OK\r\nContent-Length: " + itoa(size) + "\r\n\r\n" + body
+	})
+	g := newGraph(rules.ModeHTTP)
+	g.backend("be", srv.addr())
+	g.fe.Timeouts.Client = 200 * time.Millisecond
+	_, addr, _ := start(t, g)
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(time.Second) // not reading: gohap's writes stall
+	n, err := io.Copy(io.Discard, c.c)
+	if n >= size {
+		t.Fatalf("got all %d bytes (err %v): the stalled write did not time out", n, err)
 	}
 }

@@ -66,7 +66,8 @@ type rbuf struct {
 	// (session.countBytes while a response body passes).
 	onFill func()
 
-	rc     syscall.RawConn // c's descriptor, got at the first quiet fill
+	rc     syscall.RawConn // c's descriptor, got at the first raw read
+	noRaw  bool            // c has none: read with c.Read
 	rawFn  func(fd uintptr) bool
 	rawErr error
 	rawN   int
@@ -92,7 +93,7 @@ func (b *rbuf) reset(c net.Conn, size int) {
 		b.buf = make([]byte, size)
 		b.rawFn = b.rawStep
 	}
-	b.c, b.r, b.w, b.err, b.rc = c, 0, 0, nil, nil
+	b.c, b.r, b.w, b.err, b.rc, b.noRaw = c, 0, 0, nil, nil, false
 	b.quiet, b.quietMissed, b.quietMisses, b.flushFailed = false, false, 0, false
 }
 
@@ -141,7 +142,7 @@ func (b *rbuf) fill() (int, error) {
 	if b.timeout > 0 {
 		b.c.SetReadDeadline(time.Now().Add(b.timeout))
 	}
-	n, err := b.c.Read(b.buf[b.w:])
+	n, err := b.read()
 	b.w += n
 	b.count += int64(n)
 	if b.first != nil && n > 0 && b.first.IsZero() {
@@ -161,16 +162,8 @@ func (b *rbuf) fill() (int, error) {
 // waits for c, then reads. It reports false when the usual way must
 // finish the job: no descriptor, or a write that did not complete.
 func (b *rbuf) quietFill() (int, error, bool) {
-	if b.rc == nil {
-		sc, ok := b.c.(syscall.Conn)
-		if !ok {
-			return 0, nil, false
-		}
-		rc, err := sc.SyscallConn()
-		if err != nil {
-			return 0, nil, false
-		}
-		b.rc = rc
+	if !b.raw() {
+		return 0, nil, false
 	}
 	b.rawRun, b.rawN, b.rawErr = rawWrite, 0, nil
 	err := b.rc.Read(b.rawFn)
@@ -223,7 +216,42 @@ func (b *rbuf) quietFill() (int, error, bool) {
 	return 0, err, true
 }
 
-// rawStep is quietFill's syscall.RawConn.Read callback.
+// raw reports whether c gives its descriptor for raw reads (a TCP or
+// unix connection, not TLS), setting rc the first time.
+func (b *rbuf) raw() bool {
+	if b.rc == nil && !b.noRaw {
+		b.rc, b.noRaw = rawConnOf(b.c)
+	}
+	return b.rc != nil
+}
+
+// rawConnOf returns c's syscall.RawConn, or noRaw true when it has none.
+func rawConnOf(c net.Conn) (rc syscall.RawConn, noRaw bool) {
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			return rc, false
+		}
+	}
+	return nil, true
+}
+
+// read reads once into the free space: with a raw read where c allows
+// it (see sysRead), else with c.Read.
+func (b *rbuf) read() (int, error) {
+	if !b.raw() {
+		return b.c.Read(b.buf[b.w:])
+	}
+	b.rawRun, b.rawN, b.rawErr = rawRead, 0, nil
+	if err := b.rc.Read(b.rawFn); err != nil {
+		return 0, err
+	}
+	if b.rawN == 0 && b.rawErr == nil {
+		return 0, io.EOF
+	}
+	return b.rawN, b.rawErr
+}
+
+// rawStep is the syscall.RawConn.Read callback of quietFill and read.
 func (b *rbuf) rawStep(fd uintptr) bool {
 	if b.rawRun == rawWrite {
 		if !b.flush.flushFD(int(fd)) {

@@ -4,7 +4,9 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"gohap/runtime/rules"
@@ -18,6 +20,23 @@ type deadlineWriter struct {
 	c    net.Conn
 	d    time.Duration // 0: no timeout
 	last time.Time
+	// rc is c's descriptor for raw writes (see sysRead), got at the first
+	// write; noRaw: c has none (TLS), write with c.Write. p, n and err
+	// are the write in progress, for writeFn, rawStep's method value.
+	rc      syscall.RawConn
+	noRaw   bool
+	p       []byte
+	n       int
+	err     error
+	writeFn func(uintptr) bool
+}
+
+// reset readies w for c, without a timeout.
+func (w *deadlineWriter) reset(c net.Conn) {
+	w.c, w.d, w.last, w.rc, w.noRaw = c, 0, time.Time{}, nil, false
+	if w.writeFn == nil {
+		w.writeFn = w.rawStep
+	}
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
@@ -28,7 +47,39 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 			w.c.SetWriteDeadline(now.Add(w.d))
 		}
 	}
-	return w.c.Write(p)
+	if w.rc == nil && !w.noRaw {
+		w.rc, w.noRaw = rawConnOf(w.c)
+	}
+	if w.rc == nil {
+		return w.c.Write(p)
+	}
+	w.p, w.n, w.err = p, 0, nil
+	err := w.rc.Write(w.writeFn)
+	n := w.n
+	if err == nil {
+		err = w.err
+	}
+	w.p, w.err = nil, nil
+	return n, err
+}
+
+// rawStep writes w.p with raw writes, and asks to wait while c's buffer
+// is full.
+func (w *deadlineWriter) rawStep(fd uintptr) bool {
+	for w.n < len(w.p) {
+		n, err := sysWrite(int(fd), w.p[w.n:])
+		switch err {
+		case 0:
+			w.n += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			w.err = os.NewSyscallError("write", err)
+			return true
+		}
+	}
+	return true
 }
 
 // setTimeout changes the timeout, forcing the next write to set it.
@@ -56,7 +107,7 @@ func (sd *side) reset(c net.Conn, inSize, outSize int) {
 	sd.c = c
 	sd.in.reset(c, inSize)
 	sd.in.flush, sd.in.timeout = nil, 0
-	sd.dw = deadlineWriter{c: c}
+	sd.dw.reset(c)
 	if sd.out == nil {
 		sd.out = newWbuf(&sd.dw, outSize)
 	} else {
@@ -189,7 +240,7 @@ func (s *session) setAddrs(src, dst netip.AddrPort) {
 }
 
 func (e *Engine) putSession(s *session) {
-	s.c, s.in.c, s.dw.c, s.srv = nil, nil, nil, nil
+	s.c, s.in.c, s.dw.c, s.dw.rc, s.srv = nil, nil, nil, nil, nil
 	s.in.rc, s.ln, s.sem = nil, nil, nil
 	s.countBytes()
 	s.out.Reset(&s.dw)
@@ -255,7 +306,7 @@ func (e *Engine) closeSrv(sc *srvConn) {
 		sc.s.untrack(sc)
 	}
 	sc.c.Close()
-	sc.c, sc.in.c, sc.dw.c, sc.s = nil, nil, nil, nil
+	sc.c, sc.in.c, sc.in.rc, sc.dw.c, sc.dw.rc, sc.s = nil, nil, nil, nil, nil, nil
 	sc.out.Reset(&sc.dw)
 	e.srvConns.Put(sc)
 }
