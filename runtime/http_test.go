@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -418,6 +419,29 @@ func TestResponseHeadLimit(t *testing.T) {
 		_, st, body := c.response("GET")
 		if st != tc.status || (tc.body != "" && body != tc.body) {
 			t.Errorf("%s: status %d, body of %d bytes; want %d, %d bytes", tc.path, st, len(body), tc.status, len(tc.body))
+		}
+	}
+}
+
+// A chunk-size line (or a trailer) must fit in HAProxy's buffer too: a
+// longer one cuts the response short instead of passing.
+func TestResponseChunkLineLimit(t *testing.T) {
+	srv := newRawServer(t, func(head string, body []byte) string {
+		n := 10000
+		if strings.Fields(head)[1] == "/ext20k" {
+			n = 20000
+		}
+		return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;" + strings.Repeat("e", n) + "\r\nok\r\n0\r\n\r\n"
+	})
+	g := newGraph(rules.ModeHTTP)
+	g.backend("be", srv.addr())
+	_, addr, _ := start(t, g)
+	for path, whole := range map[string]bool{"/ext10k": true, "/ext20k": false} {
+		c := dial(t, addr)
+		c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		got, _ := io.ReadAll(c.c)
+		if complete := strings.HasSuffix(string(got), "\r\n2\r\nok\r\n0\r\n\r\n"); complete != whole {
+			t.Errorf("%s: response complete %v, want %v (%d bytes)", path, complete, whole, len(got))
 		}
 	}
 }

@@ -301,17 +301,24 @@ func sysWrite(fd int, p []byte) (int, syscall.Errno) {
 func (b *rbuf) discard(n int) { b.r += n }
 
 // line returns the next line without its CRLF or LF, reading more as
-// needed; it fails when the line does not fit in the buffer.
+// needed; it fails when the line does not fit in bufSize bytes.
 func (b *rbuf) line() ([]byte, error) {
 	for {
 		d := b.buf[b.r:b.w]
 		if i := bytes.IndexByte(d, '\n'); i >= 0 {
+			if i >= bufSize {
+				return nil, errHeadTooBig
+			}
 			l := d[:i]
 			b.r += i + 1
 			if len(l) > 0 && l[len(l)-1] == '\r' {
 				l = l[:len(l)-1]
 			}
 			return l, nil
+		}
+		if len(d) >= bufSize {
+			// As in haproxy's buffer, whatever the size of b's.
+			return nil, errHeadTooBig
 		}
 		if _, err := b.fill(); err != nil {
 			if err == io.EOF && b.buffered() > 0 {
