@@ -124,8 +124,20 @@ func (s *session) park(deadline time.Time) bool {
 	if p == nil {
 		return false
 	}
+	// A plain TCP connection keeps its socket, not Go's connection around
+	// it: its poller entry, addresses and buffers are most of what an
+	// idle connection would cost (resume wraps it again). The copy is
+	// made while Control holds the descriptor, which Engine.Close may
+	// close at any time otherwise.
+	_, detach := s.c.(*net.TCPConn)
 	fd := -1
-	if s.in.rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
+	var dupErr error
+	if s.in.rc.Control(func(f uintptr) {
+		fd = int(f)
+		if detach {
+			fd, dupErr = dupCloexec(fd)
+		}
+	}) != nil || dupErr != nil || fd < 0 {
 		return false
 	}
 	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq, at: -1}
@@ -135,17 +147,6 @@ func (s *session) park(deadline time.Time) bool {
 		if s.lg.on {
 			pc.more.logStart = s.lg.start
 		}
-	}
-	_, detach := s.c.(*net.TCPConn)
-	if detach {
-		// Keep the socket, not Go's connection around it: its poller
-		// entry, addresses and buffers are most of what an idle
-		// connection would cost. resume wraps it again.
-		own, err := dupCloexec(fd)
-		if err != nil {
-			return false
-		}
-		pc.fd = own
 	}
 	// The counters go with the connection: the loop resumes it only
 	// once add released p.mu.
