@@ -62,7 +62,7 @@ func readHead(b *rbuf) (int, error) {
 			}
 			return n, nil
 		}
-		if b.buffered() >= min(len(b.buf), bufSize) {
+		if b.buffered() >= bufSize {
 			return 0, errHeadTooBig
 		}
 		if _, err := b.fill(); err != nil {

@@ -66,8 +66,7 @@ type rbuf struct {
 	// (session.countBytes while a response body passes).
 	onFill func()
 
-	rc     syscall.RawConn // c's descriptor, got at the first raw read
-	noRaw  bool            // c has none: read with c.Read
+	rc     syscall.RawConn // c's descriptor for raw reads; nil: none (TLS)
 	rawFn  func(fd uintptr) bool
 	rawErr error
 	rawN   int
@@ -86,14 +85,14 @@ const (
 	rawProbe        // read once, without waiting; still rawProbe if nothing came
 )
 
-// reset readies b to read c into a buffer of size bytes (kept from
-// before when b already has one).
-func (b *rbuf) reset(c net.Conn, size int) {
+// reset readies b to read c, whose descriptor rc is (nil: none), into a
+// buffer of size bytes (kept from before when b already has one).
+func (b *rbuf) reset(c net.Conn, rc syscall.RawConn, size int) {
 	if b.buf == nil {
 		b.buf = make([]byte, size)
 		b.rawFn = b.rawStep
 	}
-	b.c, b.r, b.w, b.err, b.rc, b.noRaw = c, 0, 0, nil, nil, false
+	b.c, b.r, b.w, b.err, b.rc = c, 0, 0, nil, rc
 	b.quiet, b.quietMissed, b.quietMisses, b.flushFailed = false, false, 0, false
 }
 
@@ -162,7 +161,7 @@ func (b *rbuf) fill() (int, error) {
 // waits for c, then reads. It reports false when the usual way must
 // finish the job: no descriptor, or a write that did not complete.
 func (b *rbuf) quietFill() (int, error, bool) {
-	if !b.raw() {
+	if b.rc == nil {
 		return 0, nil, false
 	}
 	b.rawRun, b.rawN, b.rawErr = rawWrite, 0, nil
@@ -216,29 +215,21 @@ func (b *rbuf) quietFill() (int, error, bool) {
 	return 0, err, true
 }
 
-// raw reports whether c gives its descriptor for raw reads (a TCP or
-// unix connection, not TLS), setting rc the first time.
-func (b *rbuf) raw() bool {
-	if b.rc == nil && !b.noRaw {
-		b.rc, b.noRaw = rawConnOf(b.c)
-	}
-	return b.rc != nil
-}
-
-// rawConnOf returns c's syscall.RawConn, or noRaw true when it has none.
-func rawConnOf(c net.Conn) (rc syscall.RawConn, noRaw bool) {
+// rawConnOf returns c's descriptor for raw reads and writes (a TCP or
+// unix connection), or nil (TLS).
+func rawConnOf(c net.Conn) syscall.RawConn {
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
-			return rc, false
+			return rc
 		}
 	}
-	return nil, true
+	return nil
 }
 
 // read reads once into the free space: with a raw read where c allows
 // it (see sysRead), else with c.Read.
 func (b *rbuf) read() (int, error) {
-	if !b.raw() {
+	if b.rc == nil {
 		return b.c.Read(b.buf[b.w:])
 	}
 	b.rawRun, b.rawN, b.rawErr = rawRead, 0, nil
@@ -295,6 +286,26 @@ func sysRead(fd int, p []byte) (int, syscall.Errno) {
 func sysWrite(fd int, p []byte) (int, syscall.Errno) {
 	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
 	return int(r), e
+}
+
+// sysWriteAll writes p with sysWrite until all of it went or a write
+// failed, retrying EINTR: it returns the bytes written and the failure
+// (0: none; EAGAIN also when a write took nothing).
+func sysWriteAll(fd int, p []byte) (int, syscall.Errno) {
+	n := 0
+	for n < len(p) {
+		m, err := sysWrite(fd, p[n:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != 0:
+			return n, err
+		case m <= 0:
+			return n, syscall.EAGAIN
+		}
+		n += m
+	}
+	return n, 0
 }
 
 // discard drops n buffered bytes.

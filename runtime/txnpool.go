@@ -20,20 +20,20 @@ type deadlineWriter struct {
 	c    net.Conn
 	d    time.Duration // 0: no timeout
 	last time.Time
-	// rc is c's descriptor for raw writes (see sysRead), got at the first
-	// write; noRaw: c has none (TLS), write with c.Write. p, n and err
-	// are the write in progress, for writeFn, rawStep's method value.
+	// rc is c's descriptor for raw writes (see sysRead); nil: none
+	// (TLS), write with c.Write. p, n and err are the write in progress,
+	// for writeFn, rawStep's method value.
 	rc      syscall.RawConn
-	noRaw   bool
 	p       []byte
 	n       int
 	err     error
 	writeFn func(uintptr) bool
 }
 
-// reset readies w for c, without a timeout.
-func (w *deadlineWriter) reset(c net.Conn) {
-	w.c, w.d, w.last, w.rc, w.noRaw = c, 0, time.Time{}, nil, false
+// reset readies w for c, whose descriptor rc is (nil: none), without a
+// timeout.
+func (w *deadlineWriter) reset(c net.Conn, rc syscall.RawConn) {
+	w.c, w.d, w.last, w.rc = c, 0, time.Time{}, rc
 	if w.writeFn == nil {
 		w.writeFn = w.rawStep
 	}
@@ -46,9 +46,6 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 			w.last = now
 			w.c.SetWriteDeadline(now.Add(w.d))
 		}
-	}
-	if w.rc == nil && !w.noRaw {
-		w.rc, w.noRaw = rawConnOf(w.c)
 	}
 	if w.rc == nil {
 		return w.c.Write(p)
@@ -66,18 +63,14 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 // rawStep writes w.p with raw writes, and asks to wait while c's buffer
 // is full.
 func (w *deadlineWriter) rawStep(fd uintptr) bool {
-	for w.n < len(w.p) {
-		n, err := sysWrite(int(fd), w.p[w.n:])
-		switch err {
-		case 0:
-			w.n += n
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
-		default:
-			w.err = os.NewSyscallError("write", err)
-			return true
-		}
+	n, err := sysWriteAll(int(fd), w.p[w.n:])
+	w.n += n
+	switch err {
+	case 0:
+	case syscall.EAGAIN:
+		return false
+	default:
+		w.err = os.NewSyscallError("write", err)
 	}
 	return true
 }
@@ -105,9 +98,10 @@ type side struct {
 // first time.
 func (sd *side) reset(c net.Conn, inSize, outSize int) {
 	sd.c = c
-	sd.in.reset(c, inSize)
+	rc := rawConnOf(c) // one for both ways
+	sd.in.reset(c, rc, inSize)
 	sd.in.flush, sd.in.timeout = nil, 0
-	sd.dw.reset(c)
+	sd.dw.reset(c, rc)
 	if sd.out == nil {
 		sd.out = newWbuf(&sd.dw, outSize)
 	} else {

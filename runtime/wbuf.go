@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"io"
-	"syscall"
 )
 
 // wbuf is a connection's write buffer: bufio.Writer's behaviour (a write
@@ -120,16 +119,8 @@ func (b *wbuf) flushFD(fd int) bool {
 	if b.err != nil {
 		return false
 	}
-	for b.n > 0 {
-		n, err := sysWrite(fd, b.buf[:b.n])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != 0 || n <= 0 {
-			return false
-		}
-		copy(b.buf, b.buf[n:b.n])
-		b.n -= n
-	}
-	return true
+	n, err := sysWriteAll(fd, b.buf[:b.n])
+	copy(b.buf, b.buf[n:b.n])
+	b.n -= n
+	return err == 0
 }
