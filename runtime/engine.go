@@ -66,6 +66,7 @@ type Engine struct {
 	wg       sync.WaitGroup // accept loops, sessions, parked connections and checks
 	sessions sync.Pool      // *session
 	srvConns sync.Pool      // *srvConn
+	bufs     bufPools       // the connections' buffers not in use
 	comp     compPools      // compression writers
 
 	logs logSinks // the log targets' sockets

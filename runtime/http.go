@@ -427,7 +427,14 @@ func (s *session) idleSrv(sc *srvConn) {
 	sc.dw.last = time.Time{}
 	// A server reached on the client's port, or from the client's
 	// address, cannot share its idle connections with other clients.
-	if sc.s.cfg.PortFromClient || sc.s.transparent() || !sc.s.idle.put(sc) {
+	if sc.s.cfg.PortFromClient || sc.s.transparent() {
+		s.e.closeSrv(sc)
+		return
+	}
+	// Waiting for reuse, it holds no buffer (fwd.go's connect gives it
+	// some back).
+	sc.dropBufs(&s.e.bufs)
+	if !sc.s.idle.put(sc) {
 		s.e.closeSrv(sc)
 	}
 }

@@ -85,11 +85,9 @@ const (
 	rawProbe        // read once, without waiting; still rawProbe if nothing came
 )
 
-// reset readies b to read c, whose descriptor rc is (nil: none), into a
-// buffer of size bytes (kept from before when b already has one).
-func (b *rbuf) reset(c net.Conn, rc syscall.RawConn, size int) {
-	if b.buf == nil {
-		b.buf = make([]byte, size)
+// reset readies b to read c, whose descriptor rc is (nil: none).
+func (b *rbuf) reset(c net.Conn, rc syscall.RawConn) {
+	if b.rawFn == nil {
 		b.rawFn = b.rawStep
 	}
 	b.c, b.r, b.w, b.err, b.rc = c, 0, 0, nil, rc

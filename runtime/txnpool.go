@@ -94,19 +94,40 @@ type side struct {
 	out *wbuf
 }
 
-// reset readies sd for c, with buffers of inSize and outSize bytes the
-// first time.
-func (sd *side) reset(c net.Conn, inSize, outSize int) {
+// reset readies sd for c, with buffers of inSize and outSize bytes from
+// bufs where it holds none.
+func (sd *side) reset(c net.Conn, bufs *bufPools, inSize, outSize int) {
 	sd.c = c
 	rc := rawConnOf(c) // one for both ways
-	sd.in.reset(c, rc, inSize)
+	sd.in.reset(c, rc)
 	sd.in.flush, sd.in.timeout = nil, 0
 	sd.dw.reset(c, rc)
 	if sd.out == nil {
-		sd.out = newWbuf(&sd.dw, outSize)
-	} else {
-		sd.out.Reset(&sd.dw)
+		sd.out = &wbuf{}
 	}
+	sd.out.Reset(&sd.dw)
+	sd.takeBufs(bufs, inSize, outSize)
+}
+
+// takeBufs gives sd buffers of inSize and outSize bytes from bufs where
+// it holds none.
+func (sd *side) takeBufs(bufs *bufPools, inSize, outSize int) {
+	if sd.in.buf == nil {
+		sd.in.buf = bufs.get(inSize)
+	}
+	if sd.out.buf == nil {
+		sd.out.buf = bufs.get(outSize)
+	}
+}
+
+// dropBufs gives sd's buffers back to bufs, unless they hold bytes.
+func (sd *side) dropBufs(bufs *bufPools) {
+	if sd.in.buffered() > 0 || sd.out.Buffered() > 0 {
+		return
+	}
+	bufs.put(sd.in.buf)
+	bufs.put(sd.out.buf)
+	sd.in.buf, sd.in.r, sd.in.w, sd.out.buf = nil, 0, 0, nil
 }
 
 // session is one client connection and the state reused by each of its
@@ -204,7 +225,7 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 		s = &session{e: e, scratch: make([]byte, 0, 256)}
 		s.hop.buf = make([]byte, 0, 512)
 	}
-	s.reset(c, bufSize, respBufSize)
+	s.reset(c, &e.bufs, bufSize, respBufSize)
 	s.txn.PID = e.pid // also for a connection that logs without a request
 	s.in.flush = s.out
 	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
@@ -238,6 +259,7 @@ func (e *Engine) putSession(s *session) {
 	s.in.rc, s.ln, s.sem = nil, nil, nil
 	s.countBytes()
 	s.out.Reset(&s.dw)
+	s.dropBufs(&e.bufs)
 	s.txn.Track.End()
 	s.txn.Reset()
 	s.txn.EndSession()
@@ -286,7 +308,7 @@ func (e *Engine) newSrvConn(c net.Conn, st *serverState) *srvConn {
 	if sc == nil {
 		sc = &srvConn{}
 	}
-	sc.reset(c, respBufSize, bufSize)
+	sc.reset(c, &e.bufs, respBufSize, bufSize)
 	sc.s, sc.reused, sc.sni = st, false, sc.sni[:0]
 	if st.cfg.ShutdownOnDown {
 		st.track(sc, c)
@@ -302,5 +324,6 @@ func (e *Engine) closeSrv(sc *srvConn) {
 	sc.c.Close()
 	sc.c, sc.in.c, sc.in.rc, sc.dw.c, sc.dw.rc, sc.s = nil, nil, nil, nil, nil, nil
 	sc.out.Reset(&sc.dw)
+	sc.dropBufs(&e.bufs)
 	e.srvConns.Put(sc)
 }

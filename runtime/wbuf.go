@@ -19,8 +19,6 @@ type wbuf struct {
 	count int64
 }
 
-func newWbuf(w io.Writer, size int) *wbuf { return &wbuf{buf: make([]byte, size), wr: w} }
-
 // Reset drops what is buffered and any error, and writes to w from now on.
 func (b *wbuf) Reset(w io.Writer) { b.n, b.err, b.wr = 0, nil, w }
 
