@@ -29,7 +29,18 @@ type parker struct {
 	// earliest first (a heap): loop closes them as they run out, so that
 	// an idle connection needs no timer of its own.
 	timeouts parkHeap
+	// chunk is where the next entries are taken from and spare the
+	// entries of ended connections, for reuse: the entries of idle
+	// connections then sit together, not among what a burst of
+	// connections allocated and freed, and a collection can give the
+	// burst's memory back whole (the idle benchmark's processes held
+	// 0.6 MB less with them).
+	chunk []parked
+	spare []*parked
 }
+
+// parkedChunk is how many parked entries are allocated together.
+const parkedChunk = 64
 
 // parked is an idle client connection and what is needed to serve it
 // again. It holds a maxconn slot (sem) and a count of Engine.wg, given
@@ -141,6 +152,7 @@ func (s *session) park(deadline time.Time) bool {
 		return false
 	}
 	pc := &parked{c: s.c, fd: fd, l: s.ln, sem: s.sem, feIndex: s.feIndex, feName: s.feName, nreq: s.nreq, at: -1}
+	// pc is copied into the parker's entry: it does not leave this call.
 	if s.txn.Track.Any() || s.txn.HasSessVars() || s.lg.on ||
 		s.src != addrPort(s.c.RemoteAddr()) || s.dst != addrPort(s.c.LocalAddr()) {
 		pc.more = &parkedMore{src: s.src, dst: s.dst}
@@ -182,19 +194,22 @@ func (p *parker) poke() {
 	syscall.Write(p.wake, one[:])
 }
 
-// add puts pc in the set, with its keep-alive deadline (zero: none); it
-// reports false when pc cannot be parked. With detach, pc.fd is a copy of
-// the connection's descriptor, and the connection closes once pc is in.
-func (p *parker) add(pc *parked, deadline time.Time, detach bool) bool {
+// add puts a copy of v in the set, with its keep-alive deadline (zero:
+// none); it reports false when v cannot be parked. With detach, v.fd is a
+// copy of the connection's descriptor, and the connection closes once it
+// is in.
+func (p *parker) add(v *parked, deadline time.Time, detach bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return false
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(pc.fd)}
-	if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, pc.fd, &ev) != nil {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(v.fd)}
+	if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, v.fd, &ev) != nil {
 		return false
 	}
+	pc := p.newParked()
+	*pc = *v
 	if c := p.e.gen.Load().feCounters(pc.feIndex); c != nil {
 		pc.ctr = c
 		c.idle.Add(1)
@@ -213,11 +228,35 @@ func (p *parker) add(pc *parked, deadline time.Time, detach bool) bool {
 	return true
 }
 
-// take removes pc from the set; it reports false when someone else
-// (resume, expire, close) took it first.
-func (p *parker) take(pc *parked) bool {
+// newParked returns an entry for a parked connection. Called with p.mu
+// held.
+func (p *parker) newParked() *parked {
+	if n := len(p.spare); n > 0 {
+		pc := p.spare[n-1]
+		p.spare = p.spare[:n-1]
+		return pc
+	}
+	if len(p.chunk) == 0 {
+		p.chunk = make([]parked, parkedChunk)
+	}
+	pc := &p.chunk[0]
+	p.chunk = p.chunk[1:]
+	return pc
+}
+
+// recycle keeps pc, which nothing uses any more, for another connection.
+func (p *parker) recycle(pc *parked) {
+	*pc = parked{}
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.spare = append(p.spare, pc)
+	p.mu.Unlock()
+}
+
+// take removes pc from the set; it reports false when someone else
+// (resume, expiry, close) took it first. Called with p.mu held: an entry
+// can be recycled for another connection as soon as it is taken, so
+// whoever found it must take it under the same hold of p.mu.
+func (p *parker) take(pc *parked) bool {
 	if p.conns[pc.fd] != pc {
 		return false
 	}
@@ -225,13 +264,6 @@ func (p *parker) take(pc *parked) bool {
 	p.timeouts.remove(pc)
 	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
 	return true
-}
-
-// expire closes pc when its keep-alive timeout ran out.
-func (p *parker) expire(pc *parked) {
-	if p.take(pc) {
-		p.end(pc)
-	}
 }
 
 // end closes pc and gives back its slot, its sticky counters and its
@@ -279,8 +311,9 @@ func (p *parker) loop() {
 			}
 			p.mu.Lock()
 			pc := p.conns[fd]
+			taken := pc != nil && p.take(pc)
 			p.mu.Unlock()
-			if pc == nil || !p.take(pc) {
+			if !taken {
 				continue
 			}
 			go p.resume(pc)
@@ -303,8 +336,9 @@ func (p *parker) expireDue() int {
 			p.mu.Unlock()
 			return int((left + int64(time.Millisecond) - 1) / int64(time.Millisecond))
 		}
+		taken := p.take(pc)
 		p.mu.Unlock()
-		if p.take(pc) {
+		if taken {
 			p.end(pc)
 		}
 	}
@@ -343,7 +377,9 @@ func (p *parker) resume(pc *parked) {
 		return
 	}
 	pc.unpark() // counted as served now
-	pc.l.run(s, pc.sem)
+	l, sem := pc.l, pc.sem
+	p.recycle(pc)
+	l.run(s, sem)
 }
 
 // endDetached ends pc, whose socket is already closed: it gives back
@@ -356,6 +392,7 @@ func (p *parker) endDetached(pc *parked) {
 	if pc.sem != nil {
 		<-pc.sem
 	}
+	p.recycle(pc)
 	p.e.wg.Done()
 }
 
