@@ -6,6 +6,8 @@
 #
 #   bench/idle.sh [N]
 #   GOHAP_BIN=/path/to/gohap bench/idle.sh ...   measure a prebuilt binary
+#   SETTLE=SECONDS bench/idle.sh ...              measure that long after the
+#                                                 last connection opened (5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-9800}
@@ -43,7 +45,9 @@ measure() { # name pid port
         kill -0 "$client" 2>/dev/null || { echo "$1: client failed"; exit 1; }
         sleep 0.1
     done
-    sleep 1
+    # Settled: gohap gives memory back once a second passed without
+    # allocation (runtime/trim.go); SETTLE=1 shows it before that.
+    sleep "${SETTLE:-5}"
     after=$(rss "$2")
     pss "$2" > "$out/pss.$1"
     python3 bench/resident.py $(tree "$2") > "$out/uniq.$1"

@@ -115,6 +115,7 @@ var keywordNotes = map[string]string{
 	"rate-limit":            "sessions RATE: new connections a second a frontend accepts, counted as haproxy's freq_ctr; above it the accept loop waits and connections stay in the kernel's backlog; backend: warning",
 	"mode":                  "http, tcp",
 	"nbthread":              "sets GOMAXPROCS, the number of threads running Go code",
+	"no-memory-trimming":    "keeps the memory a process no longer uses; without it, a process that has gone quiet for a second after allocating gives its free memory back to the system",
 	"hard-stop-after":       "bounds a soft stop (SIGUSR1); then, as haproxy, requests waiting for a server get a 502 and every connection closes",
 	"monitor":               "monitor fail if/unless COND",
 	"monitor-uri":           "answered before any rule: 200, or 503 when monitor fail holds",

@@ -182,3 +182,21 @@ func TestHardStopAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestNoMemoryTrimming(t *testing.T) {
+	for src, want := range map[string]bool{"global\n    no-memory-trimming\n": true, "global\n    maxconn 10\n": false} {
+		res, err := compileString(t, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Graph.Global.NoMemoryTrimming; got != want {
+			t.Errorf("%q: NoMemoryTrimming %v, want %v", src, got, want)
+		}
+		if len(res.Warnings) != 0 {
+			t.Errorf("%q: warnings %v", src, res.Warnings)
+		}
+	}
+	if _, err := compileString(t, "global\n    no-memory-trimming now\n"); err == nil || !strings.Contains(err.Error(), "no-memory-trimming") {
+		t.Errorf("no-memory-trimming with an argument: error %v, want one naming it", err)
+	}
+}

@@ -46,6 +46,7 @@ var globalKeywords = []keyword{
 	{name: "pidfile", where: secGlobal, apply: kwPidfile},
 	{name: "nbthread", where: secGlobal, apply: kwNbthread},
 	{name: "hard-stop-after", where: secGlobal, apply: kwHardStopAfter},
+	{name: "no-memory-trimming", where: secGlobal, apply: kwNoMemoryTrimming},
 	{name: "default-path", where: secGlobal, apply: kwDefaultPath},
 	{name: "crt-base", where: secGlobal, apply: kwCrtBase},
 	{name: "ca-base", where: secGlobal, apply: kwCABase},
@@ -542,6 +543,12 @@ func kwHardStopAfter(c *compiler, p *proxy, g *Generic, args []string) {
 		return
 	}
 	c.g.Global.HardStopAfter = d
+}
+
+func kwNoMemoryTrimming(c *compiler, p *proxy, g *Generic, args []string) {
+	if c.wantArgs(g, "no-memory-trimming", args, 0, 0) {
+		c.g.Global.NoMemoryTrimming = true
+	}
 }
 
 func kwPidfile(c *compiler, p *proxy, g *Generic, args []string) {

@@ -269,6 +269,7 @@ func (e *Engine) Start() error {
 		return err
 	}
 	e.started = true
+	e.startTrimming()
 	e.startChecks(gen)
 	e.listeners = e.useListeners(plan)
 	e.workers.accepting(e.proc, true)

@@ -45,6 +45,9 @@ type Global struct {
 	NbThread int
 	// HardStopAfter bounds a soft stop (hard-stop-after); 0: no bound.
 	HardStopAfter time.Duration
+	// NoMemoryTrimming keeps the memory a process no longer uses instead
+	// of giving it back to the system ("no-memory-trimming").
+	NoMemoryTrimming bool
 	// InitVars are the global "set-var proc.NAME EXPR" and "set-var-fmt"
 	// lines, in order, each with the condition ifnotset. Graph.InitVars
 	// runs them at start and at each reload.

@@ -1,0 +1,68 @@
+package runtime
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestTrimClock: a trim comes after a quiet tick that follows enough
+// allocation, once; a busy tick or too little allocation gives none.
+func TestTrimClock(t *testing.T) {
+	steps := []struct {
+		allocs uint64
+		want   bool
+	}{
+		{100 << 20, false},                 // busy: the start
+		{100<<20 + 1000, true},             // quiet, 100 MB since the last trim
+		{100<<20 + 2000, false},            // quiet, but nothing since
+		{102 << 20, false},                 // busy
+		{102<<20 + 10, true},               // quiet, 2 MB since
+		{102<<20 + trimAfter/2, false},     // busy, half of trimAfter
+		{102<<20 + trimAfter/2 + 1, false}, // quiet, not enough since
+		{103<<20 + 100, false},             // busy
+		{103<<20 + 100 + trimQuiet, false}, // just not quiet
+		{103<<20 + 200 + trimQuiet, true},  // quiet
+	}
+	var c trimClock
+	for i, s := range steps {
+		if got := c.due(s.allocs); got != s.want {
+			t.Errorf("step %d (%d bytes): due %v, want %v", i, s.allocs, got, s.want)
+		}
+	}
+}
+
+// TestTrimLoop: the engine trims after the allocations stop, unless the
+// configuration says "no-memory-trimming".
+func TestTrimLoop(t *testing.T) {
+	for _, tc := range []struct {
+		global string
+		want   int
+	}{
+		{"", 1},
+		{"global\n    no-memory-trimming\n", 0},
+	} {
+		e := startConfig(t, tc.global+testDefaults+`
+frontend fe
+    bind 127.0.0.1:0
+    http-request return status 200
+`)
+		tick := make(chan time.Time)
+		seq := []uint64{10 << 20, 20 << 20, 20 << 20, 20 << 20} // at start, then at each tick
+		var next atomic.Int32
+		allocs := func() uint64 {
+			return seq[min(int(next.Add(1))-1, len(seq)-1)]
+		}
+		trims := make(chan struct{}, 10)
+		e.wg.Add(1)
+		go e.trimLoop(tick, allocs, func() { trims <- struct{}{} })
+		for range len(seq) {
+			// Taken once the loop is done with the step before.
+			tick <- time.Now()
+		}
+		if got := len(trims); got != tc.want {
+			t.Errorf("%q: %d trims, want %d", tc.global, got, tc.want)
+		}
+		e.Close()
+	}
+}
