@@ -11,7 +11,10 @@ import (
 // when the heap has doubled, and the runtime gives freed pages back to
 // the system over minutes. After a burst of new connections gohap would
 // hold, for minutes, the buffers and sessions the burst needed. The
-// engine gives them back instead once its process has gone quiet. haproxy
+// engine gives them back instead once its process has gone quiet: a tick
+// with next to no allocation, and no connection being served but those
+// waiting idle in the parker. Under load it never trims, as a trim costs
+// two collections and the faults that bring the memory back. haproxy
 // trims its allocator at a reload and on memory shortage; its global
 // "no-memory-trimming" turns gohap's trimming off too.
 const (
@@ -27,13 +30,12 @@ type trimClock struct {
 	last uint64 // at the last trim
 }
 
-// due takes the bytes allocated so far and reports whether to trim now:
-// the last tick allocated next to nothing, after enough was allocated
-// since the last trim to be worth giving back. A steady load that
-// allocates nothing thus trims at most once, after the connections it
-// opened; a load that allocates never looks quiet.
-func (t *trimClock) due(allocs uint64) bool {
-	quiet := allocs-t.prev < trimQuiet
+// due takes the bytes allocated so far and whether the engine serves
+// no connection, and reports whether to trim now: it serves none, the
+// last tick allocated next to nothing, and enough was allocated since the
+// last trim to be worth giving back.
+func (t *trimClock) due(allocs uint64, idle bool) bool {
+	quiet := idle && allocs-t.prev < trimQuiet
 	t.prev = allocs
 	if !quiet || allocs-t.last < trimAfter {
 		return false
@@ -44,7 +46,8 @@ func (t *trimClock) due(allocs uint64) bool {
 
 // trimLoop gives memory back to the system when due, until Close: it
 // reads allocs, the bytes the process allocated so far, at each tick and
-// calls trim when due and the configuration allows it.
+// calls trim when due, no connection is being served and the
+// configuration allows it.
 func (e *Engine) trimLoop(tick <-chan time.Time, allocs func() uint64, trim func()) {
 	defer e.wg.Done()
 	// last stays 0: what the start allocated counts.
@@ -55,10 +58,18 @@ func (e *Engine) trimLoop(tick <-chan time.Time, allocs func() uint64, trim func
 			return
 		case <-tick:
 		}
-		if clock.due(allocs()) && !e.gen.Load().g.Global.NoMemoryTrimming {
+		if clock.due(allocs(), e.serving() == 0) && !e.gen.Load().g.Global.NoMemoryTrimming {
 			trim()
 		}
 	}
+}
+
+// serving returns how many connections the engine serves, not counting
+// those waiting idle in the parker.
+func (e *Engine) serving() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.conns)
 }
 
 // startTrimming starts trimLoop on the process's allocations.

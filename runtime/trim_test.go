@@ -11,42 +11,55 @@ import (
 func TestTrimClock(t *testing.T) {
 	steps := []struct {
 		allocs uint64
+		idle   bool
 		want   bool
 	}{
-		{100 << 20, false},                 // busy: the start
-		{100<<20 + 1000, true},             // quiet, 100 MB since the last trim
-		{100<<20 + 2000, false},            // quiet, but nothing since
-		{102 << 20, false},                 // busy
-		{102<<20 + 10, true},               // quiet, 2 MB since
-		{102<<20 + trimAfter/2, false},     // busy, half of trimAfter
-		{102<<20 + trimAfter/2 + 1, false}, // quiet, not enough since
-		{103<<20 + 100, false},             // busy
-		{103<<20 + 100 + trimQuiet, false}, // just not quiet
-		{103<<20 + 200 + trimQuiet, true},  // quiet
+		{100 << 20, true, false},                 // busy: the start
+		{100<<20 + 1000, true, true},             // quiet, 100 MB since the last trim
+		{100<<20 + 2000, true, false},            // quiet, but nothing since
+		{102 << 20, true, false},                 // busy
+		{102<<20 + 10, false, false},             // no allocation, but serving
+		{102<<20 + 20, true, true},               // quiet, 2 MB since
+		{102<<20 + trimAfter/2, true, false},     // busy, half of trimAfter
+		{102<<20 + trimAfter/2 + 1, true, false}, // quiet, not enough since
+		{103<<20 + 100, true, false},             // busy
+		{103<<20 + 100 + trimQuiet, true, false}, // just not quiet
+		{103<<20 + 200 + trimQuiet, true, true},  // quiet
 	}
 	var c trimClock
 	for i, s := range steps {
-		if got := c.due(s.allocs); got != s.want {
-			t.Errorf("step %d (%d bytes): due %v, want %v", i, s.allocs, got, s.want)
+		if got := c.due(s.allocs, s.idle); got != s.want {
+			t.Errorf("step %d (%d bytes, idle %v): due %v, want %v", i, s.allocs, s.idle, got, s.want)
 		}
 	}
 }
 
-// TestTrimLoop: the engine trims after the allocations stop, unless the
-// configuration says "no-memory-trimming".
+// TestTrimLoop: the engine trims after the allocations stop, unless it
+// serves a connection or the configuration says "no-memory-trimming".
 func TestTrimLoop(t *testing.T) {
 	for _, tc := range []struct {
-		global string
-		want   int
+		global  string
+		serving bool // a connection sends half a request meanwhile
+		want    int
 	}{
-		{"", 1},
-		{"global\n    no-memory-trimming\n", 0},
+		{"", false, 1},
+		{"", true, 0},
+		{"global\n    no-memory-trimming\n", false, 0},
 	} {
 		e := startConfig(t, tc.global+testDefaults+`
 frontend fe
     bind 127.0.0.1:0
     http-request return status 200
 `)
+		if tc.serving {
+			c := dial(t, e.Addrs("fe")[0].String())
+			c.send("GET / HTTP/1.1\r\n")
+			for deadline := time.Now().Add(5 * time.Second); e.serving() == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the engine does not serve the connection")
+				}
+			}
+		}
 		tick := make(chan time.Time)
 		seq := []uint64{10 << 20, 20 << 20, 20 << 20, 20 << 20} // at start, then at each tick
 		var next atomic.Int32
@@ -61,7 +74,7 @@ frontend fe
 			tick <- time.Now()
 		}
 		if got := len(trims); got != tc.want {
-			t.Errorf("%q: %d trims, want %d", tc.global, got, tc.want)
+			t.Errorf("%q, serving %v: %d trims, want %d", tc.global, tc.serving, got, tc.want)
 		}
 		e.Close()
 	}
