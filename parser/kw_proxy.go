@@ -395,12 +395,15 @@ var proxyOptions = map[string]func(o *rules.Options, on bool){
 	"redispatch":        func(o *rules.Options, on bool) { o.Redispatch = on }, // with its argument: optRedispatch
 	"allbackups":        func(o *rules.Options, on bool) { o.AllBackups = on },
 	"persist":           func(o *rules.Options, on bool) { o.Persist = on },
+	"clitcpka":          func(o *rules.Options, on bool) { o.ClientTCPKA = on },
+	"srvtcpka":          func(o *rules.Options, on bool) { o.ServerTCPKA = on },
+	"tcpka":             func(o *rules.Options, on bool) { o.ClientTCPKA, o.ServerTCPKA = on, on },
 }
 
 // options that only change logging or socket tuning.
 var tuningOptions = map[string]bool{
 	"log-health-checks": true, "logasap": true, "splice-auto": true,
-	"splice-request": true, "splice-response": true, "tcpka": true, "clitcpka": true, "srvtcpka": true,
+	"splice-request": true, "splice-response": true,
 	"contstats": true, "socket-stats": true, "http-no-delay": true, "nolinger": true,
 	"independent-streams": true, "tcp-smart-accept": true, "tcp-smart-connect": true,
 	"http-ignore-probes": true, "http-buffer-request": true, "abortonclose": true,

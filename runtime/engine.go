@@ -70,6 +70,9 @@ type Engine struct {
 	comp     compPools      // compression writers
 
 	logs logSinks // the log targets' sockets
+	// sysKA is TCP keep-alive with the system's timers, for connections
+	// Go set up with its own (tcpka.go).
+	sysKA net.KeepAliveConfig
 }
 
 // generation is a Graph with the live state of its backends. A reload
@@ -204,6 +207,7 @@ func New(cfg Config) (*Engine, error) {
 		conns:   make(map[*session]struct{}),
 		workers: cfg.Workers,
 		pid:     os.Getpid(),
+		sysKA:   sysKeepAlive(),
 	}
 	if cfg.Workers != nil && cfg.Workers.LeaderPID > 0 {
 		e.pid = cfg.Workers.LeaderPID
@@ -350,6 +354,7 @@ func (e *Engine) bindAll(gen *generation, old []*listener) ([]binding, error) {
 				continue
 			}
 			ln, err := e.workers.listen(len(plan))
+			fromFD := ln != nil || useFD(b)
 			if err == nil && ln == nil {
 				ln, err = bind(b)
 			}
@@ -357,7 +362,7 @@ func (e *Engine) bindAll(gen *generation, old []*listener) ([]binding, error) {
 				closeFresh(plan)
 				return nil, fmt.Errorf("frontend %s: cannot bind %s: %w", fe.Name, bindName(b), err)
 			}
-			plan = append(plan, binding{l: &listener{e: e, ln: ln, key: key}, cfg: cfg, fresh: true})
+			plan = append(plan, binding{l: &listener{e: e, ln: ln, key: key, goKA: fromFD}, cfg: cfg, fresh: true})
 		}
 	}
 	return plan, nil
@@ -418,8 +423,10 @@ func bind(b rules.Bind) (net.Listener, error) {
 	if network == "" {
 		network = "tcp"
 	}
-	// TLS starts per connection, in listener.serve.
-	return net.Listen(network, b.Addr)
+	// TLS starts per connection, in listener.serve; TCP keep-alive is
+	// the frontend's choice (tcpka.go).
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), network, b.Addr)
 }
 
 // Addrs returns the addresses frontend is bound to, in bind order; nil

@@ -195,7 +195,7 @@ func (s *session) dialRetries(bs *backendState, srv *serverState) *srvConn {
 	be := bs.cfg
 	s.connFail = 503
 	for {
-		c, err := s.dialServer(srv, be.Timeouts.Connect)
+		c, err := s.dialServer(srv, be.Timeouts.Connect, be.Options.ServerTCPKA)
 		if err == nil {
 			sni := s.sniFor(srv.cfg)
 			if c, err = s.prepareSrvConn(c, srv, sni, be.Timeouts.Connect); err == nil {

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http/httputil"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -403,4 +404,20 @@ func okServer(t testing.TB) *rawServer {
 	return newRawServer(t, func(string, []byte) string {
 		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	})
+}
+
+// listenerFile returns a socket listening on 127.0.0.1, as a file: what
+// a listener made from a descriptor starts from. The caller closes it.
+func listenerFile(t testing.TB) *os.File {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -359,6 +359,9 @@ func (p *parker) resume(pc *parked) {
 			return
 		}
 		pc.c = c
+		if fe := e.gen.Load().frontend(pc.feIndex, pc.feName); fe != nil {
+			e.clientKeepAlive(c, fe.Options.ClientTCPKA, true)
+		}
 	}
 	s := e.newSession(c, pc.feIndex, pc.feName)
 	s.nreq, s.ln, s.sem = pc.nreq, pc.l, pc.sem

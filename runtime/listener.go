@@ -18,6 +18,9 @@ type listener struct {
 	ln  net.Listener
 	key string // bindKey of the address
 	cfg atomic.Pointer[listenCfg]
+	// goKA: ln was made from a descriptor, and Go turns TCP keep-alive
+	// on, with its own timers, for the connections it accepts.
+	goKA bool
 }
 
 // listenCfg is what a listener takes from its frontend's bind line.
@@ -84,6 +87,9 @@ func (l *listener) serve() {
 		}
 		backoff = 5 * time.Millisecond
 		lc := l.cfg.Load()
+		if fe := l.e.gen.Load().frontend(lc.feIndex, lc.feName); fe != nil {
+			l.e.clientKeepAlive(c, fe.Options.ClientTCPKA, l.goKA)
+		}
 		if lc.tls != nil && !lc.acceptProxy {
 			// The handshake runs on the first read, in the connection's
 			// goroutine.

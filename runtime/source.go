@@ -82,10 +82,10 @@ func hdrIP(req *rules.Request, name []byte, occ int) (netip.Addr, bool) {
 }
 
 // dialServer connects to ss for the session's current request, from its
-// source.
-func (s *session) dialServer(ss *serverState, timeout time.Duration) (net.Conn, error) {
+// source, with TCP keep-alive when keepAlive.
+func (s *session) dialServer(ss *serverState, timeout time.Duration, keepAlive bool) (net.Conn, error) {
 	network, addr := ss.dialAddr(s.dst)
-	d := net.Dialer{Timeout: timeout}
+	d := serverDialer(timeout, keepAlive)
 	src := ss.source()
 	if src == nil || network == "unix" {
 		return d.Dial(network, addr)
@@ -165,7 +165,7 @@ func (o *sockOpts) control(network, _ string, rc syscall.RawConn) error {
 // checkDialer returns the dialer of a health check of ss: from the
 // source address, never transparently.
 func (ss *serverState) checkDialer(deadline time.Time) net.Dialer {
-	d := net.Dialer{Deadline: deadline}
+	d := net.Dialer{Deadline: deadline, KeepAlive: -1}
 	if src := ss.source(); src != nil {
 		setSource(&d, src, netip.AddrPortFrom(src.Addr, src.PortLo), false)
 	}

@@ -3,7 +3,6 @@ package runtime
 import (
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -97,15 +96,7 @@ func workerEnginesAt(t *testing.T, src string, slots []int) []*Engine {
 		if i > 0 {
 			w.Region, w.LeaderPID = chain.follower, os.Getpid()
 			for range binds {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				f, err := ln.(*net.TCPListener).File()
-				ln.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
+				f := listenerFile(t)
 				t.Cleanup(func() { f.Close() })
 				w.Listeners = append(w.Listeners, f)
 			}

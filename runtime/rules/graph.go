@@ -245,6 +245,12 @@ type Options struct {
 	// Persist ("option persist") sends a request whose cookie names a
 	// down server to that server anyway.
 	Persist bool
+	// ClientTCPKA and ServerTCPKA turn on TCP keep-alive probes on the
+	// client and the server connections, with the system's timers
+	// ("option clitcpka", "option srvtcpka"; "option tcpka" both). A
+	// frontend reads only the first, a backend only the second, so tcpka
+	// in either means its own side, as in haproxy. Off by default.
+	ClientTCPKA, ServerTCPKA bool
 }
 
 // PersistRule is "force-persist if COND" (Force) or "ignore-persist if
