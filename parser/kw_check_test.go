@@ -2,6 +2,7 @@ package parser
 
 import (
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +199,59 @@ func TestNoMemoryTrimming(t *testing.T) {
 	}
 	if _, err := compileString(t, "global\n    no-memory-trimming now\n"); err == nil || !strings.Contains(err.Error(), "no-memory-trimming") {
 		t.Errorf("no-memory-trimming with an argument: error %v, want one naming it", err)
+	}
+}
+
+// TestTCPKeepAliveOptions: clitcpka needs a frontend and srvtcpka a
+// backend, or they are ignored with haproxy's warning; tcpka sets the
+// side the section has.
+func TestTCPKeepAliveOptions(t *testing.T) {
+	res, err := compileString(t, `defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 1s
+frontend f
+    bind 127.0.0.1:8999
+    option srvtcpka
+    option tcpka
+    default_backend b
+backend b
+    option clitcpka
+    server s 127.0.0.1:1
+listen l
+    bind 127.0.0.1:8998
+    option clitcpka
+    option srvtcpka
+    server s 127.0.0.1:1
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"'srvtcpka' ignored because frontend 'f' has no backend capability",
+		"'clitcpka' ignored because backend 'b' has no frontend capability",
+	}
+	got := fmt.Sprint(res.Warnings)
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("warnings %q lack %q", got, w)
+		}
+	}
+	if len(res.Warnings) != len(want) {
+		t.Errorf("warnings %q, want %d", res.Warnings, len(want))
+	}
+	for _, fe := range res.Graph.Frontends {
+		if !fe.Options.ClientTCPKA {
+			t.Errorf("frontend %s: no client keep-alive", fe.Name)
+		}
+	}
+	for _, be := range res.Graph.Backends {
+		if be.Options.ServerTCPKA != (be.Name == "l") {
+			t.Errorf("backend %s: server keep-alive %v", be.Name, be.Options.ServerTCPKA)
+		}
+		if be.Name == "b" && be.Options.ClientTCPKA {
+			t.Errorf("backend b: the ignored clitcpka was set")
+		}
 	}
 }

@@ -441,6 +441,15 @@ func kwOption(c *compiler, p *proxy, g *Generic, args []string) {
 			c.errorf(g.Args[1].Pos, "'option %s' takes no argument", name)
 			return
 		}
+		// Client-side keep-alive needs a frontend, server-side a backend.
+		if name == "clitcpka" && p.kind == "backend" {
+			c.warnf(g.Pos, "'%s' ignored because backend '%s' has no frontend capability", name, p.name)
+			return
+		}
+		if name == "srvtcpka" && p.kind == "frontend" {
+			c.warnf(g.Pos, "'%s' ignored because frontend '%s' has no backend capability", name, p.name)
+			return
+		}
 		set(&p.set.options, on)
 		return
 	}
