@@ -1,7 +1,13 @@
 package runtime
 
 import (
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,5 +83,82 @@ frontend fe
 			t.Errorf("%q, serving %v: %d trims, want %d", tc.global, tc.serving, got, tc.want)
 		}
 		e.Close()
+	}
+}
+
+// TestEndIdleThreads: threads left idle by goroutines that blocked in
+// system calls end; the count threads gives is the system's. It runs in
+// a child process of its own, as gohap's workers run: one P, and the main
+// goroutine locked to the main thread (see init), so that the count is
+// this test's alone.
+func TestEndIdleThreads(t *testing.T) {
+	if os.Getenv(threadsChild) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestEndIdleThreads$", "-test.count=1")
+		cmd.Env = append(os.Environ(), threadsChild+"=1", "GOMAXPROCS=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "PASS") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		if strings.Contains(string(out), "SKIP") {
+			t.Skipf("child skipped:\n%s", out)
+		}
+		return
+	}
+	tasks := func() int {
+		ents, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Skip(err)
+		}
+		return len(ents)
+	}
+	if n, want := threads(), tasks(); n != want {
+		t.Fatalf("threads() = %d, /proc/self/task has %d", n, want)
+	}
+	start := threads()
+	// Ten goroutines blocked in read(2) at once hold ten threads.
+	const blocked = 10
+	var fds [blocked][2]int
+	var wg sync.WaitGroup
+	for i := range fds {
+		if err := syscall.Pipe(fds[i][:]); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var b [1]byte
+			syscall.Read(fds[i][0], b[:])
+		}()
+	}
+	// An idle thread may take one of them: wait for nine new ones.
+	for deadline := time.Now().Add(5 * time.Second); threads() < start+blocked-1 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range fds {
+		syscall.Write(fds[i][1], []byte{1})
+	}
+	wg.Wait()
+	for i := range fds {
+		syscall.Close(fds[i][0])
+		syscall.Close(fds[i][1])
+	}
+	before := threads()
+	if before-start < blocked/2 {
+		t.Skipf("%d goroutines blocked in read left %d threads, from %d", blocked, before, start)
+	}
+	endIdleThreads()
+	// Most of them: another thread may start meanwhile (-race has some).
+	if after := threads(); after-start > (before-start)/3 {
+		t.Errorf("%d threads at start, %d with the idle ones, %d after ending them", start, before, after)
+	}
+}
+
+// threadsChild names the variable that makes TestEndIdleThreads run its
+// checks, in the child process.
+const threadsChild = "GOHAP_TEST_END_THREADS"
+
+func init() {
+	if os.Getenv(threadsChild) != "" {
+		goruntime.LockOSThread() // the main goroutine keeps the main thread
 	}
 }
