@@ -13,6 +13,13 @@ type bufPools struct {
 	large sync.Pool // *[respBufSize]byte
 }
 
+// The sizes of a side's read and write buffers: a client connection
+// reads requests and writes responses, a server connection the reverse.
+const (
+	clientIn, clientOut = bufSize, respBufSize
+	serverIn, serverOut = respBufSize, bufSize
+)
+
 // get returns a buffer of size bytes, which is bufSize or respBufSize.
 func (p *bufPools) get(size int) []byte {
 	switch size {

@@ -178,7 +178,7 @@ func (s *session) connect(bs *backendState, srv *serverState) *srvConn {
 		s.idleSrv(sc)
 	}
 	if sc := srv.idle.get(sni); sc != nil {
-		sc.takeBufs(&s.e.bufs, respBufSize, bufSize)
+		sc.takeBufs(&s.e.bufs, serverIn, serverOut)
 		sc.reused = true
 		return sc
 	}

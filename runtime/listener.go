@@ -86,8 +86,8 @@ func (l *listener) serve() {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		lc := l.cfg.Load()
-		if fe := l.e.gen.Load().frontend(lc.feIndex, lc.feName); fe != nil {
+		lc, gen := l.cfg.Load(), l.e.gen.Load()
+		if fe := gen.frontend(lc.feIndex, lc.feName); fe != nil {
 			l.e.clientKeepAlive(c, fe.Options.ClientTCPKA, l.goKA)
 		}
 		if lc.tls != nil && !lc.acceptProxy {
@@ -95,7 +95,7 @@ func (l *listener) serve() {
 			// goroutine.
 			c = tls.Server(c, lc.tls)
 		}
-		if gen := l.e.gen.Load(); lc.feIndex < len(gen.frontends) {
+		if lc.feIndex < len(gen.frontends) {
 			gen.frontends[lc.feIndex].sessions.Add(1)
 			if !l.admit(gen, lc) {
 				c.Close()

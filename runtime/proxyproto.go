@@ -149,7 +149,7 @@ func (s *session) acceptProxy(cfg *tls.Config, fe *rules.Frontend) bool {
 		// The bytes read past the header begin the TLS handshake.
 		pre := append([]byte(nil), s.in.data()...)
 		tc := tls.Server(&prefixConn{Conn: s.c, pre: pre}, cfg)
-		s.reset(tc, &s.e.bufs, bufSize, respBufSize)
+		s.reset(tc, &s.e.bufs, clientIn, clientOut)
 		s.in.flush, s.tls = s.out, tc
 	}
 	return true

@@ -225,7 +225,7 @@ func (e *Engine) newSession(c net.Conn, feIndex int, feName string) *session {
 		s = &session{e: e, scratch: make([]byte, 0, 256)}
 		s.hop.buf = make([]byte, 0, 512)
 	}
-	s.reset(c, &e.bufs, bufSize, respBufSize)
+	s.reset(c, &e.bufs, clientIn, clientOut)
 	s.txn.PID = e.pid // also for a connection that logs without a request
 	s.in.flush = s.out
 	s.feIndex, s.feName, s.nreq, s.srv = feIndex, feName, 0, nil
@@ -308,7 +308,7 @@ func (e *Engine) newSrvConn(c net.Conn, st *serverState) *srvConn {
 	if sc == nil {
 		sc = &srvConn{}
 	}
-	sc.reset(c, &e.bufs, respBufSize, bufSize)
+	sc.reset(c, &e.bufs, serverIn, serverOut)
 	sc.s, sc.reused, sc.sni = st, false, sc.sni[:0]
 	if st.cfg.ShutdownOnDown {
 		st.track(sc, c)
