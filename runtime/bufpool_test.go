@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 	"testing"
 	"time"
 )
@@ -11,14 +10,7 @@ import (
 // request reuses it.
 func TestIdleServerConnHoldsNoBuffers(t *testing.T) {
 	srv := okServer(t)
-	e := startConfig(t, testDefaults+fmt.Sprintf(`
-frontend fe
-    bind 127.0.0.1:0
-    default_backend app
-backend app
-    server s1 %s
-`, srv.addr()))
-	addr := e.Addrs("fe")[0].String()
+	e, addr := startFrontBack(t, "", "127.0.0.1:0", srv.addr())
 	// idle returns how many connections wait in s1's idle pool and how
 	// many of them hold buffers.
 	idle := func() (n, holding int) {

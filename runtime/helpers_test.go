@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -420,4 +421,19 @@ func listenerFile(t testing.TB) *os.File {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// startFrontBack starts testDefaults with the defaults lines more,
+// frontend fe bound to bind and backend app with the one server srvAddr;
+// it returns the engine and fe's address.
+func startFrontBack(t *testing.T, more, bind, srvAddr string) (*Engine, string) {
+	t.Helper()
+	e := startConfig(t, testDefaults+fmt.Sprintf(`%s
+frontend fe
+    bind %s
+    default_backend app
+backend app
+    server s1 %s
+`, more, bind, srvAddr))
+	return e, e.Addrs("fe")[0].String()
 }

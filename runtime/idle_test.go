@@ -41,15 +41,7 @@ func TestParkedConnectionsServeAgain(t *testing.T) {
 	srv := newRawServer(t, func(head string, _ []byte) string {
 		return "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Path: " + strings.Fields(head)[1] + "\r\n\r\n"
 	})
-	e := startConfig(t, testDefaults+fmt.Sprintf(`
-    timeout http-keep-alive 10s
-frontend fe
-    bind 127.0.0.1:0
-    default_backend app
-backend app
-    server s1 %s
-`, srv.addr()))
-	addr := e.Addrs("fe")[0].String()
+	e, addr := startFrontBack(t, "    timeout http-keep-alive 10s", "127.0.0.1:0", srv.addr())
 	const n = 8
 	clients := make([]*client, n)
 	for i := range clients {

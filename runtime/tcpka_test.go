@@ -86,16 +86,8 @@ func TestTCPKeepAlive(t *testing.T) {
 				}
 				bind = fmt.Sprintf("fd@%d", fd)
 			}
-			e := startConfig(t, testDefaults+fmt.Sprintf(`
-    timeout http-keep-alive 10s
-    %s
-frontend fe
-    bind %s
-    default_backend app
-backend app
-    server s1 %s
-`, tc.option, bind, srv.addr()))
-			feAddr := netip.MustParseAddrPort(e.Addrs("fe")[0].String())
+			e, fe := startFrontBack(t, "    timeout http-keep-alive 10s\n    "+tc.option, bind, srv.addr())
+			feAddr := netip.MustParseAddrPort(fe)
 			srvAddr := netip.MustParseAddrPort(srv.addr())
 			c := dial(t, feAddr.String())
 			cAddr := netip.MustParseAddrPort(c.c.LocalAddr().String())
